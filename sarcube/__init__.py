@@ -1,0 +1,1 @@
+"""sarcube: SAR analysis on lazily chunked xarray datacubes."""

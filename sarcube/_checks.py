@@ -1,0 +1,90 @@
+"""Input validation at the public boundary, before any graph is built.
+
+Every check only looks at metadata (types, dims, dtypes, attrs): none of them
+touches array values, so they are free on lazy cubes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import TypeVar
+
+import numpy as np
+import xarray as xr
+
+from .conventions import SPATIAL_DIMS
+from .errors import DimensionError, DTypeError, ParameterError
+
+XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
+
+
+def check_xarray(obj: object, func: str) -> None:
+    """Raise unless *obj* is an ``xr.DataArray`` or ``xr.Dataset``."""
+    if not isinstance(obj, xr.DataArray | xr.Dataset):
+        raise DTypeError(
+            f"{func} expects an xarray.DataArray or xarray.Dataset, got {type(obj).__name__}; "
+            "wrap numpy arrays with xr.DataArray(arr, dims=('y', 'x'))"
+        )
+
+
+def data_arrays(obj: xr.DataArray | xr.Dataset) -> list[tuple[Hashable, xr.DataArray]]:
+    """The ``(name, array)`` pairs an operation applies to."""
+    if isinstance(obj, xr.Dataset):
+        return [(name, obj[name]) for name in obj.data_vars]
+    return [(obj.name, obj)]
+
+
+def check_spatial(obj: xr.DataArray | xr.Dataset, func: str) -> None:
+    """Raise unless every variable has the ``y`` and ``x`` dimensions."""
+    for name, da in data_arrays(obj):
+        missing = [d for d in SPATIAL_DIMS if d not in da.dims]
+        if missing:
+            raise DimensionError(
+                f"{func}: variable {name!r} has dims {tuple(da.dims)} but needs 'y' and 'x'; "
+                "rename the spatial dims, e.g. obj.rename({'lat': 'y', 'lon': 'x'})"
+            )
+
+
+def check_real(obj: xr.DataArray | xr.Dataset, func: str) -> None:
+    """Raise unless every variable is of a real (integer or float) dtype."""
+    for name, da in data_arrays(obj):
+        if np.issubdtype(da.dtype, np.complexfloating):
+            raise DTypeError(
+                f"{func}: variable {name!r} is complex ({da.dtype}); convert SLC data to "
+                "intensity first, e.g. abs(obj) ** 2"
+            )
+        if not (np.issubdtype(da.dtype, np.floating) or np.issubdtype(da.dtype, np.integer)):
+            raise DTypeError(
+                f"{func}: variable {name!r} has dtype {da.dtype}; pass numeric backscatter "
+                "(float32 recommended)"
+            )
+
+
+def check_nonempty(obj: xr.DataArray | xr.Dataset, func: str) -> None:
+    """Raise on a Dataset without data variables."""
+    if isinstance(obj, xr.Dataset) and not obj.data_vars:
+        raise DimensionError(f"{func}: the Dataset has no data variables; pass a cube with bands")
+
+
+def check_dims_present(
+    obj: xr.DataArray | xr.Dataset, dims: Iterable[Hashable], func: str
+) -> None:
+    """Raise unless every dim in *dims* is a dimension of every variable."""
+    for name, da in data_arrays(obj):
+        missing = [d for d in dims if d not in da.dims]
+        if missing:
+            raise DimensionError(
+                f"{func}: dims {missing} not in variable {name!r} (dims {tuple(da.dims)}); "
+                f"pass dims= a subset of {tuple(da.dims)}"
+            )
+
+
+def check_positive_finite(value: float, name: str, func: str) -> float:
+    """Return *value* as float, raising unless it is finite and > 0."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{func}: {name} must be a number, got {value!r}") from None
+    if not np.isfinite(out) or out <= 0:
+        raise ParameterError(f"{func}: {name} must be finite and > 0, got {value!r}")
+    return out

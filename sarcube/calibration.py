@@ -1,0 +1,302 @@
+"""Decibel conversion and calibration statistics.
+
+Backscatter in a cube is linear power (``units="1"``); :func:`to_db` and
+:func:`to_linear` convert between that and decibels, and :func:`clamp_stats`
+computes, in one pass over the data, the statistics a model's input
+normalisation needs at several clamp cut-offs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+from numba import njit
+
+from ._checks import (
+    check_dims_present,
+    check_nonempty,
+    check_positive_finite,
+    check_real,
+    check_spatial,
+    check_xarray,
+    data_arrays,
+)
+from ._metadata import map_arrays, with_units
+from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
+from .errors import ParameterError, UnitsError
+
+__all__ = ["clamp_stats", "to_db", "to_linear"]
+
+XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
+
+
+def _as_float(da: xr.DataArray) -> xr.DataArray:
+    """Integers become float32 (8-bit chips, DN); floats keep their precision."""
+    if np.issubdtype(da.dtype, np.floating):
+        return da
+    return da.astype(np.float32)
+
+
+def to_db(obj: XObj) -> XObj:
+    """Convert linear power to decibels, ``10·log10(x)``.
+
+    Non-positive values (and NaN) become NaN: they have no decibel value.
+    ``units`` becomes ``"dB"`` and ``long_name`` is updated; everything else
+    (dims, coords, ``spatial_ref``, other attrs) is kept. Lazy on dask input.
+
+    Parameters
+    ----------
+    obj
+        A cube (Dataset) or a single band (DataArray) in linear power.
+
+    Raises
+    ------
+    UnitsError
+        If a variable already has ``units="dB"``.
+    DTypeError
+        On complex or non-numeric data.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> da = xr.DataArray([[1.0, 0.1, 0.0]], dims=("y", "x"))
+    >>> to_db(da).values.tolist()
+    [[0.0, -10.0, nan]]
+    """
+    check_xarray(obj, "to_db")
+    check_real(obj, "to_db")
+    for name, da in data_arrays(obj):
+        if da.attrs.get("units") == DB_UNITS:
+            raise UnitsError(
+                f"to_db: variable {name!r} already has units='dB'; it is in decibels already "
+                "(call to_linear first, or fix the units attribute)"
+            )
+
+    def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        x = _as_float(da)
+        # where() first so log10 never sees a non-positive value (no warnings).
+        out = 10 * np.log10(x.where(x > 0))
+        return with_units(out.astype(x.dtype, copy=False), name, DB_UNITS, da)
+
+    return map_arrays(obj, convert)
+
+
+def to_linear(obj: XObj) -> XObj:
+    """Convert decibels to linear power, ``10^(x/10)``.
+
+    ``units`` becomes ``"1"``; NaN stays NaN. Lazy on dask input.
+
+    Raises
+    ------
+    UnitsError
+        If a variable has a ``units`` attribute other than ``"dB"``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> da = xr.DataArray([[0.0, -10.0]], dims=("y", "x"), attrs={"units": "dB"})
+    >>> to_linear(da).values.round(6).tolist(), to_linear(da).attrs["units"]
+    ([[1.0, 0.1]], '1')
+    """
+    check_xarray(obj, "to_linear")
+    check_real(obj, "to_linear")
+    for name, da in data_arrays(obj):
+        units = da.attrs.get("units", DB_UNITS)
+        if units != DB_UNITS:
+            raise UnitsError(
+                f"to_linear: variable {name!r} has units={units!r}, expected 'dB'; it looks "
+                "linear already (set attrs['units']='dB' if the values really are decibels)"
+            )
+
+    def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        x = _as_float(da)
+        out = np.power(x.dtype.type(10), x / 10)
+        return with_units(out.astype(x.dtype, copy=False), name, LINEAR_UNITS, da)
+
+    return map_arrays(obj, convert)
+
+
+# --------------------------------------------------------------------------
+# clamp statistics
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
+    """Per row of *values* (lead, n): valid count, then for each clamp c the sum
+    and sum of squares of min(x, c) and the number of valid pixels above c.
+
+    One read of each pixel serves every clamp; accumulation is float64.
+    """
+    lead, n = values.shape
+    k = clamps.shape[0]
+    out = np.zeros((lead, 1 + 3 * k), dtype=np.float64)
+    for i in range(lead):
+        count = 0.0
+        for j in range(n):
+            v = np.float64(values[i, j])
+            if np.isnan(v):
+                continue
+            count += 1.0
+            for c in range(k):
+                limit = clamps[c]
+                if v > limit:
+                    out[i, 3 + 3 * c] += 1.0
+                    v_c = limit
+                else:
+                    v_c = v
+                out[i, 1 + 3 * c] += v_c
+                out[i, 2 + 3 * c] += v_c * v_c
+        out[i, 0] = count
+    return out
+
+
+def _block_partials(block: np.ndarray, clamps: np.ndarray, n_reduce: int) -> np.ndarray:
+    """Partial sums of one block whose last *n_reduce* axes are reduced.
+
+    Returns shape ``lead + (1,) * n_reduce + (1 + 3k,)`` so dask can sum the
+    partials of all blocks along the reduced axes.
+    """
+    lead = block.shape[: block.ndim - n_reduce]
+    flat = np.ascontiguousarray(block).reshape((int(np.prod(lead)), -1))
+    if not np.issubdtype(flat.dtype, np.floating):
+        flat = flat.astype(np.float32)
+    partial = _clamp_moments(flat, clamps)
+    return partial.reshape(lead + (1,) * n_reduce + (partial.shape[-1],))
+
+
+def _partials(data: np.ndarray | dsa.Array, clamps: np.ndarray, n_reduce: int) -> object:
+    """Summed partials over the last *n_reduce* axes: shape ``lead + (1 + 3k,)``."""
+    k = 1 + 3 * clamps.size
+    reduce_axes = tuple(range(data.ndim - n_reduce, data.ndim))
+    if isinstance(data, dsa.Array):
+        lead_chunks = data.chunks[: data.ndim - n_reduce]
+        red_chunks = tuple((1,) * len(data.chunks[a]) for a in reduce_axes)
+        parts = data.map_blocks(
+            _block_partials,
+            clamps,
+            n_reduce,
+            chunks=(*lead_chunks, *red_chunks, (k,)),
+            new_axis=data.ndim,
+            dtype=np.float64,
+            meta=np.empty((0,) * (data.ndim + 1), dtype=np.float64),
+        )
+        return parts.sum(axis=reduce_axes)
+    return _block_partials(np.asarray(data), clamps, n_reduce).sum(axis=reduce_axes)
+
+
+def clamp_stats(
+    obj: xr.DataArray | xr.Dataset,
+    clamps: Sequence[float] = (0.15, 0.3, 0.5),
+    *,
+    dims: Sequence[Hashable] = SPATIAL_DIMS,
+) -> xr.Dataset:
+    """Mean, standard deviation and clipped fraction of each band at several clamps.
+
+    For every clamp value ``c`` the data are clamped to ``min(x, c)`` (as
+    :func:`sarcube.clamp` does) and the NaN-aware mean and population standard
+    deviation (ddof 0) of the clamped values are computed over *dims*, together
+    with the fraction of valid pixels strictly above ``c`` (the pixels the clamp
+    clips). All clamps and all statistics come from **one pass** over the data:
+    each chunk is read once and reduced by one compiled kernel to a few float64
+    partial sums, which dask then adds up. The result is lazy on dask input.
+
+    Parameters
+    ----------
+    obj
+        A cube (Dataset: one entry on the ``band`` dim per variable) or a
+        DataArray. Linear power is the usual input; any units work.
+    clamps
+        Clamp cut-offs, in the units of the data.
+    dims
+        Dimensions to reduce over; the others (e.g. ``time``) are kept.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``mean``, ``std``, ``clipped_fraction`` and ``count`` (valid
+        pixels) with dims ``(band, clamp, *kept)`` (``band`` only for a Dataset
+        input). A band without valid pixels gets NaN statistics.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([[0.1, 0.2], [0.4, np.nan]]), dims=("y", "x"))
+    >>> s = clamp_stats(da, clamps=(0.3,))
+    >>> float(s["mean"][0]), float(s["clipped_fraction"][0])
+    (0.2, 0.3333333333333333)
+    """
+    check_xarray(obj, "clamp_stats")
+    check_nonempty(obj, "clamp_stats")
+    check_real(obj, "clamp_stats")
+    dims = tuple(dims)
+    if not dims:
+        raise ParameterError("clamp_stats: dims is empty; pass dims=('y', 'x') or more")
+    if dims == SPATIAL_DIMS:
+        check_spatial(obj, "clamp_stats")
+    check_dims_present(obj, dims, "clamp_stats")
+    clamp_values = np.array(
+        [check_positive_finite(c, "each clamp", "clamp_stats") for c in clamps], dtype=np.float64
+    )
+    if clamp_values.size == 0:
+        raise ParameterError("clamp_stats: clamps is empty; pass e.g. clamps=(0.15, 0.3, 0.5)")
+    if np.unique(clamp_values).size != clamp_values.size:
+        raise ParameterError(f"clamp_stats: clamps {tuple(clamps)} has duplicates")
+
+    per_band = []
+    names = []
+    for name, da in data_arrays(obj):
+        kept = [d for d in da.dims if d not in dims]
+        arr = da.transpose(*kept, *dims)
+        summed = _partials(arr.data, clamp_values, len(dims))
+        partials = xr.DataArray(
+            summed,
+            dims=(*kept, "stat"),
+            coords={d: da.coords[d] for d in kept if d in da.coords},
+        )
+        per_band.append(_finish(partials, clamp_values))
+        names.append(name)
+
+    if isinstance(obj, xr.Dataset):
+        out = xr.concat(per_band, dim=xr.Variable("band", [str(n) for n in names]))
+    else:
+        out = per_band[0]
+    units = {str(da.attrs.get("units", "")) for _, da in data_arrays(obj)}
+    if len(units) == 1 and units != {""}:
+        out["mean"].attrs["units"] = out["std"].attrs["units"] = units.pop()
+    out["clamp"].attrs["long_name"] = "clamp cut-off (values above are set to it)"
+    return out
+
+
+def _finish(partials: xr.DataArray, clamps: np.ndarray) -> xr.Dataset:
+    """Turn summed partials (..., stat) into the statistics Dataset (clamp, ...)."""
+    count = partials.isel(stat=0, drop=True)
+    k = clamps.size
+    by_clamp = [partials.isel(stat=slice(1 + 3 * c, 4 + 3 * c)) for c in range(k)]
+    stacked = xr.concat(by_clamp, dim=xr.Variable("clamp", clamps)).assign_coords(
+        stat=["sum", "sum_sq", "n_above"]
+    )
+    # where() turns a zero count into NaN so empty bands give NaN, not a warning.
+    valid = count.where(count > 0)
+    mean = stacked.sel(stat="sum", drop=True) / valid
+    var = (stacked.sel(stat="sum_sq", drop=True) / valid - mean**2).clip(min=0)
+    clipped = stacked.sel(stat="n_above", drop=True) / valid
+    order = ("clamp", *count.dims)
+    out = xr.Dataset(
+        {
+            "mean": mean.transpose(*order),
+            "std": np.sqrt(var).transpose(*order),
+            "clipped_fraction": clipped.transpose(*order),
+            "count": count.astype(np.int64),
+        }
+    )
+    out["mean"].attrs["long_name"] = "mean of the clamped values"
+    out["std"].attrs["long_name"] = "standard deviation (ddof=0) of the clamped values"
+    out["clipped_fraction"].attrs.update(
+        long_name="fraction of valid pixels above the clamp", units="1"
+    )
+    out["count"].attrs["long_name"] = "number of valid (non-NaN) pixels"
+    return out

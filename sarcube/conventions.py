@@ -1,0 +1,53 @@
+"""Names, units and CF attributes shared by every sarcube module."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "LINEAR_UNITS",
+    "DB_UNITS",
+    "POLARISATIONS",
+    "SPATIAL_DIMS",
+    "TIME_METADATA",
+    "long_name",
+]
+
+#: Polarisation variable names of a cube, in their canonical order.
+POLARISATIONS: Final = ("vv", "vh", "hh", "hv")
+
+#: The two spatial dimensions every array operation works on.
+SPATIAL_DIMS: Final = ("y", "x")
+
+#: ``units`` attribute of backscatter in linear power (dimensionless, CF style).
+LINEAR_UNITS: Final = "1"
+#: ``units`` attribute of backscatter in decibels.
+DB_UNITS: Final = "dB"
+
+#: STAC item properties kept as non-dimension coordinates on ``time`` by
+#: :func:`sarcube.load`, mapped to their coordinate name.
+TIME_METADATA: Final = {
+    "platform": "platform",
+    "constellation": "constellation",
+    "sat:orbit_state": "orbit_state",
+    "sat:relative_orbit": "relative_orbit",
+    "sat:absolute_orbit": "absolute_orbit",
+    "sar:product_type": "product_type",
+    "sar:instrument_mode": "instrument_mode",
+    "sar:frequency_band": "frequency_band",
+    "sar:center_frequency": "center_frequency",
+}
+
+
+def long_name(band: str, units: str) -> str:
+    """Human-readable ``long_name`` for a polarisation in the given units.
+
+    Examples
+    --------
+    >>> long_name("vv", "dB")
+    'VV backscatter (dB)'
+    >>> long_name("vh", "1")
+    'VH backscatter (linear power)'
+    """
+    what = "dB" if units == DB_UNITS else "linear power"
+    return f"{band.upper()} backscatter ({what})"
