@@ -137,8 +137,7 @@ def _find_postgres_bindir() -> Path:
             candidates.append((int(major), bindir))
     if not candidates:
         raise _unavailable(
-            "No PostgreSQL server with the PostGIS extension found under "
-            "/usr/lib/postgresql"
+            "No PostgreSQL server with the PostGIS extension found under /usr/lib/postgresql"
         )
     return max(candidates)[1]
 
@@ -181,7 +180,14 @@ def _log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
 
 
 def _logs_report(logs: Sequence[Path]) -> str:
-    return "\n".join(f"--- tail of {log} ---\n{_log_tail(log)}" for log in logs)
+    return "\n".join(f"--- tail of {log.name} ---\n{_log_tail(log)}" for log in logs)
+
+
+def _copy_if_exists(source: Path, target: Path) -> None:
+    """Best-effort copy used during cleanup, where raising would hide the real error."""
+    with contextlib.suppress(OSError):
+        if source.is_file():
+            shutil.copyfile(source, target)
 
 
 def _run_logged(
@@ -270,9 +276,7 @@ def _make_runtime_dir() -> Path:
     return runtime
 
 
-def _start_postgres(
-    bindir: Path, runtime: Path, port: int, log: IO[str], pg_log: Path
-) -> Path:
+def _start_postgres(bindir: Path, runtime: Path, port: int, log: IO[str], pg_log: Path) -> Path:
     """initdb a fresh cluster under *runtime* and start it on 127.0.0.1:*port*.
 
     Returns the data directory (needed to stop the cluster again).
@@ -282,10 +286,13 @@ def _start_postgres(
         _as_db_owner(
             [
                 bindir / "initdb",
-                "-D", datadir,
-                "--username", _DB_SUPERUSER,
+                "-D",
+                datadir,
+                "--username",
+                _DB_SUPERUSER,
                 "--auth=trust",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--locale=C.UTF-8",
                 # Durability is worthless for a throw-away test database.
                 "--no-sync",
@@ -309,11 +316,17 @@ def _start_postgres(
     _run_logged(
         _as_db_owner(
             [
-                bindir / "pg_ctl", "start",
-                "-w", "-t", str(int(_READY_TIMEOUT_S)),
-                "-D", datadir,
-                "-l", pg_log,
-                "-o", server_options,
+                bindir / "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                str(int(_READY_TIMEOUT_S)),
+                "-D",
+                datadir,
+                "-l",
+                pg_log,
+                "-o",
+                server_options,
             ]
         ),
         log,
@@ -336,7 +349,8 @@ def _stop_postgres(bindir: Path, datadir: Path, runtime: Path) -> None:
     pid = _postmaster_pid(datadir)
     if pid is None:
         return  # never started (or already gone)
-    try:
+    # A hung pg_ctl is handled by the PID fallback below.
+    with contextlib.suppress(subprocess.TimeoutExpired):
         subprocess.run(
             _as_db_owner([bindir / "pg_ctl", "stop", "-m", "fast", "-w", "-D", datadir]),
             stdout=subprocess.DEVNULL,
@@ -345,8 +359,6 @@ def _stop_postgres(bindir: Path, datadir: Path, runtime: Path) -> None:
             timeout=_STOP_TIMEOUT_S,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        pass
     if _postmaster_pid(datadir) is not None:
         # pg_ctl did not manage; "immediate shutdown" is SIGQUIT to the postmaster.
         with contextlib.suppress(ProcessLookupError):
@@ -445,6 +457,7 @@ def pgstac_api(
     with contextlib.ExitStack() as cleanup:
         # ExitStack callbacks run in reverse order, also when startup fails
         # halfway, so everything started so far is stopped and deleted.
+        logs_kept = workdir is not None
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="sarcube-stac-"))
             cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
@@ -474,9 +487,7 @@ def pgstac_api(
             cleanup.callback(_stop_postgres, bindir, datadir, runtime)
             _start_postgres(bindir, runtime, pg_port, setup_log, pg_log_runtime)
 
-            _run_logged(
-                [bindir / "createdb", _DB_NAME], setup_log, env=env, cwd=workdir
-            )
+            _run_logged([bindir / "createdb", _DB_NAME], setup_log, env=env, cwd=workdir)
             # migrate creates the postgis/btree_gist extensions and pgstac schema.
             pypgstac = venv / "bin" / "pypgstac"
             _run_logged([pypgstac, "migrate"], setup_log, env=env, cwd=workdir)
@@ -484,12 +495,16 @@ def pgstac_api(
             if collections:
                 _run_logged(
                     [pypgstac, "load", "collections", collections_file, "--method", "upsert"],
-                    setup_log, env=env, cwd=workdir,
+                    setup_log,
+                    env=env,
+                    cwd=workdir,
                 )
             if items:
                 _run_logged(
                     [pypgstac, "load", "items", items_file, "--method", "upsert"],
-                    setup_log, env=env, cwd=workdir,
+                    setup_log,
+                    env=env,
+                    cwd=workdir,
                 )
 
             api_port = _free_port()
@@ -499,9 +514,12 @@ def pgstac_api(
                     os.fspath(venv / "bin" / "uvicorn"),
                     "stac_fastapi.pgstac.app:create_app",
                     "--factory",
-                    "--host", "127.0.0.1",
-                    "--port", str(api_port),
-                    "--log-level", "warning",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(api_port),
+                    "--log-level",
+                    "warning",
                 ],
                 stdout=uvicorn_log,
                 stderr=subprocess.STDOUT,
@@ -514,14 +532,9 @@ def pgstac_api(
         except (StacServerError, subprocess.SubprocessError, OSError) as exc:
             setup_log.flush()
             uvicorn_log.flush()
+            where = f" (full logs in {workdir})" if logs_kept else ""
             raise StacServerError(
-                f"Starting the test STAC API failed: {exc}\n{_logs_report(logs)}"
+                f"Starting the test STAC API failed{where}: {exc}\n{_logs_report(logs)}"
             ) from exc
 
         yield url
-
-
-def _copy_if_exists(source: Path, target: Path) -> None:
-    with contextlib.suppress(OSError):
-        if source.is_file() and source.resolve() != target.resolve():
-            shutil.copyfile(source, target)

@@ -1,0 +1,5 @@
+"""Input/output at the edge of sarcube: STAC search and load, Zarr."""
+
+from .stac import FailedAsset, LoadPlan, failed_assets, load, open_cube, plan_load, search
+
+__all__ = ["FailedAsset", "LoadPlan", "failed_assets", "load", "open_cube", "plan_load", "search"]

@@ -1,0 +1,747 @@
+"""STAC search and lazy loading of SAR cubes.
+
+:func:`search` finds items in a STAC API (pystac-client), in a local static
+catalog, collection or item collection (filtered in process with the same
+semantics), or in an iterable of items. :func:`load` turns items into the
+sarcube cube — one float32 linear-power variable per polarisation, dims
+``(time, y, x)``, NaN nodata, ``spatial_ref`` — through odc-stac. It first
+builds a :class:`LoadPlan` (what to read, on which grid, with which metadata),
+which can be printed and tested without any I/O, then executes it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import odc.stac
+import pystac
+import rasterio
+import xarray as xr
+from odc.loader._rio import RioDriver, RioReader
+
+from ..conventions import LINEAR_UNITS, POLARISATIONS, TIME_METADATA, long_name
+from ..errors import (
+    AssetReadError,
+    BandNotFoundError,
+    CatalogError,
+    EmptySearchError,
+    ParameterError,
+)
+
+__all__ = [
+    "FailedAsset",
+    "LoadPlan",
+    "failed_assets",
+    "load",
+    "open_cube",
+    "plan_load",
+    "search",
+]
+
+BBox = tuple[float, float, float, float]
+DatetimeLike = str | dt.datetime | dt.date | tuple[Any, Any] | None
+
+# --------------------------------------------------------------------------
+# search
+
+
+def search(
+    source: str | os.PathLike[str] | Iterable[pystac.Item],
+    *,
+    collections: str | Sequence[str] | None = None,
+    bbox: Sequence[float] | None = None,
+    datetime: DatetimeLike = None,
+    ids: str | Sequence[str] | None = None,
+    filter: Mapping[str, Any] | str | None = None,
+    max_items: int | None = None,
+) -> pystac.ItemCollection:
+    """Find STAC items.
+
+    Parameters
+    ----------
+    source
+        A STAC API URL (``http(s)://...``, searched with pystac-client), a path
+        or ``file://`` URI of a static catalog, collection, item collection or
+        item (filtered in process), or an iterable of :class:`pystac.Item`.
+    collections
+        Collection id(s) to keep.
+    bbox
+        ``(west, south, east, north)`` in degrees; items whose bbox intersects it.
+    datetime
+        A single time or an interval: ``"2021-11-19"``, ``"2021-11"``,
+        ``"2021-11-01/2021-12-31"``, ``"2021-11-01/.."``, a
+        :class:`datetime.datetime`, or a ``(start, end)`` tuple (``None`` open).
+        Dates without a time cover the whole day (month, year).
+    ids
+        Item id(s) to keep.
+    filter
+        A CQL2 filter, as CQL2-JSON (dict) or CQL2 text (str). Sent to the API
+        as CQL2-JSON; evaluated in process for local sources.
+    max_items
+        Keep at most this many items.
+
+    Returns
+    -------
+    pystac.ItemCollection
+        Matching items, with absolute asset hrefs.
+
+    Raises
+    ------
+    EmptySearchError
+        When nothing matches (an empty search never becomes an empty cube).
+    """
+    collections = [collections] if isinstance(collections, str) else collections
+    ids = [ids] if isinstance(ids, str) else ids
+    bbox_t = _check_bbox(bbox)
+    interval = _parse_interval(datetime)
+    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+        raise ParameterError(f"search: max_items must be a positive integer, got {max_items!r}")
+    filter_json = _filter_json(filter)
+
+    if isinstance(source, str | os.PathLike) and re.match(r"^https?://", str(source)):
+        items = _search_api(
+            str(source), collections, bbox_t, interval, ids, filter_json, max_items
+        )
+        where = str(source)
+    else:
+        where = str(source) if isinstance(source, str | os.PathLike) else "the given items"
+        pool = _read_local(source) if isinstance(source, str | os.PathLike) else list(source)
+        items = _filter_local(pool, collections, bbox_t, interval, ids, filter_json, max_items)
+    if not items:
+        raise EmptySearchError(
+            f"no STAC item in {where} matched collections={collections}, bbox={bbox}, "
+            f"datetime={datetime!r}, ids={ids}, filter={filter!r}; widen the search"
+        )
+    return pystac.ItemCollection(items)
+
+
+def _check_bbox(bbox: Sequence[float] | None) -> BBox | None:
+    if bbox is None:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"bbox must be (west, south, east, north) in degrees, got {bbox!r}"
+        ) from None
+    if not (south <= north and -90 <= south and north <= 90):
+        raise ParameterError(f"bbox {bbox!r}: need south <= north within [-90, 90]")
+    return west, south, east, north
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _parse_instant(text: Any, end: bool) -> dt.datetime | None:
+    """One end of an interval; a partial date expands to its start or end."""
+    if text is None or text == ".." or text == "":
+        return None
+    if isinstance(text, dt.datetime):
+        return _as_utc(text)
+    if isinstance(text, dt.date):
+        text = text.isoformat()
+    s = str(text).strip()
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", s)
+    if m:
+        year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+        start = dt.datetime(year, month, day, tzinfo=dt.UTC)
+        if not end:
+            return start
+        if m[3]:
+            stop = start + dt.timedelta(days=1)
+        elif m[2]:
+            stop = start + dt.timedelta(days=calendar.monthrange(year, month)[1])
+        else:
+            stop = start.replace(year=year + 1)
+        return stop - dt.timedelta(microseconds=1)
+    try:
+        return _as_utc(dt.datetime.fromisoformat(s.replace("Z", "+00:00")))
+    except ValueError:
+        raise ParameterError(
+            f"cannot read datetime {text!r}; use ISO 8601 such as '2021-11-19', "
+            "'2021-11-19T01:58:54Z' or an interval 'start/end' ('..' for open)"
+        ) from None
+
+
+def _parse_interval(value: DatetimeLike) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ParameterError(f"datetime tuple must be (start, end), got {value!r}")
+        start, stop = _parse_instant(value[0], False), _parse_instant(value[1], True)
+    elif isinstance(value, str) and "/" in value:
+        a, b = value.split("/", 1)
+        start, stop = _parse_instant(a, False), _parse_instant(b, True)
+    else:
+        start, stop = _parse_instant(value, False), _parse_instant(value, True)
+    if start is not None and stop is not None and start > stop:
+        raise ParameterError(f"datetime {value!r}: the start is after the end")
+    return start, stop
+
+
+def _filter_json(flt: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
+    if flt is None:
+        return None
+    import cql2
+
+    try:
+        return dict(cql2.Expr(flt if isinstance(flt, str) else dict(flt)).to_json())
+    except Exception as e:  # cql2 raises its own ValueError-like types
+        raise ParameterError(f"filter {flt!r} is not valid CQL2: {e}") from e
+
+
+def _interval_text(interval: tuple[dt.datetime | None, dt.datetime | None] | None) -> str | None:
+    if interval is None:
+        return None
+    return "/".join(".." if t is None else t.isoformat().replace("+00:00", "Z") for t in interval)
+
+
+def _search_api(
+    url: str,
+    collections: Sequence[str] | None,
+    bbox: BBox | None,
+    interval: tuple[dt.datetime | None, dt.datetime | None] | None,
+    ids: Sequence[str] | None,
+    filter_json: dict[str, Any] | None,
+    max_items: int | None,
+) -> list[pystac.Item]:
+    import pystac_client
+
+    try:
+        client = pystac_client.Client.open(url)
+    except Exception as e:
+        raise CatalogError(f"cannot open the STAC API at {url}: {e}") from e
+    kwargs: dict[str, Any] = {}
+    if filter_json is not None:
+        # Servers such as stac-fastapi-pgstac only take CQL2 as JSON in a POST body.
+        kwargs.update(filter=filter_json, filter_lang="cql2-json", method="POST")
+    result = client.search(
+        collections=collections,
+        bbox=bbox,
+        datetime=_interval_text(interval),
+        ids=ids,
+        max_items=max_items,
+        **kwargs,
+    )
+    return list(result.items())
+
+
+def _read_local(source: str | os.PathLike[str]) -> list[pystac.Item]:
+    text = str(source)
+    path = Path(text[len("file://") :] if text.startswith("file://") else text)
+    if path.is_dir():
+        for name in ("catalog.json", "collection.json"):
+            if (path / name).exists():
+                path = path / name
+                break
+    if not path.exists():
+        raise CatalogError(f"STAC source {source} does not exist; pass a catalog/collection path")
+    try:
+        obj = pystac.read_file(str(path.resolve()))
+    except Exception as e:
+        raise CatalogError(f"{path} is not a readable STAC document: {e}") from e
+    if isinstance(obj, pystac.ItemCollection):
+        items = list(obj.items)
+    elif isinstance(obj, pystac.Catalog):  # Collection is a Catalog
+        items = list(obj.get_items(recursive=True))
+    elif isinstance(obj, pystac.Item):
+        items = [obj]
+    else:
+        raise CatalogError(f"{path} holds a {type(obj).__name__}, not a catalog or items")
+    for item in items:
+        item.make_asset_hrefs_absolute()
+    return items
+
+
+def _item_interval(item: pystac.Item) -> tuple[dt.datetime, dt.datetime]:
+    if item.datetime is not None:
+        t = _as_utc(item.datetime)
+        return t, t
+    start, end = item.common_metadata.start_datetime, item.common_metadata.end_datetime
+    if start is None or end is None:
+        raise CatalogError(f"item {item.id} has neither datetime nor start/end_datetime")
+    return _as_utc(start), _as_utc(end)
+
+
+def _bbox_intersects(a: Sequence[float], b: BBox) -> bool:
+    # Longitude ranges are compared as-is; an antimeridian-crossing bbox
+    # (west > east) is split into its two halves.
+    def spans(w: float, e: float) -> list[tuple[float, float]]:
+        return [(w, e)] if w <= e else [(w, 180.0), (-180.0, e)]
+
+    aw, as_, ae, an = a[0], a[1], a[-2], a[-1]
+    if as_ > b[3] or an < b[1]:
+        return False
+    return any(x0 <= y1 and y0 <= x1 for x0, x1 in spans(aw, ae) for y0, y1 in spans(b[0], b[2]))
+
+
+def _filter_local(
+    items: Iterable[pystac.Item],
+    collections: Sequence[str] | None,
+    bbox: BBox | None,
+    interval: tuple[dt.datetime | None, dt.datetime | None] | None,
+    ids: Sequence[str] | None,
+    filter_json: dict[str, Any] | None,
+    max_items: int | None,
+) -> list[pystac.Item]:
+    expr = None
+    if filter_json is not None:
+        import cql2
+
+        expr = cql2.Expr(filter_json)
+    wanted_ids = None if ids is None else set(ids)
+    out: list[pystac.Item] = []
+    for item in items:
+        if not isinstance(item, pystac.Item):
+            raise ParameterError(f"search: expected pystac.Item objects, got {type(item).__name__}")
+        if collections is not None and item.collection_id not in collections:
+            continue
+        if wanted_ids is not None and item.id not in wanted_ids:
+            continue
+        if bbox is not None and (item.bbox is None or not _bbox_intersects(item.bbox, bbox)):
+            continue
+        if interval is not None:
+            start, end = _item_interval(item)
+            if (interval[0] is not None and end < interval[0]) or (
+                interval[1] is not None and start > interval[1]
+            ):
+                continue
+        if expr is not None and not expr.matches(item.to_dict(include_self_link=False)):
+            continue
+        out.append(item)
+        if max_items is not None and len(out) >= max_items:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------
+# load
+
+
+@dataclass(frozen=True)
+class FailedAsset:
+    """An asset that could not be opened when loading with ``on_error="skip"``."""
+
+    item: str
+    band: str
+    href: str
+    error: str
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything :func:`load` will do, decided without reading any pixel.
+
+    Attributes
+    ----------
+    items
+        The items to read, with their SAR assets keyed by lower-case polarisation.
+    bands
+        The polarisations to load, in cube order.
+    groups
+        Item indices per output time step, in time order.
+    times
+        The ``time`` coordinate (first item of each group, UTC, naive).
+    metadata
+        Per-time coordinates from the STAC ``sar:``/``sat:`` fields.
+    crs, resolution, bbox, chunks, resampling
+        Passed to odc-stac; ``crs=None`` means the items' common native CRS.
+    failed
+        Assets dropped at planning time (``on_error="skip"`` only).
+    """
+
+    items: tuple[pystac.Item, ...]
+    bands: tuple[str, ...]
+    groups: tuple[tuple[int, ...], ...]
+    times: tuple[np.datetime64, ...]
+    metadata: Mapping[str, tuple[Any, ...]]
+    crs: str | None
+    resolution: float | None
+    bbox: BBox | None
+    chunks: Mapping[str, int] | None
+    resampling: str
+    on_error: Literal["raise", "skip"]
+    failed: tuple[FailedAsset, ...] = field(default=())
+
+    def __str__(self) -> str:
+        lines = [
+            f"LoadPlan: {len(self.items)} items -> {len(self.times)} time steps, "
+            f"bands {list(self.bands)}",
+            f"  crs={self.crs or 'native'} resolution={self.resolution or 'native'} "
+            f"bbox={self.bbox} chunks={dict(self.chunks) if self.chunks else None}",
+        ]
+        for t, group in zip(self.times, self.groups, strict=True):
+            lines.append(f"  {t}: {', '.join(self.items[i].id for i in group)}")
+        if self.failed:
+            lines.append(f"  skipped {len(self.failed)} unreadable assets")
+        return "\n".join(lines)
+
+
+def _asset_pol(key: str, asset: pystac.Asset) -> str | None:
+    if key.lower() in POLARISATIONS:
+        return key.lower()
+    pols = asset.extra_fields.get("sar:polarizations")
+    if isinstance(pols, list) and len(pols) == 1 and str(pols[0]).lower() in POLARISATIONS:
+        return str(pols[0]).lower()
+    return None
+
+
+def _sar_assets(item: pystac.Item) -> dict[str, pystac.Asset]:
+    out: dict[str, pystac.Asset] = {}
+    for key, asset in item.assets.items():
+        pol = _asset_pol(key, asset)
+        if pol is not None and pol not in out:
+            out[pol] = asset
+    return out
+
+
+def _item_crs(item: pystac.Item) -> str | None:
+    props = item.properties
+    for src in (props, *(a.extra_fields for a in item.assets.values())):
+        if src.get("proj:code"):
+            return str(src["proj:code"]).upper()
+        if src.get("proj:epsg"):
+            return f"EPSG:{int(src['proj:epsg'])}"
+        if src.get("proj:wkt2"):
+            return str(src["proj:wkt2"])
+    return None
+
+
+def _solar_day(item: pystac.Item) -> dt.date:
+    """The local solar date at the centre of the item's footprint."""
+    start, _ = _item_interval(item)
+    lon = 0.0 if item.bbox is None else (item.bbox[0] + item.bbox[2]) / 2
+    return (start + dt.timedelta(hours=lon / 15)).date()
+
+
+def _group_key(groupby: str) -> Callable[[pystac.Item], Any]:
+    if groupby == "solar_day":
+        return _solar_day
+    if groupby == "time":
+        return lambda item: _item_interval(item)[0]
+    if groupby == "id":
+        return lambda item: item.id
+    return lambda item: item.properties.get(groupby)
+
+
+def plan_load(
+    items: Iterable[pystac.Item],
+    *,
+    bands: str | Sequence[str] | None = None,
+    chunks: Mapping[str, int] | None = None,
+    groupby: str = "solar_day",
+    crs: str | None = None,
+    resolution: float | None = None,
+    bbox: Sequence[float] | None = None,
+    resampling: str = "nearest",
+    on_error: Literal["raise", "skip"] = "raise",
+) -> LoadPlan:
+    """Validate the arguments of :func:`load` and decide what it will read.
+
+    No pixel is read; with ``on_error="skip"`` every requested asset is opened
+    once (header only) to find the unreadable ones. See :func:`load` for the
+    parameters.
+    """
+    items = list(items)
+    if not items:
+        raise EmptySearchError("no STAC items to load; search returned nothing")
+    for item in items:
+        if not isinstance(item, pystac.Item):
+            raise ParameterError(f"load: expected pystac.Item objects, got {type(item).__name__}")
+    if on_error not in ("raise", "skip"):
+        raise ParameterError(f"load: on_error must be 'raise' or 'skip', got {on_error!r}")
+    if resampling not in {"nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med"}:
+        raise ParameterError(
+            f"load: unknown resampling {resampling!r}; use 'nearest', 'bilinear', 'average', ..."
+        )
+    if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
+        raise ParameterError(f"load: resolution must be > 0 (CRS units), got {resolution!r}")
+    if chunks is not None:
+        bad = {k: v for k, v in chunks.items() if k not in ("time", "y", "x") or int(v) < 1}
+        if bad:
+            raise ParameterError(
+                f"load: bad chunks {bad}; use positive sizes for 'time', 'y', 'x', "
+                "e.g. chunks={'time': 1, 'y': 1024, 'x': 1024}"
+            )
+    bbox_t = _check_bbox(bbox)
+
+    assets = [_sar_assets(item) for item in items]
+    available = sorted(set().union(*assets), key=POLARISATIONS.index)
+    if not available:
+        raise CatalogError(
+            f"none of the {len(items)} items has a polarisation asset (keys vv/vh/hh/hv or "
+            f"sar:polarizations); asset keys seen: {sorted(set().union(*(i.assets for i in items)))}"
+        )
+    if bands is None:
+        wanted = [p for p in available if all(p in a for a in assets)]
+        if not wanted:
+            raise BandNotFoundError(
+                f"no polarisation is present in every item (seen: {available}); "
+                "pass bands=[...] and search only items that have them"
+            )
+    else:
+        wanted = [bands.lower()] if isinstance(bands, str) else [b.lower() for b in bands]
+        for band in wanted:
+            lacking = [item.id for item, a in zip(items, assets, strict=True) if band not in a]
+            if len(lacking) == len(items):
+                raise BandNotFoundError(
+                    f"band {band!r} not in the items; available: {available} — pass bands={available}"
+                )
+            if lacking:
+                raise BandNotFoundError(
+                    f"band {band!r} is missing from {len(lacking)} of {len(items)} items "
+                    f"(e.g. {lacking[:3]}); search without them or pass bands without {band!r}"
+                )
+
+    if crs is None:
+        crss = {_item_crs(item) for item in items}
+        if len(crss) > 1:
+            listed = ", ".join(sorted(str(c)[:40] for c in crss))
+            raise CatalogError(
+                f"items are in {len(crss)} CRSs ({listed}); pass crs= and resolution= to "
+                "reproject them onto one grid, e.g. crs='EPSG:32611', resolution=30"
+            )
+
+    # Normalised copies: asset keys become the polarisation names so the
+    # variables odc-stac returns are named like the cube's.
+    normalised: list[pystac.Item] = []
+    for item, a in zip(items, assets, strict=True):
+        clone = item.clone()
+        clone.assets = {}
+        for pol in wanted:
+            asset = a[pol].clone()
+            asset.href = a[pol].get_absolute_href() or asset.href
+            clone.add_asset(pol, asset)
+        normalised.append(clone)
+
+    failed: list[FailedAsset] = []
+    if on_error == "skip":
+        failed = _probe_assets(normalised)
+        bad_items = {f.item for f in failed}
+        normalised = [item for item in normalised if item.id not in bad_items]
+        if not normalised:
+            raise AssetReadError(
+                f"every item has an unreadable asset, e.g. {failed[0].href}: {failed[0].error}"
+            )
+
+    key = _group_key(groupby)
+    order = sorted(range(len(normalised)), key=lambda i: (key(normalised[i]), _item_interval(normalised[i])[0], normalised[i].id))
+    groups: list[list[int]] = []
+    last: Any = object()
+    for i in order:
+        k = key(normalised[i])
+        if groups and k == last:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        last = k
+    times = tuple(
+        np.datetime64(_item_interval(normalised[g[0]])[0].replace(tzinfo=None), "ns") for g in groups
+    )
+    metadata: dict[str, tuple[Any, ...]] = {}
+    for prop, coord in TIME_METADATA.items():
+        values = [normalised[g[0]].properties.get(prop) for g in groups]
+        if any(v is not None for v in values):
+            metadata[coord] = tuple(values)
+
+    return LoadPlan(
+        items=tuple(normalised),
+        bands=tuple(wanted),
+        groups=tuple(tuple(g) for g in groups),
+        times=times,
+        metadata=metadata,
+        crs=crs,
+        resolution=resolution,
+        bbox=bbox_t,
+        chunks=None if chunks is None else {k: int(v) for k, v in chunks.items()},
+        resampling=resampling,
+        on_error=on_error,
+        failed=tuple(failed),
+    )
+
+
+def _probe_assets(items: Sequence[pystac.Item]) -> list[FailedAsset]:
+    def probe(job: tuple[str, str, str]) -> FailedAsset | None:
+        item_id, band, href = job
+        try:
+            with rasterio.open(href) as src:
+                src.read(1, window=((0, 1), (0, 1)))
+        except Exception as e:  # any failure to open is what we are looking for
+            return FailedAsset(item=item_id, band=band, href=href, error=str(e))
+        return None
+
+    jobs = [(item.id, band, a.href) for item in items for band, a in item.assets.items()]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [f for f in pool.map(probe, jobs) if f is not None]
+
+
+class _NamingReader(RioReader):
+    """odc-stac's rasterio reader, re-raising read failures as :class:`AssetReadError`."""
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read(*args, **kwargs)
+        except rasterio.errors.RasterioError as e:
+            raise AssetReadError(f"failed to read asset {self._src.uri}: {e}") from e
+
+
+class _NamingDriver(RioDriver):  # type: ignore[misc]
+    """odc-stac's rasterio driver with :class:`_NamingReader`; picklable for dask workers."""
+
+    def open(self, src: Any, ctx: Any) -> _NamingReader:
+        return _NamingReader(src, ctx)
+
+
+def _group_callable(plan: LoadPlan) -> Callable[[pystac.Item, Any, int], int]:
+    index = {plan.items[i].id: t for t, group in enumerate(plan.groups) for i in group}
+
+    def group_of(item: pystac.Item, parsed: Any, idx: int) -> int:
+        return index[item.id]
+
+    return group_of
+
+
+def execute_plan(plan: LoadPlan) -> xr.Dataset:
+    """Build the cube a :class:`LoadPlan` describes (lazy when it has chunks)."""
+    kwargs: dict[str, Any] = {}
+    if plan.crs is not None:
+        kwargs["crs"] = plan.crs
+    if plan.resolution is not None:
+        kwargs["resolution"] = plan.resolution
+    if plan.bbox is not None:
+        kwargs["bbox"] = plan.bbox
+    ds = odc.stac.load(
+        list(plan.items),
+        bands=list(plan.bands),
+        groupby=_group_callable(plan),
+        chunks=dict(plan.chunks) if plan.chunks is not None else None,
+        resampling=plan.resampling,
+        dtype="float32",
+        fail_on_error=True,  # a failed read must never become silent nodata
+        driver=_NamingDriver(),
+    )
+    ds = ds[list(plan.bands)].assign_coords(time=np.array(plan.times, dtype="datetime64[ns]"))
+    for coord, values in plan.metadata.items():
+        ds = ds.assign_coords({coord: ("time", _coord_values(values))})
+    for band in plan.bands:
+        ds[band].attrs = {"units": LINEAR_UNITS, "long_name": long_name(band, LINEAR_UNITS)}
+    collections = sorted({i.collection_id for i in plan.items if i.collection_id})
+    ds.attrs = {"source": "sarcube.load"}
+    if collections:
+        ds.attrs["stac_collections"] = collections
+    if plan.failed:
+        ds.attrs["failed_assets"] = [
+            {"item": f.item, "band": f.band, "href": f.href, "error": f.error} for f in plan.failed
+        ]
+    return ds
+
+
+def _coord_values(values: tuple[Any, ...]) -> np.ndarray:
+    """Numbers stay numeric (missing -> NaN); anything else becomes a string."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        if len(present) == len(values):
+            return np.asarray(values)
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return np.array(["" if v is None else str(v) for v in values], dtype=str)
+
+
+def load(
+    items: Iterable[pystac.Item],
+    *,
+    bands: str | Sequence[str] | None = None,
+    chunks: Mapping[str, int] | None = None,
+    groupby: str = "solar_day",
+    crs: str | None = None,
+    resolution: float | None = None,
+    bbox: Sequence[float] | None = None,
+    resampling: str = "nearest",
+    on_error: Literal["raise", "skip"] = "raise",
+) -> xr.Dataset:
+    """Load STAC items as a SAR cube.
+
+    Parameters
+    ----------
+    items
+        STAC items, e.g. from :func:`search`.
+    bands
+        Polarisations to load (``"vv"``, ``"vh"``, ``"hh"``, ``"hv"``, any case).
+        Default: those present in every item.
+    chunks
+        Dask chunk sizes for ``time``, ``y``, ``x``. When given the cube is lazy;
+        when ``None`` it is read into memory.
+    groupby
+        ``"solar_day"`` (items of one pass on the same local solar day are
+        mosaicked into one time step), ``"time"``, ``"id"`` or an item property.
+    crs, resolution
+        Output grid. Required when items are in several CRSs.
+    bbox
+        ``(west, south, east, north)`` in degrees to crop to.
+    resampling
+        Resampling for reprojection (``"nearest"``, ``"bilinear"``, ...).
+    on_error
+        ``"raise"`` (default): a failed read raises :class:`AssetReadError`
+        naming the asset. ``"skip"``: every asset is opened once at planning
+        time; items with an unreadable asset are left out and listed in
+        ``ds.attrs["failed_assets"]`` (see :func:`failed_assets`). Read
+        failures at compute time still raise.
+
+    Returns
+    -------
+    xarray.Dataset
+        One float32 variable per polarisation, dims ``(time, y, x)``, linear
+        power, NaN nodata, a ``spatial_ref`` coordinate, and STAC acquisition
+        metadata (platform, orbit, product type, ...) as coordinates on ``time``.
+
+    Raises
+    ------
+    BandNotFoundError
+        A requested band is missing (the message lists the available ones).
+    CatalogError
+        Items in several CRSs without ``crs=``, or no SAR assets.
+    """
+    return execute_plan(
+        plan_load(
+            items,
+            bands=bands,
+            chunks=chunks,
+            groupby=groupby,
+            crs=crs,
+            resolution=resolution,
+            bbox=bbox,
+            resampling=resampling,
+            on_error=on_error,
+        )
+    )
+
+
+def failed_assets(cube: xr.Dataset) -> list[FailedAsset]:
+    """The assets :func:`load` left out with ``on_error="skip"`` (empty if none)."""
+    return [FailedAsset(**entry) for entry in cube.attrs.get("failed_assets", [])]
+
+
+_SEARCH_KEYS = ("collections", "bbox", "datetime", "ids", "filter", "max_items")
+
+
+def open_cube(source: str | os.PathLike[str] | Iterable[pystac.Item], **kwargs: Any) -> xr.Dataset:
+    """:func:`search` then :func:`load`: keyword arguments go to the one that takes them.
+
+    Examples
+    --------
+    >>> cube = open_cube("catalog/collection.json", datetime="2021-11", chunks={"y": 512, "x": 512})  # doctest: +SKIP
+    """
+    search_kw = {k: kwargs.pop(k) for k in _SEARCH_KEYS if k in kwargs}
+    items = search(source, **search_kw)
+    return load(items, **kwargs)

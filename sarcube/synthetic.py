@@ -1,0 +1,360 @@
+"""Seeded synthetic dual-polarisation SAR scenes with a flood.
+
+The generator draws a landscape (smooth random elevation with a meandering
+river, land-cover patches), gives every land-cover class a typical C-band
+VV/VH backscatter in dB, varies it a little from date to date, floods the
+low ground along the river from a chosen date on, and multiplies the linear
+power by gamma speckle with ``looks`` looks (mean 1, variance ``1/looks``).
+
+Typical C-band backscatter used (dB, VV/VH; after e.g. the ESA Sentinel-1
+user handbook and the Sen1Floods11 / OPERA DSWx-SAR literature):
+
+=========== ======= =======
+class        VV      VH
+=========== ======= =======
+open water   -22     -29
+urban         -6     -13
+forest        -8     -14
+cropland     -11     -18
+grassland    -13     -21
+flood water  -21     -28
+=========== ======= =======
+
+The equivalent number of looks of Sentinel-1 IW GRD high-resolution products
+is 4.4 (Sentinel-1 Product Definition, ESA), the default here.
+
+:func:`make_scene` returns the cube in memory; :func:`write_event` writes it
+as Cloud-Optimised GeoTIFFs plus a static STAC catalog that
+:func:`sarcube.open_cube` reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
+from scipy import ndimage
+
+from .catalog import FilenamePattern, build
+from .conventions import LINEAR_UNITS, long_name
+from .errors import OutputError, ParameterError
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_DATES",
+    "SyntheticEvent",
+    "SyntheticScene",
+    "make_scene",
+    "write_event",
+]
+
+#: Land-cover classes: code -> (name, VV dB, VH dB).
+CLASSES: dict[int, tuple[str, float, float]] = {
+    0: ("open water", -22.0, -29.0),
+    1: ("urban", -6.0, -13.0),
+    2: ("forest", -8.0, -14.0),
+    3: ("cropland", -11.0, -18.0),
+    4: ("grassland", -13.0, -21.0),
+}
+#: Backscatter of flooded open land (dB, VV/VH).
+FLOOD_DB = (-21.0, -28.0)
+
+#: Two pre-event dates and one post-event date, 12 days apart (one S1 repeat cycle).
+DEFAULT_DATES: tuple[dt.datetime, ...] = (
+    dt.datetime(2024, 5, 2, 5, 17, 31, tzinfo=dt.UTC),
+    dt.datetime(2024, 5, 14, 5, 17, 31, tzinfo=dt.UTC),
+    dt.datetime(2024, 5, 26, 5, 17, 31, tzinfo=dt.UTC),
+)
+
+
+@dataclass(frozen=True)
+class SyntheticScene:
+    """A synthetic scene in memory.
+
+    Attributes
+    ----------
+    cube
+        The SAR cube: ``vv``, ``vh`` (time, y, x) float32 linear power with
+        NaN nodata at the swath edge, ``spatial_ref``.
+    landcover
+        (y, x) uint8 class codes of :data:`CLASSES`.
+    flood
+        (time, y, x) uint8: 1 where the ground is flooded on that date (not
+        counting permanent water), 0 elsewhere.
+    """
+
+    cube: xr.Dataset
+    landcover: xr.DataArray
+    flood: xr.DataArray
+
+
+@dataclass(frozen=True)
+class SyntheticEvent:
+    """Files written by :func:`write_event`."""
+
+    root: Path
+    catalog: Path
+    files: tuple[Path, ...]
+    truth: Path
+    dates: tuple[dt.datetime, ...]
+    flood_date: dt.datetime
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Zero-mean, unit-variance random field with features about *scale* pixels wide.
+
+    White noise on a coarse grid, upsampled with cubic splines: cost grows with
+    the output size only, whatever the feature scale.
+    """
+    coarse = (max(2, int(np.ceil(shape[0] / scale)) + 3), max(2, int(np.ceil(shape[1] / scale)) + 3))
+    noise = rng.standard_normal(coarse)
+    zoom = ((coarse[0] - 3) / shape[0], (coarse[1] - 3) / shape[1])
+    iy = np.arange(shape[0]) * zoom[0] + 1
+    ix = np.arange(shape[1]) * zoom[1] + 1
+    field = ndimage.map_coordinates(noise, np.meshgrid(iy, ix, indexing="ij"), order=3, mode="nearest")
+    field -= field.mean()
+    std = field.std()
+    return (field / std if std > 0 else field).astype(np.float32)
+
+
+def _check_dates(
+    dates: Sequence[dt.datetime], flood_date: dt.datetime | None
+) -> tuple[tuple[dt.datetime, ...], dt.datetime]:
+    if len(dates) < 1:
+        raise ParameterError("synthetic: dates is empty; pass at least one acquisition time")
+    norm = tuple(d if d.tzinfo else d.replace(tzinfo=dt.UTC) for d in dates)
+    if list(norm) != sorted(set(norm)):
+        raise ParameterError("synthetic: dates must be strictly increasing")
+    flood = norm[-1] if flood_date is None else flood_date
+    flood = flood if flood.tzinfo else flood.replace(tzinfo=dt.UTC)
+    return norm, flood
+
+
+def make_scene(
+    shape: tuple[int, int] = (512, 512),
+    *,
+    dates: Sequence[dt.datetime] = DEFAULT_DATES,
+    flood_date: dt.datetime | None = None,
+    looks: float = 4.4,
+    seed: int = 0,
+    resolution: float = 20.0,
+    crs: str = "EPSG:32633",
+    origin: tuple[float, float] = (500_000.0, 5_000_000.0),
+    nodata_edge: bool = True,
+) -> SyntheticScene:
+    """Draw a synthetic flood scene.
+
+    Parameters
+    ----------
+    shape
+        ``(ny, nx)`` pixels; any size.
+    dates
+        Acquisition times, increasing.
+    flood_date
+        The flood is present on every date at or after it (default: the last date).
+    looks
+        Equivalent number of looks of the gamma speckle (> 0; ``inf`` for none).
+    seed
+        Seed; the same arguments give the same scene.
+    resolution, crs, origin
+        Pixel size (CRS units), CRS, and ``(x, y)`` of the upper-left corner.
+    nodata_edge
+        Blank a wedge at one corner with NaN, as at a swath edge.
+
+    Examples
+    --------
+    >>> scene = make_scene((64, 64), seed=1)
+    >>> scene.cube["vv"].shape, int(scene.flood.isel(time=-1).sum()) > 0
+    ((3, 64, 64), True)
+    """
+    ny, nx = (int(shape[0]), int(shape[1]))
+    if ny < 8 or nx < 8:
+        raise ParameterError(f"make_scene: shape {shape} too small; use at least (8, 8)")
+    if not (looks > 0):
+        raise ParameterError(f"make_scene: looks must be > 0, got {looks!r}")
+    times, flood_date = _check_dates(dates, flood_date)
+    rng = np.random.default_rng(seed)
+    scale = max(ny, nx)
+
+    # Terrain: a valley with a meandering river along it.
+    yy, xx = np.meshgrid(np.linspace(0, 1, ny), np.linspace(0, 1, nx), indexing="ij")
+    meander = 0.5 + 0.12 * np.sin(2 * np.pi * (xx * 1.3 + rng.uniform())) + 0.05 * _smooth_field(
+        rng, (ny, nx), scale / 3
+    )
+    distance = np.abs(yy - meander)  # distance to the river, fraction of the height
+    elevation = 4.0 * distance + 0.35 * _smooth_field(rng, (ny, nx), scale / 6)
+    river = distance < 0.015 + 0.004 * _smooth_field(rng, (ny, nx), scale / 10)
+    lakes = elevation < np.quantile(elevation, 0.02)
+    permanent_water = river | lakes
+
+    # Land cover from a second field; towns are small bright patches.
+    cover_field = _smooth_field(rng, (ny, nx), scale / 12)
+    town_field = _smooth_field(rng, (ny, nx), scale / 25)
+    landcover = np.full((ny, nx), 4, dtype=np.uint8)  # grassland
+    landcover[cover_field > -0.4] = 3  # cropland
+    landcover[cover_field > 0.7] = 2  # forest
+    landcover[(town_field > 1.6) & (elevation > np.quantile(elevation, 0.2))] = 1  # urban
+    landcover[permanent_water] = 0
+
+    # The flood: low ground near the river, except towns and permanent water.
+    floodable = (elevation < np.quantile(elevation, 0.22)) & ~permanent_water & (landcover != 1)
+    flood_by_date = np.stack([floodable & (t >= flood_date) for t in times]).astype(np.uint8)
+
+    # Stable per-pixel texture plus a small per-date, per-class change (dB).
+    texture = 0.8 * _smooth_field(rng, (ny, nx), 3.0)
+    swath = np.zeros((ny, nx), dtype=bool)
+    if nodata_edge:
+        swath = (xx + (1 - yy)) < 0.18
+    bands: dict[str, np.ndarray] = {}
+    for p, pol in enumerate(("vv", "vh")):
+        db_by_class = np.array([CLASSES[c][1 + p] for c in sorted(CLASSES)], dtype=np.float32)
+        stack = np.empty((len(times), ny, nx), dtype=np.float32)
+        for t in range(len(times)):
+            offsets = rng.normal(0.0, 0.4, size=db_by_class.size).astype(np.float32)
+            db = (db_by_class + offsets)[landcover] + texture
+            db = np.where(flood_by_date[t] == 1, FLOOD_DB[p] + 0.5 * texture, db)
+            power = np.power(10.0, db / 10.0, dtype=np.float32)
+            if np.isfinite(looks):
+                power *= rng.gamma(looks, 1.0 / looks, size=(ny, nx)).astype(np.float32)
+            power[swath] = np.nan
+            stack[t] = power
+        bands[pol] = stack
+
+    geobox = GeoBox.from_bbox(
+        (origin[0], origin[1] - ny * resolution, origin[0] + nx * resolution, origin[1]),
+        crs=crs,
+        resolution=resolution,
+    )
+    coords = xr_coords(geobox)
+    time = np.array([t.replace(tzinfo=None) for t in times], dtype="datetime64[ns]")
+    cube = xr.Dataset(
+        {
+            pol: xr.DataArray(
+                arr,
+                dims=("time", "y", "x"),
+                attrs={"units": LINEAR_UNITS, "long_name": long_name(pol, LINEAR_UNITS)},
+            )
+            for pol, arr in bands.items()
+        },
+        coords={"time": time, **coords},
+        attrs={"source": "sarcube.synthetic", "seed": seed, "looks": float(looks)},
+    )
+    flag_attrs = {"flag_values": [0, 1], "flag_meanings": "not_flooded flooded"}
+    lc_attrs = {
+        "flag_values": sorted(CLASSES),
+        "flag_meanings": " ".join(CLASSES[c][0].replace(" ", "_") for c in sorted(CLASSES)),
+    }
+    return SyntheticScene(
+        cube=cube,
+        landcover=xr.DataArray(landcover, dims=("y", "x"), coords=coords, attrs=lc_attrs),
+        flood=xr.DataArray(
+            flood_by_date, dims=("time", "y", "x"), coords={"time": time, **coords}, attrs=flag_attrs
+        ),
+    )
+
+
+def _write_cog(path: Path, array: np.ndarray, geobox: GeoBox, nodata: float | int | None) -> None:
+    profile = {
+        "driver": "COG",
+        "width": array.shape[1],
+        "height": array.shape[0],
+        "count": 1,
+        "dtype": array.dtype.name,
+        "crs": str(geobox.crs),
+        "transform": geobox.transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "blocksize": 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(array, 1)
+
+
+#: File-name pattern of the scenes :func:`write_event` writes (the generic one).
+SYNTHETIC_PATTERN = FilenamePattern(
+    name="generic",
+    regex=r"^(?P<group>SYNTH-\d+)_(?P<datetime>\d{8}T\d{6})_(?P<pol>VV|VH)\.tif$",
+    properties={
+        "platform": "synthetic",
+        "constellation": "sarcube-synthetic",
+        "sar:instrument_mode": "IW",
+        "sar:frequency_band": "C",
+        "sar:center_frequency": 5.405,
+        "sar:product_type": "RTC",
+        "sat:orbit_state": "descending",
+        "sat:relative_orbit": 22,
+    },
+)
+
+
+def write_event(
+    out: str | os.PathLike[str],
+    shape: tuple[int, int] = (512, 512),
+    *,
+    dates: Sequence[dt.datetime] = DEFAULT_DATES,
+    flood_date: dt.datetime | None = None,
+    looks: float = 4.4,
+    seed: int = 0,
+    collection_id: str = "sarcube-synthetic",
+    overwrite: bool = False,
+    **scene_kwargs: object,
+) -> SyntheticEvent:
+    """Write a synthetic flood event as COGs and a static STAC catalog.
+
+    Layout: ``out/data/SYNTH-<seed>_<YYYYMMDDTHHMMSS>_<POL>.tif`` (the generic
+    naming of :mod:`sarcube.catalog`), ``out/truth/landcover.tif`` and
+    ``out/truth/flood.tif`` (the flood on the last date), and the collection at
+    ``out/catalog/collection.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = write_event(tempfile.mkdtemp(), (64, 64))
+    >>> event.catalog.name, len(event.files)
+    ('collection.json', 6)
+    """
+    root = Path(out)
+    if (root / "catalog" / "collection.json").exists() and not overwrite:
+        raise OutputError(f"{root} already holds a synthetic event; pass overwrite=True")
+    scene = make_scene(
+        shape, dates=dates, flood_date=flood_date, looks=looks, seed=seed, **scene_kwargs  # type: ignore[arg-type]
+    )
+    times, flood_at = _check_dates(dates, flood_date)
+    try:
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "truth").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {root}: {e}; pass a writable folder") from e
+    geobox = scene.cube.odc.geobox
+    files = []
+    for t, when in enumerate(times):
+        for pol in ("vv", "vh"):
+            path = root / "data" / f"SYNTH-{seed}_{when:%Y%m%dT%H%M%S}_{pol.upper()}.tif"
+            _write_cog(path, scene.cube[pol].values[t], geobox, np.nan)
+            files.append(path)
+    _write_cog(root / "truth" / "landcover.tif", scene.landcover.values, geobox, None)
+    _write_cog(root / "truth" / "flood.tif", scene.flood.values[-1], geobox, None)
+    build(
+        root / "data",
+        root / "catalog",
+        collection_id=collection_id,
+        pattern=SYNTHETIC_PATTERN,
+        description=f"Synthetic dual-pol SAR flood event (seed {seed}, {looks} looks)",
+        overwrite=overwrite,
+    )
+    return SyntheticEvent(
+        root=root,
+        catalog=root / "catalog" / "collection.json",
+        files=tuple(files),
+        truth=root / "truth",
+        dates=times,
+        flood_date=flood_at,
+    )
