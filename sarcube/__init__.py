@@ -1,1 +1,45 @@
-"""sarcube: SAR analysis on lazily chunked xarray datacubes."""
+"""sarcube: synthetic aperture radar analysis on lazily chunked xarray datacubes.
+
+Find scenes with :func:`search`, load them as a lazy cube with :func:`load`
+(or both with :func:`open_cube`), and analyse them with the functions below or
+the ``.sar`` accessor that forwards to them.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import accessor as _accessor  # registers .sar on Dataset and DataArray
+from . import catalog, synthetic
+from .calibration import clamp_stats, to_db, to_linear
+from .errors import SarcubeError
+from .io.stac import failed_assets, load, open_cube, plan_load, search
+from .io.zarr import open_zarr, to_zarr
+from .scaling import NormConfig, clamp, normalise
+
+try:
+    __version__ = version("sarcube")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+del _accessor
+
+__all__ = [
+    "NormConfig",
+    "SarcubeError",
+    "__version__",
+    "catalog",
+    "clamp",
+    "clamp_stats",
+    "failed_assets",
+    "load",
+    "normalise",
+    "open_cube",
+    "open_zarr",
+    "plan_load",
+    "search",
+    "synthetic",
+    "to_db",
+    "to_linear",
+    "to_zarr",
+]

@@ -655,7 +655,8 @@ def _coord_values(values: tuple[Any, ...]) -> np.ndarray:
         if len(present) == len(values):
             return np.asarray(values)
         return np.array([np.nan if v is None else v for v in values], dtype=float)
-    return np.array(["" if v is None else str(v) for v in values], dtype=str)
+    # object dtype: Zarr v3 stores it as variable-length UTF-8 (fixed-width has no spec)
+    return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
 def load(
