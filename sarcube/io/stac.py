@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 import math
 import os
 import re
@@ -249,7 +250,13 @@ def _read_local(source: str | os.PathLike[str]) -> list[pystac.Item]:
     if not path.exists():
         raise CatalogError(f"STAC source {source} does not exist; pass a catalog/collection path")
     try:
-        obj = pystac.read_file(str(path.resolve()))
+        with path.open("rb") as f:
+            kind = json.load(f).get("type")
+        obj: pystac.STACObject | pystac.ItemCollection
+        if kind == "FeatureCollection":
+            obj = pystac.ItemCollection.from_file(str(path.resolve()))
+        else:
+            obj = pystac.read_file(str(path.resolve()))
     except Exception as e:
         raise CatalogError(f"{path} is not a readable STAC document: {e}") from e
     if isinstance(obj, pystac.ItemCollection):

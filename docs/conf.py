@@ -1,0 +1,83 @@
+"""Sphinx configuration for the sarcube documentation.
+
+Build from the repository root with::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Document the source tree next to this folder even when sarcube is not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sarcube  # noqa: E402
+
+# -- Project information -----------------------------------------------------
+
+project = "sarcube"
+author = "The sarcube developers"
+copyright = "The sarcube developers"  # noqa: A001
+version = ".".join(sarcube.__version__.split(".")[:2])
+release = sarcube.__version__
+
+# -- General configuration ---------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+language = "en"
+
+# Unresolved references to third-party types (xarray, pystac, ...) are not
+# reported: intersphinx is off because the build has no network access.
+nitpicky = False
+
+# -- autodoc / autosummary ---------------------------------------------------
+
+# Pages for every object listed in an ``autosummary`` table with ``:toctree:``
+# are generated into api/generated/ (not under version control).
+autosummary_generate = True
+autosummary_generate_overwrite = True
+autosummary_imported_members = False
+
+autodoc_default_options = {
+    "member-order": "bysource",
+}
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_typehints_format = "short"
+autodoc_class_signature = "mixed"
+autodoc_preserve_defaults = True
+
+# -- napoleon (numpydoc-style docstrings) -----------------------------------
+
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_include_init_with_doc = False
+napoleon_use_param = True
+napoleon_use_rtype = True
+napoleon_use_ivar = False
+napoleon_use_admonition_for_examples = False
+
+# -- HTML output -------------------------------------------------------------
+
+html_theme = "alabaster"
+html_title = f"sarcube {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "description": "SAR analysis on lazily chunked xarray datacubes from STAC",
+    "fixed_sidebar": True,
+    "show_powered_by": False,
+}
+html_sidebars = {
+    "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"],
+}
