@@ -226,8 +226,8 @@ def clamp_stats(
     >>> import numpy as np, xarray as xr
     >>> da = xr.DataArray(np.array([[0.1, 0.2], [0.4, np.nan]]), dims=("y", "x"))
     >>> s = clamp_stats(da, clamps=(0.3,))
-    >>> float(s["mean"][0]), float(s["clipped_fraction"][0])
-    (0.2, 0.3333333333333333)
+    >>> round(float(s["mean"][0]), 6), round(float(s["clipped_fraction"][0]), 6)
+    (0.2, 0.333333)
     """
     check_xarray(obj, "clamp_stats")
     check_nonempty(obj, "clamp_stats")

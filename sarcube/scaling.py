@@ -106,7 +106,8 @@ class NormConfig:
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """Serialise to JSON; also write it to *path* when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        # Band order is kept: it is the channel order a model was trained with.
+        text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text

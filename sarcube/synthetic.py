@@ -181,7 +181,8 @@ def make_scene(
     if not (looks > 0):
         raise ParameterError(f"make_scene: looks must be > 0, got {looks!r}")
     times, flood_date = _check_dates(dates, flood_date)
-    rng = np.random.default_rng(seed)
+    # Separate streams: the landscape does not depend on whether speckle is drawn.
+    rng, speckle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     scale = max(ny, nx)
 
     # Terrain: a valley with a meandering river along it.
@@ -223,7 +224,7 @@ def make_scene(
             db = np.where(flood_by_date[t] == 1, FLOOD_DB[p] + 0.5 * texture, db)
             power = np.power(10.0, db / 10.0, dtype=np.float32)
             if np.isfinite(looks):
-                power *= rng.gamma(looks, 1.0 / looks, size=(ny, nx)).astype(np.float32)
+                power *= speckle_rng.gamma(looks, 1.0 / looks, size=(ny, nx)).astype(np.float32)
             power[swath] = np.nan
             stack[t] = power
         bands[pol] = stack

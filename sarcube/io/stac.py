@@ -748,7 +748,11 @@ def open_cube(source: str | os.PathLike[str] | Iterable[pystac.Item], **kwargs: 
 
     Examples
     --------
-    >>> cube = open_cube("catalog/collection.json", datetime="2021-11", chunks={"y": 512, "x": 512})  # doctest: +SKIP
+    >>> import tempfile, sarcube
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (64, 64))
+    >>> cube = open_cube(event.catalog, datetime="2024-05-14/..", chunks={"y": 32, "x": 32})
+    >>> dict(cube.sizes), cube["vv"].chunks is not None
+    ({'time': 2, 'y': 64, 'x': 64}, True)
     """
     search_kw = {k: kwargs.pop(k) for k in _SEARCH_KEYS if k in kwargs}
     items = search(source, **search_kw)

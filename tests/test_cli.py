@@ -1,0 +1,51 @@
+"""The sarcube command line: demo and catalog build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sarcube
+from sarcube.cli import main
+
+
+def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--size", "96", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3 dates (2024-05-02, 2024-05-14, 2024-05-26)" in out
+    assert "EPSG:32633" in out
+    cfg = sarcube.NormConfig.from_json(tmp_path / "norm_config.json")
+    assert cfg.clamp == 0.3 and cfg.bands == ["vv", "vh"]
+    for band in ("vv", "vh"):
+        png = (tmp_path / f"histogram_{band}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    cube = sarcube.open_zarr(tmp_path / "cube.zarr")
+    assert cube.odc.crs.epsg == 32633 and cube.sizes == {"time": 3, "y": 96, "x": 96}
+    # the statistics in the config are those of the cube
+    stats = sarcube.clamp_stats(cube, (0.3,), dims=("time", "y", "x")).compute()
+    assert cfg.mean["vv"] == pytest.approx(float(stats["mean"].sel(band="vv", clamp=0.3)), rel=1e-12)
+
+
+def test_catalog_build_cli(synthetic_event: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["catalog", "build", str(synthetic_event.root / "data"), str(tmp_path / "cat"),
+                 "--collection-id", "cli", "--pattern", "generic"])
+    assert code == 0
+    assert "3 items" in capsys.readouterr().out
+    data = json.loads((tmp_path / "cat" / "collection.json").read_text())
+    assert data["id"] == "cli"
+    # errors are reported as one line naming the fix, exit code 2
+    assert main(["catalog", "build", str(tmp_path / "nothing"), str(tmp_path / "c2"),
+                 "--collection-id", "x"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_console_script_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sarcube.cli", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("sarcube ")
