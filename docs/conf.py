@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 # Document the source tree next to this folder even when sarcube is not installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sarcube  # noqa: E402
+import sarcube
 
 # -- Project information -----------------------------------------------------
 
 project = "sarcube"
 author = "The sarcube developers"
-copyright = "The sarcube developers"  # noqa: A001
+copyright = "The sarcube developers"
 version = ".".join(sarcube.__version__.split(".")[:2])
 release = sarcube.__version__
 
@@ -56,7 +57,10 @@ autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
 autodoc_typehints_format = "short"
 autodoc_class_signature = "mixed"
-autodoc_preserve_defaults = True
+autodoc_preserve_defaults = False
+# The functions that return "the same kind of xarray object as the input" are
+# annotated with a private TypeVar; show what it stands for instead of its name.
+autodoc_type_aliases = {"XObj": "xarray.DataArray | xarray.Dataset"}
 
 # -- napoleon (numpydoc-style docstrings) -----------------------------------
 
@@ -81,3 +85,33 @@ html_theme_options = {
 html_sidebars = {
     "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"],
 }
+
+
+# -- Cross-references ----------------------------------------------------------
+
+# The package's docstrings refer to functions and exceptions by their short
+# names inside the module that defines them (``:func:`load``` in
+# sarcube.io.stac, ``AssetReadError`` in a Raises section), while these pages
+# document them where users import them from (``sarcube.load``,
+# ``sarcube.errors.AssetReadError``). Resolve such short names from sarcube
+# docstrings against those documented names.
+_SARCUBE_PREFIXES = ("sarcube.", "sarcube.errors.")
+
+
+def _resolve_sarcube_short_names(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    if node.get("refdomain") != "py" or not str(node.get("py:module") or "").startswith("sarcube"):
+        return None
+    target = node["reftarget"].lstrip("~.")
+    if target.startswith("sarcube."):
+        return None
+    python = env.get_domain("py")
+    for prefix in _SARCUBE_PREFIXES:
+        if prefix + target in python.objects:
+            return python.resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"], prefix + target, node, contnode
+            )
+    return None
+
+
+def setup(app: Any) -> None:
+    app.connect("missing-reference", _resolve_sarcube_short_names)

@@ -165,8 +165,10 @@ class NormConfig:
             mean = {b: float(sel["mean"].sel(band=b)) for b in bands}
             std = {b: float(sel["std"].sel(band=b)) for b in bands}
         else:
-            mean = {"band": float(sel["mean"])}
-            std = {"band": float(sel["std"])}
+            # statistics of one DataArray: its name (scalar ``band`` coord) or "band"
+            name = str(sel["band"].values) if "band" in sel.coords else "band"
+            mean = {name: float(sel["mean"])}
+            std = {name: float(sel["std"])}
         return cls(clamp=matches[0], mean=mean, std=std)
 
 

@@ -56,7 +56,7 @@ __all__ = [
     "write_event",
 ]
 
-#: Land-cover classes: code -> (name, VV dB, VH dB).
+#: Land-cover classes by code, as (name, VV dB, VH dB).
 CLASSES: dict[int, tuple[str, float, float]] = {
     0: ("open water", -22.0, -29.0),
     1: ("urban", -6.0, -13.0),
@@ -98,7 +98,23 @@ class SyntheticScene:
 
 @dataclass(frozen=True)
 class SyntheticEvent:
-    """Files written by :func:`write_event`."""
+    """Files written by :func:`write_event`.
+
+    Attributes
+    ----------
+    root
+        The output folder.
+    catalog
+        Path of the static STAC collection (``root/catalog/collection.json``).
+    files
+        The per-date, per-polarisation COGs.
+    truth
+        Folder with ``landcover.tif`` and ``flood.tif`` (flood on the last date).
+    dates
+        Acquisition times (UTC).
+    flood_date
+        The first date on which the flood is present.
+    """
 
     root: Path
     catalog: Path

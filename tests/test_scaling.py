@@ -106,3 +106,11 @@ def test_normconfig_from_stats(chunks: dict[str, int] | None) -> None:
         NormConfig.from_stats(stats, clamp=0.5)
     with pytest.raises(DimensionError, match="time"):
         NormConfig.from_stats(sarcube.clamp_stats(cube, (0.3,)), clamp=0.3)
+
+
+def test_normconfig_from_dataarray_stats_uses_its_name() -> None:
+    cube = random_cube()
+    cfg = NormConfig.from_stats(sarcube.clamp_stats(cube["vh"], (0.3,), dims=("time", "y", "x")))
+    assert cfg.bands == ["vh"]
+    out = sarcube.normalise(cube["vh"], cfg)
+    assert float(out.mean()) == pytest.approx(0.0, abs=1e-5)

@@ -363,8 +363,18 @@ class LoadPlan:
         The ``time`` coordinate (first item of each group, UTC, naive).
     metadata
         Per-time coordinates from the STAC ``sar:``/``sat:`` fields.
-    crs, resolution, bbox, chunks, resampling
-        Passed to odc-stac; ``crs=None`` means the items' common native CRS.
+    crs
+        Output CRS passed to odc-stac; ``None`` means the items' common native CRS.
+    resolution
+        Output pixel size in CRS units; ``None`` means native.
+    bbox
+        ``(west, south, east, north)`` in degrees to crop to, or ``None``.
+    chunks
+        Dask chunk sizes, or ``None`` to read into memory.
+    resampling
+        Resampling method for reprojection.
+    on_error
+        ``"raise"`` or ``"skip"`` (see :func:`load`).
     failed
         Assets dropped at planning time (``on_error="skip"`` only).
     """
