@@ -68,4 +68,6 @@ def docs(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Run ``sarcube demo`` into ./sarcube-demo."""
     _install(session, "plot")
-    session.run("sarcube", "demo", "--out", "sarcube-demo", *session.posargs, env=_numba_cache(session))
+    session.run(
+        "sarcube", "demo", "--out", "sarcube-demo", *session.posargs, env=_numba_cache(session)
+    )

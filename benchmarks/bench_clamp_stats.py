@@ -69,7 +69,11 @@ def run_case(size: int, chunk: int | None, n_time: int, repeat: int) -> dict[str
     n_tasks = len(dict(lazy.__dask_graph__())) if chunk is not None else 0
 
     def clamp_stats() -> Any:
-        return lazy.compute() if chunk is not None else sarcube.clamp_stats(cube, CLAMPS, dims=("time", "y", "x"))
+        return (
+            lazy.compute()
+            if chunk is not None
+            else sarcube.clamp_stats(cube, CLAMPS, dims=("time", "y", "x"))
+        )
 
     if chunk is not None:
         means = [dsa.nanmean(cube[b].data) for b in ("vv", "vh")]
@@ -103,22 +107,32 @@ def run_case(size: int, chunk: int | None, n_time: int, repeat: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
-    parser.add_argument("--chunks", type=int, nargs="+", default=[0, 512, 1024],
-                        help="chunk sizes; 0 = plain numpy, no dask")
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        nargs="+",
+        default=[0, 512, 1024],
+        help="chunk sizes; 0 = plain numpy, no dask",
+    )
     parser.add_argument("--time", type=int, default=3, help="time steps per band")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    print(f"# clamp_stats vs nanmean — {platform.processor() or platform.machine()}, "
-          f"numpy {np.__version__}, dask {dask.__version__}, synchronous scheduler\n")
-    print("| size | time | chunks | graph build ms | tasks | clamp_stats ms (best/median) "
-          "| 2x nanmean ms (best/median) | ratio | peak MiB clamp_stats / nanmean |")
+    print(
+        f"# clamp_stats vs nanmean — {platform.processor() or platform.machine()}, "
+        f"numpy {np.__version__}, dask {dask.__version__}, synchronous scheduler\n"
+    )
+    print(
+        "| size | time | chunks | graph build ms | tasks | clamp_stats ms (best/median) "
+        "| 2x nanmean ms (best/median) | ratio | peak MiB clamp_stats / nanmean |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for chunk in args.chunks:
             r = run_case(size, chunk or None, args.time, args.repeat)
             print(
-                f"| {size}² | {r['n_time']} | {chunk or 'numpy'} | {r['build_ms']:.1f} | {r['tasks']} "
+                f"| {size}² | {r['n_time']} | {chunk or 'numpy'} | {r['build_ms']:.1f} "
+                f"| {r['tasks']} "
                 f"| {r['clamp_stats_ms']:.1f} / {r['clamp_stats_median_ms']:.1f} "
                 f"| {r['nanmean_ms']:.1f} / {r['nanmean_median_ms']:.1f} | **{r['ratio']:.2f}×** "
                 f"| {r['peak_mib']:.1f} / {r['nanmean_peak_mib']:.1f} |",

@@ -66,9 +66,7 @@ def check_nonempty(obj: xr.DataArray | xr.Dataset, func: str) -> None:
         raise DimensionError(f"{func}: the Dataset has no data variables; pass a cube with bands")
 
 
-def check_dims_present(
-    obj: xr.DataArray | xr.Dataset, dims: Iterable[Hashable], func: str
-) -> None:
+def check_dims_present(obj: xr.DataArray | xr.Dataset, dims: Iterable[Hashable], func: str) -> None:
     """Raise unless every dim in *dims* is a dimension of every variable."""
     for name, da in data_arrays(obj):
         missing = [d for d in dims if d not in da.dims]

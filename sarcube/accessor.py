@@ -24,7 +24,7 @@ class SarAccessor(Generic[XObj]):
     """SAR operations on a cube or band: ``obj.sar.<function>(...)``."""
 
     def __init__(self, obj: XObj) -> None:
-        self._obj = obj
+        self._obj: XObj = obj
 
     def to_db(self) -> XObj:
         return calibration.to_db(self._obj)

@@ -9,7 +9,7 @@ normalisation needs at several clamp cut-offs.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import dask.array as dsa
 import numpy as np
@@ -79,7 +79,7 @@ def to_db(obj: XObj) -> XObj:
     def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         x = _as_float(da)
         # where() first so log10 never sees a non-positive value (no warnings).
-        out = 10 * np.log10(x.where(x > 0))
+        out = cast(xr.DataArray, 10 * np.log10(x.where(x > 0)))
         return with_units(out.astype(x.dtype, copy=False), name, DB_UNITS, da)
 
     return map_arrays(obj, convert)
@@ -114,7 +114,7 @@ def to_linear(obj: XObj) -> XObj:
 
     def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         x = _as_float(da)
-        out = np.power(x.dtype.type(10), x / 10)
+        out = cast(xr.DataArray, np.power(x.dtype.type(10), x / 10))
         return with_units(out.astype(x.dtype, copy=False), name, LINEAR_UNITS, da)
 
     return map_arrays(obj, convert)
@@ -131,7 +131,7 @@ _TILE = 2048  # pixels per tile: the clamp loops re-read a tile from L1 cache, n
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
     """Per row of *values* (lead, n): partial sums for every clamp in one read.
 
@@ -201,8 +201,9 @@ def _partials(data: np.ndarray | dsa.Array, clamps: np.ndarray, n_reduce: int) -
     if isinstance(data, dsa.Array):
         lead_chunks = data.chunks[: data.ndim - n_reduce]
         red_chunks = tuple((1,) * len(data.chunks[a]) for a in reduce_axes)
-        parts = data.map_blocks(
+        parts = dsa.map_blocks(
             _block_partials,
+            data,
             clamps,
             n_reduce,
             chunks=(*lead_chunks, *red_chunks, (k,)),
@@ -314,12 +315,13 @@ def _finish(partials: xr.DataArray, clamps: np.ndarray) -> xr.Dataset:
     mean = (total - per_clamp.sel(stat="excess", drop=True)) / valid
     mean_sq = (total_sq - per_clamp.sel(stat="excess_sq", drop=True)) / valid
     var = (mean_sq - mean**2).clip(min=0)
-    clipped = per_clamp.sel(stat="above", drop=True) / valid
+    clipped: xr.DataArray = per_clamp.sel(stat="above", drop=True) / valid
+    std = cast(xr.DataArray, np.sqrt(var))
     order = ("clamp", *count.dims)
     out = xr.Dataset(
         {
             "mean": mean.transpose(*order),
-            "std": np.sqrt(var).transpose(*order),
+            "std": std.transpose(*order),
             "clipped_fraction": clipped.transpose(*order),
             "count": count.astype(np.int64),
         }

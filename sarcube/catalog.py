@@ -129,7 +129,9 @@ def _read_grid(path: Path) -> _Grid:
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
-                raise CatalogError(f"{path} has no CRS; only georeferenced GeoTIFFs can be catalogued")
+                raise CatalogError(
+                    f"{path} has no CRS; only georeferenced GeoTIFFs can be catalogued"
+                )
             return _Grid(
                 epsg=src.crs.to_epsg(),
                 wkt=src.crs.to_wkt(),
@@ -144,11 +146,15 @@ def _read_grid(path: Path) -> _Grid:
         raise CatalogError(f"cannot open {path} as a raster: {e}") from e
 
 
-def _collect_files(folder_or_files: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+def _collect_files(
+    folder_or_files: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> list[Path]:
     if isinstance(folder_or_files, str | os.PathLike):
         root = Path(folder_or_files)
         if not root.exists():
-            raise CatalogError(f"{root} does not exist; pass a folder of GeoTIFFs or a list of files")
+            raise CatalogError(
+                f"{root} does not exist; pass a folder of GeoTIFFs or a list of files"
+            )
         if root.is_file():
             return [root.resolve()]
         return sorted(p.resolve() for p in root.rglob("*") if p.suffix.lower() in {".tif", ".tiff"})
@@ -206,7 +212,9 @@ def build(
         pattern = PATTERNS[pattern]
     out_dir = Path(out)
     if (out_dir / "collection.json").exists() and not overwrite:
-        raise OutputError(f"{out_dir / 'collection.json'} exists; pass overwrite=True to replace it")
+        raise OutputError(
+            f"{out_dir / 'collection.json'} exists; pass overwrite=True to replace it"
+        )
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a folder; pass a folder path as out")
 
@@ -279,16 +287,22 @@ def _make_item(
     west, south, east, north = transform_bounds(grid.wkt, "EPSG:4326", *grid.bounds, densify_pts=21)
     geometry = {
         "type": "Polygon",
-        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+        "coordinates": [
+            [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        ],
     }
     props: dict[str, Any] = dict(pattern.properties)
     if "platform" in fields:
-        props["platform"] = _S1_PLATFORMS.get(fields["platform"].upper(), fields["platform"].lower())
+        props["platform"] = _S1_PLATFORMS.get(
+            fields["platform"].upper(), fields["platform"].lower()
+        )
     if pattern.name == "opera-rtc-s1":
         props["opera:burst_id"] = group
         props["processing:datetime"] = _parse_datetime(fields["processed"]).isoformat()
     props.update(extra)
-    item_id = pattern.item_id.format(**{**fields, "group": group, "date": acquired.strftime("%Y%m%dT%H%M%S")})
+    item_id = pattern.item_id.format(
+        **{**fields, "group": group, "date": acquired.strftime("%Y%m%dT%H%M%S")}
+    )
     item = pystac.Item(
         id=item_id,
         geometry=geometry,

@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 def _demo(args: argparse.Namespace) -> int:
     import numpy as np
-    from dask.diagnostics import ProgressBar
+    from dask.diagnostics.progress import ProgressBar
 
     from .calibration import clamp_stats
     from .io.stac import open_cube
@@ -56,14 +56,18 @@ def _demo(args: argparse.Namespace) -> int:
 
     times = ", ".join(str(t)[:10] for t in cube["time"].values)
     crs = reopened.odc.crs
-    print(f"\nsarcube demo: {len(cube.time)} dates ({times}), {cube.sizes['y']}x{cube.sizes['x']} "
-          f"pixels, CRS {'EPSG:%d' % crs.epsg if crs.epsg else crs.wkt[:60]} (Zarr round trip)")
+    print(
+        f"\nsarcube demo: {len(cube.time)} dates ({times}), {cube.sizes['y']}x{cube.sizes['x']} "
+        f"pixels, CRS {f'EPSG:{crs.epsg}' if crs.epsg else crs.wkt[:60]} (Zarr round trip)"
+    )
     print(f"{'band':<5} {'clamp':>6} {'mean':>10} {'std':>10} {'clipped %':>10}")
     for band in stats["band"].values:
         for c in stats["clamp"].values:
             s = stats.sel(band=band, clamp=c)
-            print(f"{band:<5} {c:>6.2f} {float(s['mean']):>10.5f} {float(s['std']):>10.5f} "
-                  f"{100 * float(s['clipped_fraction']):>10.3f}")
+            print(
+                f"{band:<5} {c:>6.2f} {float(s['mean']):>10.5f} {float(s['std']):>10.5f} "
+                f"{100 * float(s['clipped_fraction']):>10.3f}"
+            )
     import rasterio
 
     with rasterio.open(event.truth / "flood.tif") as src:
@@ -107,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
 
     cat = sub.add_parser("catalog", help="STAC catalog tools")
     cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
-    build = cat_sub.add_parser("build", help="static STAC collection from per-polarisation GeoTIFFs")
+    build = cat_sub.add_parser(
+        "build", help="static STAC collection from per-polarisation GeoTIFFs"
+    )
     build.add_argument("source", help="folder of GeoTIFFs (searched recursively)")
     build.add_argument("out", help="output folder for collection.json and items")
     build.add_argument("--collection-id", required=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
-    "LINEAR_UNITS",
     "DB_UNITS",
+    "LINEAR_UNITS",
     "POLARISATIONS",
     "SPATIAL_DIMS",
     "TIME_METADATA",

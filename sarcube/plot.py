@@ -22,7 +22,7 @@ __all__ = ["clamp_histogram"]
 def _histogram(values: xr.DataArray, edges: np.ndarray) -> np.ndarray:
     data = values.data
     if isinstance(data, dsa.Array):
-        counts, _ = dsa.histogram(data.ravel(), bins=edges)
+        counts, _ = dsa.histogram(dsa.ravel(data), bins=edges)
         return np.asarray(counts.compute())
     counts, _ = np.histogram(np.asarray(data).ravel(), bins=edges)
     return counts

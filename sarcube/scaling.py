@@ -199,8 +199,10 @@ def normalise(obj: XObj, config: NormConfig, *, band: str | None = None) -> XObj
             f"normalise: config must be a NormConfig, got {type(config).__name__}; "
             "build one with NormConfig.from_stats(clamp_stats(cube))"
         )
+    # A DataArray may be told which band's statistics to use; a Dataset uses its names.
+    override = band if isinstance(obj, xr.DataArray) else None
     for name, _ in data_arrays(obj):
-        key = band if (band is not None and isinstance(obj, xr.DataArray)) else name
+        key = override if override is not None else name
         if key not in config.mean:
             raise BandNotFoundError(
                 f"normalise: no statistics for band {key!r}; the config has {config.bands} "
@@ -209,9 +211,9 @@ def normalise(obj: XObj, config: NormConfig, *, band: str | None = None) -> XObj
     clamped = clamp(obj, config.clamp)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        key = str(band if (band is not None and isinstance(obj, xr.DataArray)) else name)
+        key = str(override if override is not None else name)
         dtype = da.dtype.type
-        out = (da - dtype(config.mean[key])) / dtype(config.std[key])
+        out: xr.DataArray = (da - dtype(config.mean[key])) / dtype(config.std[key])
         out.attrs = {
             **da.attrs,
             "units": "1",

@@ -130,15 +130,21 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: float
     White noise on a coarse grid, upsampled with cubic splines: cost grows with
     the output size only, whatever the feature scale.
     """
-    coarse = (max(2, int(np.ceil(shape[0] / scale)) + 3), max(2, int(np.ceil(shape[1] / scale)) + 3))
+    coarse = (
+        max(2, int(np.ceil(shape[0] / scale)) + 3),
+        max(2, int(np.ceil(shape[1] / scale)) + 3),
+    )
     noise = rng.standard_normal(coarse)
     zoom = ((coarse[0] - 3) / shape[0], (coarse[1] - 3) / shape[1])
     iy = np.arange(shape[0]) * zoom[0] + 1
     ix = np.arange(shape[1]) * zoom[1] + 1
-    field = ndimage.map_coordinates(noise, np.meshgrid(iy, ix, indexing="ij"), order=3, mode="nearest")
+    field = ndimage.map_coordinates(
+        noise, np.meshgrid(iy, ix, indexing="ij"), order=3, mode="nearest"
+    )
     field -= field.mean()
     std = field.std()
-    return (field / std if std > 0 else field).astype(np.float32)
+    out: np.ndarray = (field / std if std > 0 else field).astype(np.float32)
+    return out
 
 
 def _check_dates(
@@ -203,8 +209,10 @@ def make_scene(
 
     # Terrain: a valley with a meandering river along it.
     yy, xx = np.meshgrid(np.linspace(0, 1, ny), np.linspace(0, 1, nx), indexing="ij")
-    meander = 0.5 + 0.12 * np.sin(2 * np.pi * (xx * 1.3 + rng.uniform())) + 0.05 * _smooth_field(
-        rng, (ny, nx), scale / 3
+    meander = (
+        0.5
+        + 0.12 * np.sin(2 * np.pi * (xx * 1.3 + rng.uniform()))
+        + 0.05 * _smooth_field(rng, (ny, nx), scale / 3)
     )
     distance = np.abs(yy - meander)  # distance to the river, fraction of the height
     elevation = 4.0 * distance + 0.35 * _smooth_field(rng, (ny, nx), scale / 6)
@@ -273,7 +281,10 @@ def make_scene(
         cube=cube,
         landcover=xr.DataArray(landcover, dims=("y", "x"), coords=coords, attrs=lc_attrs),
         flood=xr.DataArray(
-            flood_by_date, dims=("time", "y", "x"), coords={"time": time, **coords}, attrs=flag_attrs
+            flood_by_date,
+            dims=("time", "y", "x"),
+            coords={"time": time, **coords},
+            attrs=flag_attrs,
         ),
     )
 
@@ -342,7 +353,12 @@ def write_event(
     if (root / "catalog" / "collection.json").exists() and not overwrite:
         raise OutputError(f"{root} already holds a synthetic event; pass overwrite=True")
     scene = make_scene(
-        shape, dates=dates, flood_date=flood_date, looks=looks, seed=seed, **scene_kwargs  # type: ignore[arg-type]
+        shape,
+        dates=dates,
+        flood_date=flood_date,
+        looks=looks,
+        seed=seed,
+        **scene_kwargs,  # type: ignore[arg-type]
     )
     times, flood_at = _check_dates(dates, flood_date)
     try:

@@ -79,8 +79,16 @@ def random_cube(
     }
     return xr.Dataset(
         {
-            "vv": (("time", "y", "x"), vv, {"units": "1", "long_name": "VV backscatter (linear power)"}),
-            "vh": (("time", "y", "x"), vh, {"units": "1", "long_name": "VH backscatter (linear power)"}),
+            "vv": (
+                ("time", "y", "x"),
+                vv,
+                {"units": "1", "long_name": "VV backscatter (linear power)"},
+            ),
+            "vh": (
+                ("time", "y", "x"),
+                vh,
+                {"units": "1", "long_name": "VH backscatter (linear power)"},
+            ),
         },
         coords=coords,
         attrs={"source": "test"},

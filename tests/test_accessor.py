@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import xarray as xr
-from conftest import random_cube
 
 import sarcube
+
+from conftest import random_cube
 
 
 def test_accessor_forwards_on_dataset_and_dataarray() -> None:
@@ -18,7 +19,9 @@ def test_accessor_forwards_on_dataset_and_dataarray() -> None:
         cube.sar.clamp_stats((0.1, 0.2), dims=("time", "y", "x")),
         sarcube.clamp_stats(cube, (0.1, 0.2), dims=("time", "y", "x")),
     )
-    xr.testing.assert_identical(cube.sar.clamp(0.1, lower=0.01), sarcube.clamp(cube, 0.1, lower=0.01))
+    xr.testing.assert_identical(
+        cube.sar.clamp(0.1, lower=0.01), sarcube.clamp(cube, 0.1, lower=0.01)
+    )
     cfg = sarcube.NormConfig.from_stats(cube.sar.clamp_stats(dims=("time", "y", "x")))
     xr.testing.assert_identical(cube.sar.normalise(cfg), sarcube.normalise(cube, cfg))
     xr.testing.assert_identical(

@@ -8,10 +8,11 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import random_cube, raise_if_dask_computes
 
 import sarcube
 from sarcube.errors import DimensionError, DTypeError, ParameterError, SarcubeError, UnitsError
+
+from conftest import raise_if_dask_computes, random_cube
 
 
 def _chunked(ds: xr.Dataset, chunks: dict[str, int] | None) -> xr.Dataset:

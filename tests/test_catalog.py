@@ -16,11 +16,18 @@ from sarcube.catalog import PATTERNS, FilenamePattern, build
 from sarcube.errors import CatalogError, OutputError, ParameterError
 
 
-def _tif(path: Path, *, shape: tuple[int, int] = (8, 10), x0: float = 500_000.0, epsg: int = 32633) -> Path:
+def _tif(
+    path: Path, *, shape: tuple[int, int] = (8, 10), x0: float = 500_000.0, epsg: int = 32633
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {
-        "driver": "GTiff", "width": shape[1], "height": shape[0], "count": 1,
-        "dtype": "float32", "crs": f"EPSG:{epsg}", "transform": from_origin(x0, 5_000_000.0, 20, 20),
+        "driver": "GTiff",
+        "width": shape[1],
+        "height": shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": f"EPSG:{epsg}",
+        "transform": from_origin(x0, 5_000_000.0, 20, 20),
         "nodata": np.nan,
     }
     with rasterio.open(path, "w", **profile) as dst:
@@ -35,8 +42,12 @@ def test_build_opera_rtc_s1(opera_dir: Path, tmp_path: Path) -> None:
     n_files = len(list(opera_dir.rglob("*.tif")))
     assert len(items) == n_files // 2 == 315
     item = pystac.read_file(
-        str(tmp_path / "cat" / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z"
-            / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z.json")
+        str(
+            tmp_path
+            / "cat"
+            / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z"
+            / "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z.json"
+        )
     )
     assert isinstance(item, pystac.Item)
     props = item.properties
@@ -52,9 +63,11 @@ def test_build_opera_rtc_s1(opera_dir: Path, tmp_path: Path) -> None:
     assert set(item.assets) == {"vv", "vh"}
     href = item.assets["vv"].href
     assert href.startswith("file:///") and href.endswith("_VV.tif")
-    assert Path(href[len("file://"):]).exists()
+    assert Path(href[len("file://") :]).exists()
     raw = json.loads((tmp_path / "cat" / "collection.json").read_text())
-    assert "https://stac-extensions.github.io/projection/v2.0.0/schema.json" in raw["stac_extensions"]
+    assert (
+        "https://stac-extensions.github.io/projection/v2.0.0/schema.json" in raw["stac_extensions"]
+    )
     # bbox in degrees around southern California
     west, south, east, north = item.bbox  # type: ignore[misc]
     assert -121 < west < east < -120 and 34 < south < north < 34.2
@@ -66,7 +79,10 @@ def test_build_generic_pattern_groups_by_acquisition(tmp_path: Path) -> None:
             _tif(tmp_path / "in" / f"scene-a_{date}_{pol}.tif")
     _tif(tmp_path / "in" / "notes_without_pol.tif")
     collection = build(
-        tmp_path / "in", tmp_path / "cat", collection_id="g", pattern="generic",
+        tmp_path / "in",
+        tmp_path / "cat",
+        collection_id="g",
+        pattern="generic",
         properties={"platform": "sentinel-1a", "sat:orbit_state": "ascending"},
     )
     items = sorted(collection.get_items(), key=lambda i: i.id)
@@ -79,7 +95,8 @@ def test_build_generic_pattern_groups_by_acquisition(tmp_path: Path) -> None:
 def test_build_custom_pattern(tmp_path: Path) -> None:
     _tif(tmp_path / "in" / "HH-2020-01-05.tif")
     pattern = FilenamePattern(
-        name="mine", regex=r"^(?P<pol>HH|HV)-(?P<datetime>\d{4}-\d{2}-\d{2})\.tif$",
+        name="mine",
+        regex=r"^(?P<pol>HH|HV)-(?P<datetime>\d{4}-\d{2}-\d{2})\.tif$",
         item_id="mine_{date}",
     )
     # the datetime group must be YYYYMMDD[THHMMSS]: a clear error otherwise

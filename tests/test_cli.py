@@ -28,24 +28,52 @@ def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cube.odc.crs.epsg == 32633 and cube.sizes == {"time": 3, "y": 96, "x": 96}
     # the statistics in the config are those of the cube
     stats = sarcube.clamp_stats(cube, (0.3,), dims=("time", "y", "x")).compute()
-    assert cfg.mean["vv"] == pytest.approx(float(stats["mean"].sel(band="vv", clamp=0.3)), rel=1e-12)
+    assert cfg.mean["vv"] == pytest.approx(
+        float(stats["mean"].sel(band="vv", clamp=0.3)), rel=1e-12
+    )
 
 
-def test_catalog_build_cli(synthetic_event: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["catalog", "build", str(synthetic_event.root / "data"), str(tmp_path / "cat"),
-                 "--collection-id", "cli", "--pattern", "generic"])
+def test_catalog_build_cli(
+    synthetic_event: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "catalog",
+            "build",
+            str(synthetic_event.root / "data"),
+            str(tmp_path / "cat"),
+            "--collection-id",
+            "cli",
+            "--pattern",
+            "generic",
+        ]
+    )
     assert code == 0
     assert "3 items" in capsys.readouterr().out
     data = json.loads((tmp_path / "cat" / "collection.json").read_text())
     assert data["id"] == "cli"
     # errors are reported as one line naming the fix, exit code 2
-    assert main(["catalog", "build", str(tmp_path / "nothing"), str(tmp_path / "c2"),
-                 "--collection-id", "x"]) == 2
+    assert (
+        main(
+            [
+                "catalog",
+                "build",
+                str(tmp_path / "nothing"),
+                str(tmp_path / "c2"),
+                "--collection-id",
+                "x",
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_console_script_entry_point() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sarcube.cli", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "sarcube.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.startswith("sarcube ")

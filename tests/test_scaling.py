@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import random_cube, raise_if_dask_computes
 
 import sarcube
 from sarcube import NormConfig
 from sarcube.errors import BandNotFoundError, DimensionError, ParameterError
+
+from conftest import raise_if_dask_computes, random_cube
 
 
 def _chunked(ds: xr.Dataset, chunks: dict[str, int] | None) -> xr.Dataset:

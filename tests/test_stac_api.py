@@ -15,10 +15,11 @@ import pystac
 import pystac_client
 import pytest
 import rasterio
-from conftest import missing_resource
-from stac_server import StacServerUnavailable, pgstac_api
 
 import sarcube
+
+from conftest import missing_resource
+from stac_server import StacServerUnavailable, pgstac_api
 
 pytestmark = [pytest.mark.stac_server, pytest.mark.real_data]
 

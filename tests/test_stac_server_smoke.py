@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from pystac_client import Client
+
 from stac_server import StacServerUnavailable, pgstac_api
 
 pytestmark = pytest.mark.stac_server

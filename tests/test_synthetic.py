@@ -97,8 +97,12 @@ def test_write_event_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"shape": (4, 64)}, {"looks": 0}, {"dates": []},
-     {"dates": [dt.datetime(2024, 2, 1), dt.datetime(2024, 1, 1)]}],
+    [
+        {"shape": (4, 64)},
+        {"looks": 0},
+        {"dates": []},
+        {"dates": [dt.datetime(2024, 2, 1), dt.datetime(2024, 1, 1)]},
+    ],
 )
 def test_bad_parameters(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ParameterError):

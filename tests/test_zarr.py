@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import xarray as xr
-from conftest import random_cube
 
 import sarcube
 from sarcube.errors import OutputError
+
+from conftest import random_cube
 
 
 def test_round_trip_keeps_crs_and_coords(synthetic_event: Any, tmp_path: Path) -> None:

@@ -110,9 +110,7 @@ def search(
     filter_json = _filter_json(filter)
 
     if isinstance(source, str | os.PathLike) and re.match(r"^https?://", str(source)):
-        items = _search_api(
-            str(source), collections, bbox_t, interval, ids, filter_json, max_items
-        )
+        items = _search_api(str(source), collections, bbox_t, interval, ids, filter_json, max_items)
         where = str(source)
     else:
         where = str(source) if isinstance(source, str | os.PathLike) else "the given items"
@@ -135,7 +133,7 @@ def _check_bbox(bbox: Sequence[float] | None) -> BBox | None:
         raise ParameterError(
             f"bbox must be (west, south, east, north) in degrees, got {bbox!r}"
         ) from None
-    if not (south <= north and -90 <= south and north <= 90):
+    if not (south <= north and south >= -90 and north <= 90):
         raise ParameterError(f"bbox {bbox!r}: need south <= north within [-90, 90]")
     return west, south, east, north
 
@@ -229,10 +227,10 @@ def _search_api(
         # Servers such as stac-fastapi-pgstac only take CQL2 as JSON in a POST body.
         kwargs.update(filter=filter_json, filter_lang="cql2-json", method="POST")
     result = client.search(
-        collections=collections,
+        collections=None if collections is None else list(collections),
         bbox=bbox,
         datetime=_interval_text(interval),
-        ids=ids,
+        ids=None if ids is None else list(ids),
         max_items=max_items,
         **kwargs,
     )
@@ -497,9 +495,10 @@ def plan_load(
     assets = [_sar_assets(item) for item in items]
     available = sorted(set().union(*assets), key=POLARISATIONS.index)
     if not available:
+        keys = sorted(set().union(*(i.assets for i in items)))
         raise CatalogError(
             f"none of the {len(items)} items has a polarisation asset (keys vv/vh/hh/hv or "
-            f"sar:polarizations); asset keys seen: {sorted(set().union(*(i.assets for i in items)))}"
+            f"sar:polarizations); asset keys seen: {keys}"
         )
     if bands is None:
         wanted = [p for p in available if all(p in a for a in assets)]
@@ -514,7 +513,8 @@ def plan_load(
             lacking = [item.id for item, a in zip(items, assets, strict=True) if band not in a]
             if len(lacking) == len(items):
                 raise BandNotFoundError(
-                    f"band {band!r} not in the items; available: {available} — pass bands={available}"
+                    f"band {band!r} not in the items; available: {available} — "
+                    f"pass bands={available}"
                 )
             if lacking:
                 raise BandNotFoundError(
@@ -554,7 +554,10 @@ def plan_load(
             )
 
     key = _group_key(groupby)
-    order = sorted(range(len(normalised)), key=lambda i: (key(normalised[i]), _item_interval(normalised[i])[0], normalised[i].id))
+    order = sorted(
+        range(len(normalised)),
+        key=lambda i: (key(normalised[i]), _item_interval(normalised[i])[0], normalised[i].id),
+    )
     groups: list[list[int]] = []
     last: Any = object()
     for i in order:
@@ -565,7 +568,8 @@ def plan_load(
             groups.append([i])
         last = k
     times = tuple(
-        np.datetime64(_item_interval(normalised[g[0]])[0].replace(tzinfo=None), "ns") for g in groups
+        np.datetime64(_item_interval(normalised[g[0]])[0].replace(tzinfo=None), "ns")
+        for g in groups
     )
     metadata: dict[str, tuple[Any, ...]] = {}
     for prop, coord in TIME_METADATA.items():
@@ -614,7 +618,7 @@ class _NamingReader(RioReader):
             raise AssetReadError(f"failed to read asset {self._src.uri}: {e}") from e
 
 
-class _NamingDriver(RioDriver):  # type: ignore[misc]
+class _NamingDriver(RioDriver):
     """odc-stac's rasterio driver with :class:`_NamingReader`; picklable for dask workers."""
 
     def open(self, src: Any, ctx: Any) -> _NamingReader:

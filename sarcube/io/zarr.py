@@ -78,7 +78,9 @@ def to_zarr(
         raise OutputError(f"{path} exists; pass mode='w' to replace it or choose another path")
     parent = path.resolve().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {path}: {parent} is not a writable folder; create it first")
+        raise OutputError(
+            f"cannot write {path}: {parent} is not a writable folder; create it first"
+        )
 
     ds = obj.to_dataset(name=obj.name or "data") if isinstance(obj, xr.DataArray) else obj
     ds = ds.copy()
@@ -94,9 +96,11 @@ def to_zarr(
     if mode == "w" and path.exists():
         shutil.rmtree(path)
 
-    writer = ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False)
+    writer = ds.to_zarr(
+        path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False
+    )
     if progress:
-        from dask.diagnostics import ProgressBar
+        from dask.diagnostics.progress import ProgressBar
 
         with ProgressBar():
             writer.compute()
@@ -112,4 +116,5 @@ def open_zarr(store: str | os.PathLike[str], **kwargs: Any) -> xr.Dataset:
         raise OutputError(f"{path} does not exist; pass the path given to to_zarr")
     kwargs.setdefault("decode_coords", "all")
     kwargs.setdefault("consolidated", False)
-    return xr.open_zarr(path, **kwargs)
+    ds: xr.Dataset = xr.open_zarr(path, **kwargs)
+    return ds
