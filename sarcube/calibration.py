@@ -135,55 +135,46 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
     """Per row of *values* (lead, n): partial sums for every clamp in one read.
 
-    Layout of the last axis: valid count, sum, sum of squares of the valid
-    pixels, then for each clamp c: the number of pixels above c, and
-    Σ (max(x, c) - c) and Σ (max(x, c)² - c²) — what clamping at c removes
-    from the sum and the sum of squares. NaN compares false against c, so
-    nodata adds nothing anywhere. The loops are branch-free so they vectorise;
-    accumulation is float64.
+    Layout of the last axis: the valid count, then for each clamp c the sum
+    and the sum of squares of min(x, c) over valid pixels and the number of
+    valid pixels above c. The loops are branch-free (selects) so they
+    vectorise; a tile is read from memory once and re-read from cache for each
+    clamp. Accumulation is float64.
     """
     lead, n = values.shape
     k = clamps.shape[0]
-    out = np.zeros((lead, 3 + 3 * k), dtype=np.float64)
+    out = np.zeros((lead, 1 + 3 * k), dtype=np.float64)
     for i in range(lead):
         for start in range(0, n, _TILE):
             stop = min(start + _TILE, n)
             count = 0.0
-            total = 0.0
-            total_sq = 0.0
             for j in range(start, stop):
-                v = np.float64(values[i, j])
-                ok = v == v
-                x = v if ok else 0.0
-                count += 1.0 if ok else 0.0
-                total += x
-                total_sq += x * x
+                v = values[i, j]
+                count += 1.0 if v == v else 0.0
             out[i, 0] += count
-            out[i, 1] += total
-            out[i, 2] += total_sq
             for c in range(k):
                 limit = clamps[c]
-                limit_sq = limit * limit
+                total = 0.0
+                total_sq = 0.0
                 above = 0.0
-                excess = 0.0
-                excess_sq = 0.0
                 for j in range(start, stop):
                     v = np.float64(values[i, j])
-                    hit = v > limit
-                    x = v if hit else limit
+                    hit = v > limit  # False for NaN
+                    x = limit if hit else v
+                    x = x if v == v else 0.0  # nodata adds nothing
+                    total += x
+                    total_sq += x * x
                     above += 1.0 if hit else 0.0
-                    excess += x - limit
-                    excess_sq += x * x - limit_sq
+                out[i, 1 + 3 * c] += total
+                out[i, 2 + 3 * c] += total_sq
                 out[i, 3 + 3 * c] += above
-                out[i, 4 + 3 * c] += excess
-                out[i, 5 + 3 * c] += excess_sq
     return out
 
 
 def _block_partials(block: np.ndarray, clamps: np.ndarray, n_reduce: int) -> np.ndarray:
     """Partial sums of one block whose last *n_reduce* axes are reduced.
 
-    Returns shape ``lead + (1,) * n_reduce + (3 + 3k,)`` so dask can sum the
+    Returns shape ``lead + (1,) * n_reduce + (1 + 3k,)`` so dask can sum the
     partials of all blocks along the reduced axes.
     """
     lead = block.shape[: block.ndim - n_reduce]
@@ -195,8 +186,8 @@ def _block_partials(block: np.ndarray, clamps: np.ndarray, n_reduce: int) -> np.
 
 
 def _partials(data: np.ndarray | dsa.Array, clamps: np.ndarray, n_reduce: int) -> object:
-    """Summed partials over the last *n_reduce* axes: shape ``lead + (3 + 3k,)``."""
-    k = 3 + 3 * clamps.size
+    """Summed partials over the last *n_reduce* axes: shape ``lead + (1 + 3k,)``."""
+    k = 1 + 3 * clamps.size
     reduce_axes = tuple(range(data.ndim - n_reduce, data.ndim))
     if isinstance(data, dsa.Array):
         lead_chunks = data.chunks[: data.ndim - n_reduce]
@@ -304,17 +295,14 @@ def _finish(partials: xr.DataArray, clamps: np.ndarray) -> xr.Dataset:
     """Turn summed partials (..., stat) into the statistics Dataset (clamp, ...)."""
     k = clamps.size
     count = partials.isel(stat=0, drop=True)
-    total = partials.isel(stat=1, drop=True)
-    total_sq = partials.isel(stat=2, drop=True)
     per_clamp = xr.concat(
-        [partials.isel(stat=slice(3 + 3 * c, 6 + 3 * c)) for c in range(k)],
+        [partials.isel(stat=slice(1 + 3 * c, 4 + 3 * c)) for c in range(k)],
         dim=xr.Variable("clamp", clamps),
-    ).assign_coords(stat=["above", "excess", "excess_sq"])
+    ).assign_coords(stat=["sum", "sum_sq", "above"])
     # where() turns a zero count into NaN so empty bands give NaN, not a warning.
     valid = count.where(count > 0)
-    mean = (total - per_clamp.sel(stat="excess", drop=True)) / valid
-    mean_sq = (total_sq - per_clamp.sel(stat="excess_sq", drop=True)) / valid
-    var = (mean_sq - mean**2).clip(min=0)
+    mean = per_clamp.sel(stat="sum", drop=True) / valid
+    var = (per_clamp.sel(stat="sum_sq", drop=True) / valid - mean**2).clip(min=0)
     clipped: xr.DataArray = per_clamp.sel(stat="above", drop=True) / valid
     std = cast(xr.DataArray, np.sqrt(var))
     order = ("clamp", *count.dims)
