@@ -130,8 +130,10 @@ def main() -> None:
     for size in args.sizes:
         for chunk in args.chunks:
             r = run_case(size, chunk or None, args.time, args.repeat)
+            build = f"{r['build_ms']:.1f}" if chunk else "n/a (eager)"
             print(
-                f"| {size}² | {r['n_time']} | {chunk or 'numpy'} | {r['build_ms']:.1f} "
+                f"| {size}² | {r['n_time']} | {chunk or 'numpy'} "
+                f"| {build} "
                 f"| {r['tasks']} "
                 f"| {r['clamp_stats_ms']:.1f} / {r['clamp_stats_median_ms']:.1f} "
                 f"| {r['nanmean_ms']:.1f} / {r['nanmean_median_ms']:.1f} | **{r['ratio']:.2f}×** "

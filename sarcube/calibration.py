@@ -9,7 +9,7 @@ normalisation needs at several clamp cut-offs.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import dask.array as dsa
 import numpy as np
@@ -147,24 +147,24 @@ def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
     for i in range(lead):
         for start in range(0, n, _TILE):
             stop = min(start + _TILE, n)
-            count = 0.0
-            for j in range(start, stop):
-                v = values[i, j]
-                count += 1.0 if v == v else 0.0
-            out[i, 0] += count
             for c in range(k):
                 limit = clamps[c]
+                count = 0.0
                 total = 0.0
                 total_sq = 0.0
                 above = 0.0
                 for j in range(start, stop):
                     v = np.float64(values[i, j])
+                    ok = v == v
                     hit = v > limit  # False for NaN
                     x = limit if hit else v
-                    x = x if v == v else 0.0  # nodata adds nothing
+                    x = x if ok else 0.0  # nodata adds nothing
+                    count += 1.0 if ok else 0.0
                     total += x
                     total_sq += x * x
                     above += 1.0 if hit else 0.0
+                if c == 0:
+                    out[i, 0] += count
                 out[i, 1 + 3 * c] += total
                 out[i, 2 + 3 * c] += total_sq
                 out[i, 3 + 3 * c] += above
@@ -265,25 +265,24 @@ def clamp_stats(
         raise ParameterError(f"clamp_stats: clamps {tuple(clamps)} has duplicates")
 
     per_band = []
-    names = []
-    for name, da in data_arrays(obj):
+    kept: list[Hashable] = []
+    for _, da in data_arrays(obj):
         kept = [d for d in da.dims if d not in dims]
         arr = da.transpose(*kept, *dims)
-        summed = _partials(arr.data, clamp_values, len(dims))
-        partials = xr.DataArray(
-            summed,
-            dims=(*kept, "stat"),
-            coords={d: da.coords[d] for d in kept if d in da.coords},
-        )
-        per_band.append(_finish(partials, clamp_values))
-        names.append(name)
-
+        per_band.append(_partials(arr.data, clamp_values, len(dims)))
+    first = data_arrays(obj)[0][1]
+    coords: dict[Hashable, Any] = {d: first.coords[d] for d in kept if d in first.coords}
+    coords["clamp"] = xr.Variable("clamp", clamp_values)
     if isinstance(obj, xr.Dataset):
-        out = xr.concat(per_band, dim=xr.Variable("band", [str(n) for n in names]))
+        partials = _stack(per_band)
+        lead: tuple[Hashable, ...] = ("band", *kept)
+        coords["band"] = [str(name) for name, _ in data_arrays(obj)]
     else:
-        out = per_band[0]
+        partials = per_band[0]
+        lead = tuple(kept)
         if obj.name is not None:  # a scalar band label lets NormConfig.from_stats name it
-            out = out.assign_coords(band=str(obj.name))
+            coords["band"] = str(obj.name)
+    out = _finish(partials, clamp_values.size, lead, coords)
     units = {str(da.attrs.get("units", "")) for _, da in data_arrays(obj)}
     if len(units) == 1 and units != {""}:
         out["mean"].attrs["units"] = out["std"].attrs["units"] = units.pop()
@@ -291,33 +290,53 @@ def clamp_stats(
     return out
 
 
-def _finish(partials: xr.DataArray, clamps: np.ndarray) -> xr.Dataset:
-    """Turn summed partials (..., stat) into the statistics Dataset (clamp, ...)."""
-    k = clamps.size
-    count = partials.isel(stat=0, drop=True)
-    per_clamp = xr.concat(
-        [partials.isel(stat=slice(1 + 3 * c, 4 + 3 * c)) for c in range(k)],
-        dim=xr.Variable("clamp", clamps),
-    ).assign_coords(stat=["sum", "sum_sq", "above"])
-    # where() turns a zero count into NaN so empty bands give NaN, not a warning.
-    valid = count.where(count > 0)
-    mean = per_clamp.sel(stat="sum", drop=True) / valid
-    var = (per_clamp.sel(stat="sum_sq", drop=True) / valid - mean**2).clip(min=0)
-    clipped: xr.DataArray = per_clamp.sel(stat="above", drop=True) / valid
-    std = cast(xr.DataArray, np.sqrt(var))
-    order = ("clamp", *count.dims)
+def _stack(arrays: list[Any]) -> Any:
+    """Stack per-band partials along a new first axis (numpy or dask)."""
+    if any(isinstance(a, dsa.Array) for a in arrays):
+        return dsa.stack(arrays)
+    return np.stack(arrays)
+
+
+def _finish(
+    partials: Any, k: int, lead: tuple[Hashable, ...], coords: dict[Hashable, Any]
+) -> xr.Dataset:
+    """Statistics from summed partials ``(*lead, 1 + 3k)``, as a Dataset ``(clamp, *lead)``.
+
+    Plain array arithmetic (numpy or dask alike) keeps the overhead per call
+    small; the Dataset is assembled once at the end.
+    """
+    count = partials[..., 0]
+    # A zero count becomes NaN so empty bands give NaN, not a division warning.
+    valid = np.where(count > 0, count, np.nan)[..., None]
+    mean = partials[..., 1::3] / valid
+    var = np.maximum(partials[..., 2::3] / valid - mean**2, 0.0)
+    clipped = partials[..., 3::3] / valid
+    # ``clamp`` goes after ``band`` (when there is one) and before the kept dims.
+    at = 1 if lead[:1] == ("band",) else 0
+    dims = (*lead[:at], "clamp", *lead[at:])
+
+    def clamp_axis_in_place(a: Any) -> Any:
+        return np.moveaxis(a, -1, at)
+
     out = xr.Dataset(
         {
-            "mean": mean.transpose(*order),
-            "std": std.transpose(*order),
-            "clipped_fraction": clipped.transpose(*order),
-            "count": count.astype(np.int64),
-        }
+            "mean": (dims, clamp_axis_in_place(mean), {"long_name": "mean of the clamped values"}),
+            "std": (
+                dims,
+                clamp_axis_in_place(np.sqrt(var)),
+                {"long_name": "standard deviation (ddof=0) of the clamped values"},
+            ),
+            "clipped_fraction": (
+                dims,
+                clamp_axis_in_place(clipped),
+                {"long_name": "fraction of valid pixels above the clamp", "units": "1"},
+            ),
+            "count": (
+                lead,
+                count.astype(np.int64),
+                {"long_name": "number of valid (non-NaN) pixels"},
+            ),
+        },
+        coords=coords,
     )
-    out["mean"].attrs["long_name"] = "mean of the clamped values"
-    out["std"].attrs["long_name"] = "standard deviation (ddof=0) of the clamped values"
-    out["clipped_fraction"].attrs.update(
-        long_name="fraction of valid pixels above the clamp", units="1"
-    )
-    out["count"].attrs["long_name"] = "number of valid (non-NaN) pixels"
     return out
