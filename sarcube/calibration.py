@@ -271,7 +271,10 @@ def clamp_stats(
         arr = da.transpose(*kept, *dims)
         per_band.append(_partials(arr.data, clamp_values, len(dims)))
     first = data_arrays(obj)[0][1]
-    coords: dict[Hashable, Any] = {d: first.coords[d] for d in kept if d in first.coords}
+    # Coordinates along the kept dims (e.g. time and its platform/orbit metadata) stay.
+    coords: dict[Hashable, Any] = {
+        name: c.variable for name, c in first.coords.items() if c.dims and set(c.dims) <= set(kept)
+    }
     coords["clamp"] = xr.Variable("clamp", clamp_values)
     if isinstance(obj, xr.Dataset):
         partials = _stack(per_band)

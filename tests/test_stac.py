@@ -178,6 +178,10 @@ def test_load_mixed_crs_needs_crs(tmp_path: Path) -> None:
     cube = sarcube.load(items, crs="EPSG:32633", resolution=20, chunks={"x": 64, "y": 64})
     assert cube.odc.crs.epsg == 32633
     assert float(cube["vv"].max()) == pytest.approx(0.05)
+    # the requested grid is the one delivered, whichever CRS is most common
+    other = sarcube.load(items, crs="EPSG:32632", resolution=40)
+    assert other.odc.crs.epsg == 32632
+    assert other.odc.geobox.resolution.x == 40
 
 
 def test_failed_asset_raises_naming_it_or_is_listed(synthetic_event: Any, tmp_path: Path) -> None:
@@ -221,3 +225,23 @@ def test_item_without_polarisation_assets() -> None:
     item.add_asset("thumbnail", pystac.Asset("file:///tmp/x.png"))
     with pytest.raises(CatalogError, match="asset keys seen"):
         sarcube.load([item])
+
+
+def test_load_bbox_crops_and_stats_keep_time_metadata(synthetic_event: Any) -> None:
+    items = sarcube.search(synthetic_event.catalog)
+    full = sarcube.load(items, chunks={"y": 40, "x": 40})
+    x0, y0 = float(full.x[10]), float(full.y[20])
+    x1, y1 = float(full.x[40]), float(full.y[60])
+    # a bbox in degrees from the cube's own grid
+    from odc.geo.geom import BoundingBox
+
+    bbox = BoundingBox(x0, y1, x1, y0, crs=full.odc.crs).to_crs("EPSG:4326")
+    cropped = sarcube.load(items, bbox=tuple(bbox), chunks={"y": 40, "x": 40})
+    assert cropped.sizes["y"] < full.sizes["y"] and cropped.sizes["x"] < full.sizes["x"]
+    inner = cropped["vv"].isel(time=0).sel(x=slice(x0, x1), y=slice(y0, y1))
+    np.testing.assert_array_equal(
+        inner.values, full["vv"].isel(time=0).sel(x=inner.x, y=inner.y).values
+    )
+    stats = sarcube.clamp_stats(full)
+    assert list(stats["orbit_state"].values) == ["descending"] * 3
+    assert "spatial_ref" not in stats.coords

@@ -652,6 +652,7 @@ def execute_plan(plan: LoadPlan) -> xr.Dataset:
         dtype="float32",
         fail_on_error=True,  # a failed read must never become silent nodata
         driver=_NamingDriver(),
+        **kwargs,
     )
     ds = ds[list(plan.bands)].assign_coords(time=np.array(plan.times, dtype="datetime64[ns]"))
     for coord, values in plan.metadata.items():
