@@ -124,8 +124,6 @@ def to_linear(obj: XObj) -> XObj:
 # clamp statistics
 
 
-_TILE = 2048  # pixels per tile: the clamp loops re-read a tile from L1 cache, not memory
-
 # Reassociation lets LLVM vectorise the float64 sums; NaN semantics are kept
 # (no "nnan"/"ninf" flags) because NaN marks nodata.
 _FASTMATH = {"reassoc", "contract", "nsz"}
@@ -133,41 +131,39 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
-    """Per row of *values* (lead, n): partial sums for every clamp in one read.
+    """Per row of *values* (lead, n): partial sums for every clamp.
 
     Layout of the last axis: the valid count, then for each clamp c the sum
     and the sum of squares of min(x, c) over valid pixels and the number of
-    valid pixels above c. The loops are branch-free (selects) so they
-    vectorise; a tile is read from memory once and re-read from cache for each
-    clamp. Accumulation is float64.
+    valid pixels above c. The inner loop is branch-free (selects on a 1-D
+    row), so it vectorises; accumulation is float64.
     """
     lead, n = values.shape
     k = clamps.shape[0]
     out = np.zeros((lead, 1 + 3 * k), dtype=np.float64)
     for i in range(lead):
-        for start in range(0, n, _TILE):
-            stop = min(start + _TILE, n)
-            for c in range(k):
-                limit = clamps[c]
-                count = 0.0
-                total = 0.0
-                total_sq = 0.0
-                above = 0.0
-                for j in range(start, stop):
-                    v = np.float64(values[i, j])
-                    ok = v == v
-                    hit = v > limit  # False for NaN
-                    x = limit if hit else v
-                    x = x if ok else 0.0  # nodata adds nothing
-                    count += 1.0 if ok else 0.0
-                    total += x
-                    total_sq += x * x
-                    above += 1.0 if hit else 0.0
-                if c == 0:
-                    out[i, 0] += count
-                out[i, 1 + 3 * c] += total
-                out[i, 2 + 3 * c] += total_sq
-                out[i, 3 + 3 * c] += above
+        row = values[i]
+        for c in range(k):
+            limit = clamps[c]
+            count = 0.0
+            total = 0.0
+            total_sq = 0.0
+            above = 0.0
+            for j in range(n):
+                v = np.float64(row[j])
+                ok = v == v
+                hit = v > limit  # False for NaN
+                x = limit if hit else v
+                x = x if ok else 0.0  # nodata adds nothing
+                count += 1.0 if ok else 0.0
+                total += x
+                total_sq += x * x
+                above += 1.0 if hit else 0.0
+            if c == 0:
+                out[i, 0] = count
+            out[i, 1 + 3 * c] = total
+            out[i, 2 + 3 * c] = total_sq
+            out[i, 3 + 3 * c] = above
     return out
 
 

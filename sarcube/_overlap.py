@@ -1,0 +1,198 @@
+"""Running 2-D window kernels on numpy and dask arrays with identical results.
+
+A kernel sees a stack of images ``(n, Y, X)`` and a ``pad``: dask blocks
+arrive with a halo of ``depth`` pixels from their neighbours (``pad = 0``);
+whole in-memory images arrive bare and the kernel mirrors their edges itself
+(``pad = depth``), which spares a padded copy. The outer edge is mirrored the
+same way in both cases (numpy ``pad`` mode ``"symmetric"`` == dask
+``boundary="reflect"``: the edge pixel is repeated), so the result never
+depends on the chunking — chunks smaller than the halo included (they are
+merged first, as dask's ``overlap`` needs). The kernel returns the
+``(n, ny, nx)`` interior.
+
+Per-image parameters that come from a global reduction (e.g. the variance of
+the whole image) travel as an extra ``(n, k)`` array, computed lazily
+beforehand and broadcast to every block of that image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+from dask.array.overlap import ensure_minimum_chunksize
+
+from .conventions import SPATIAL_DIMS
+from .errors import ParameterError
+
+__all__ = ["apply_window_kernel", "check_window_fits", "lead_params"]
+
+#: ``kernel(stack (n, Y, X) f4, params (n, k) f8 | None, pad, *args) -> (n, y, x) f4``
+Kernel = Callable[..., np.ndarray]
+Boundary = Literal["symmetric", "none"]
+
+
+def check_window_fits(da: xr.DataArray, depth: int, func: str) -> None:
+    """A symmetric halo cannot be wider than the image it reflects."""
+    for dim in SPATIAL_DIMS:
+        if da.sizes[dim] < depth:
+            raise ParameterError(
+                f"{func}: the window needs {depth} pixels of halo but {dim!r} has only "
+                f"{da.sizes[dim]}; use a smaller size"
+            )
+
+
+def _flat_lead(block: np.ndarray) -> np.ndarray:
+    """(..., Y, X) -> (n, Y, X) float32, contiguous, without copying when possible."""
+    flat = block.reshape((-1, *block.shape[-2:]))
+    return np.ascontiguousarray(flat, dtype=np.float32)
+
+
+def _run_numpy(
+    data: np.ndarray,
+    depth: int,
+    kernel: Kernel,
+    params: np.ndarray | None,
+    args: Sequence[Any],
+    boundary: Boundary,
+) -> np.ndarray:
+    flat_params = None if params is None else np.asarray(params).reshape((-1, params.shape[-1]))
+    if boundary == "none":
+        out = kernel(_flat_lead(data), flat_params, 0, 0, 0, 0, *args)
+    else:
+        # the kernel mirrors the outer edge itself: no padded copy of the image
+        out = kernel(_flat_lead(data), flat_params, depth, *args)
+    return np.asarray(out).reshape(data.shape)
+
+
+def _block_kernel(
+    block: np.ndarray,
+    params: np.ndarray | None = None,
+    *,
+    kernel: Kernel,
+    depth: int,
+    args: Sequence[Any],
+    boundary: Boundary,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    lead = block.shape[:-2]
+    flat_params = None if params is None else params.reshape((-1, params.shape[-1]))
+    if boundary == "none":
+        # No padding at the outer edge: tell the kernel which sides are real halo.
+        assert block_info is not None
+        loc = block_info[0]["chunk-location"]
+        nblocks = block_info[0]["num-chunks"]
+        halo = (
+            depth if loc[-2] > 0 else 0,
+            depth if loc[-2] < nblocks[-2] - 1 else 0,
+            depth if loc[-1] > 0 else 0,
+            depth if loc[-1] < nblocks[-1] - 1 else 0,
+        )
+        out = kernel(_flat_lead(block), flat_params, *halo, *args)
+        ny = block.shape[-2] - halo[0] - halo[1]
+        nx = block.shape[-1] - halo[2] - halo[3]
+    else:
+        out = kernel(_flat_lead(block), flat_params, 0, *args)  # the halo is already there
+        ny, nx = block.shape[-2] - 2 * depth, block.shape[-1] - 2 * depth
+    return np.asarray(out).reshape((*lead, ny, nx))
+
+
+def _run_dask(
+    data: dsa.Array,
+    depth: int,
+    kernel: Kernel,
+    params: Any,
+    args: Sequence[Any],
+    boundary: Boundary,
+) -> dsa.Array:
+    ndim = data.ndim
+    if depth:
+        # dask's overlap needs every chunk at least as large as the halo.
+        data = data.rechunk(
+            {ax: ensure_minimum_chunksize(depth, data.chunks[ax]) for ax in (ndim - 2, ndim - 1)}
+        )
+    depth_map = {ax: (depth if ax >= ndim - 2 else 0) for ax in range(ndim)}
+    padded = dsa.overlap.overlap(
+        data, depth=depth_map, boundary="reflect" if boundary == "symmetric" else "none"
+    )
+    extra = []
+    if params is not None:
+        p = dsa.asarray(params)
+        p = p.rechunk({ax: data.chunks[ax] for ax in range(ndim - 2)} | {ndim - 2: -1})
+        # (*lead, 1, k): one block along y and x, so every spatial block of an image gets it
+        extra = [p.reshape((*p.shape[:-1], 1, p.shape[-1]))]
+    result: dsa.Array = dsa.map_blocks(
+        _block_kernel,
+        padded,
+        *extra,
+        kernel=kernel,
+        depth=depth,
+        args=tuple(args),
+        boundary=boundary,
+        chunks=data.chunks,
+        dtype=np.float32,
+        meta=np.empty((0,) * ndim, dtype=np.float32),
+    )
+    return result
+
+
+def apply_window_kernel(
+    da: xr.DataArray,
+    kernel: Kernel,
+    depth: int,
+    *,
+    params: Any = None,
+    args: Sequence[Any] = (),
+    boundary: Boundary = "symmetric",
+) -> xr.DataArray:
+    """Run *kernel* over the ``(y, x)`` images of *da*, lazily on dask input.
+
+    Parameters
+    ----------
+    da
+        Input with ``y`` and ``x`` dims (any leading dims); cast to float32.
+    kernel
+        Compiled kernel, see the module docstring. With ``boundary="none"`` it
+        also receives the halo actually present on each side
+        ``(top, bottom, left, right)`` after *params*.
+    depth
+        Halo in pixels on each side (``size // 2`` for a ``size × size`` window).
+    params
+        Optional per-image parameters shaped like the leading dims plus one
+        trailing axis, numpy or dask (lazy global statistics).
+    args
+        Extra scalar arguments for the kernel.
+    boundary
+        ``"symmetric"``: the outer edge is mirrored (edge pixel repeated);
+        ``"none"``: no padding, the kernel handles the edge.
+    """
+    order = [d for d in da.dims if d not in SPATIAL_DIMS] + list(SPATIAL_DIMS)
+    arr = da.transpose(*order)
+    data = arr.data
+    out: dsa.Array | np.ndarray
+    if isinstance(data, dsa.Array):
+        out = _run_dask(data.astype(np.float32), depth, kernel, params, args, boundary)
+    else:
+        out = _run_numpy(
+            np.asarray(data, dtype=np.float32),
+            depth,
+            kernel,
+            None if params is None else np.asarray(params),
+            args,
+            boundary,
+        )
+    result = arr.copy(data=out).transpose(*da.dims)
+    result.encoding = {}
+    return result
+
+
+def lead_params(stats: Sequence[xr.DataArray], da: xr.DataArray) -> Any:
+    """Stack per-image statistics (dims = the leading dims of *da*) into ``(*lead, k)``."""
+    lead = [d for d in da.dims if d not in SPATIAL_DIMS]
+    arrays = [s.transpose(*lead).data for s in stats]
+    if any(isinstance(a, dsa.Array) for a in arrays):
+        return dsa.stack([dsa.asarray(a, dtype=np.float64) for a in arrays], axis=-1)
+    return np.stack([np.asarray(a, dtype=np.float64) for a in arrays], axis=-1)

@@ -1,0 +1,21 @@
+"""Speckle filters: Lee family, refined Lee, Frost, Gamma-MAP, boxcar, median, TV (dB)."""
+
+from .speckle import (
+    boxcar_filter,
+    estimate_enl,
+    frost_filter,
+    gamma_map_filter,
+    lee_filter,
+    median_filter,
+    refined_lee,
+)
+
+__all__ = [
+    "boxcar_filter",
+    "estimate_enl",
+    "frost_filter",
+    "gamma_map_filter",
+    "lee_filter",
+    "median_filter",
+    "refined_lee",
+]

@@ -1,0 +1,461 @@
+"""Local speckle filters: Lee family, refined Lee, Frost, Gamma-MAP, boxcar, median.
+
+Every filter works on a Dataset (each variable) or a DataArray with ``y``/``x``
+dims and any leading dims, in memory or lazily on dask; the result does not
+depend on the chunking (halos come from neighbouring chunks, the outer edge is
+mirrored with the edge pixel repeated, as numpy's ``pad(mode="symmetric")`` /
+scipy.ndimage's ``mode="reflect"``). NaN is nodata: windows ignore it and NaN
+pixels stay NaN. Output is float32 with the input's dims, coords and attrs.
+
+References
+----------
+- Lee, J.-S. (1980), Digital image enhancement and noise filtering by use of
+  local statistics, IEEE TPAMI 2(2). — classic Lee.
+- Lee, J.-S. (1981), Refined filtering of image noise using local statistics,
+  CGIP 15. — edge-aligned windows.
+- Frost, V. S. et al. (1982), A model for radar images and its application to
+  adaptive digital filtering of multiplicative noise, IEEE TPAMI 4(2).
+- Lopes, A., Touzi, R., Nezry, E. (1990), Adaptive speckle filters and scene
+  heterogeneity, IEEE TGRS 28(6). — enhanced Lee and Gamma-MAP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, Literal, TypeVar
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+from numba import njit
+
+from .._checks import check_real, check_spatial, check_xarray, data_arrays
+from .._metadata import map_arrays
+from .._overlap import apply_window_kernel, check_window_fits, lead_params
+from ..calibration import _partials
+from ..conventions import DB_UNITS, SPATIAL_DIMS
+from ..errors import ParameterError, UnitsError
+from . import _kernels
+
+__all__ = [
+    "boxcar_filter",
+    "estimate_enl",
+    "frost_filter",
+    "gamma_map_filter",
+    "lee_filter",
+    "median_filter",
+    "refined_lee",
+]
+
+XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
+LeeVariant = Literal["classic", "enhanced", "tutorial"]
+
+_RULES = {"boxcar": 0, "tutorial": 1, "classic": 2, "enhanced": 3, "gamma_map": 4}
+
+
+# --------------------------------------------------------------------------
+# validation
+
+
+def _check_input(obj: object, func: str, *, linear: bool) -> None:
+    check_xarray(obj, func)
+    assert isinstance(obj, xr.DataArray | xr.Dataset)
+    check_spatial(obj, func)
+    check_real(obj, func)
+    if linear:
+        for name, da in data_arrays(obj):
+            if da.attrs.get("units") == DB_UNITS:
+                raise UnitsError(
+                    f"{func}: variable {name!r} is in dB, but this filter models multiplicative "
+                    "speckle on linear power; call sarcube.to_linear first"
+                )
+
+
+def _check_size(size: object, func: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, int | np.integer):
+        raise ParameterError(f"{func}: size must be an odd integer >= 3, got {size!r}")
+    if size < 3 or size % 2 == 0:
+        raise ParameterError(
+            f"{func}: size must be an odd integer >= 3 (the window is centred), got {size}; "
+            f"use size={max(3, int(size) + 1 - int(size) % 2)}"
+        )
+    return int(size)
+
+
+def _check_positive(value: object, name: str, func: str) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ParameterError(f"{func}: {name} must be a number > 0, got {value!r}") from None
+    if not np.isfinite(out) or out <= 0:
+        raise ParameterError(f"{func}: {name} must be finite and > 0, got {value!r}")
+    return out
+
+
+def _fits(obj: xr.DataArray | xr.Dataset, depth: int, func: str) -> None:
+    for _, da in data_arrays(obj):
+        check_window_fits(da, depth, func)
+
+
+def _tag(da: xr.DataArray, source: xr.DataArray, description: str) -> xr.DataArray:
+    da.attrs = {**source.attrs, "speckle_filter": description}
+    return da
+
+
+# --------------------------------------------------------------------------
+# ENL estimation
+
+
+_LOG_CV2_RANGE = (-5.0, 3.0)
+_N_BINS = 4000
+
+
+@njit(cache=True, nogil=True)
+def _log_histogram(block: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
+    """Per image of a (n, npix) block: counts of log10(value) in nbins bins over [lo, hi]."""
+    n, npix = block.shape
+    out = np.zeros((n, nbins), dtype=np.float64)
+    scale = nbins / (hi - lo)
+    for k in range(n):
+        for j in range(npix):
+            v = block[k, j]
+            if v == v and v > 0:
+                b = int((np.log10(v) - lo) * scale)
+                b = min(max(b, 0), nbins - 1)
+                out[k, b] += 1.0
+    return out
+
+
+def _block_histogram(block: np.ndarray) -> np.ndarray:
+    lead = block.shape[:-2]
+    flat = block.reshape((int(np.prod(lead)), -1))
+    counts = _log_histogram(flat, _LOG_CV2_RANGE[0], _LOG_CV2_RANGE[1], _N_BINS)
+    return counts.reshape((*lead, 1, 1, _N_BINS))
+
+
+def _enl_from_counts(counts: np.ndarray) -> np.ndarray:
+    """1 / median of the local CV², the median read off the cumulative histogram."""
+    edges = np.linspace(_LOG_CV2_RANGE[0], _LOG_CV2_RANGE[1], _N_BINS + 1)
+    total = counts.sum(axis=-1, keepdims=True)
+    cum = np.cumsum(counts, axis=-1)
+    half = total / 2.0
+    idx = np.argmax(cum >= half, axis=-1)
+    below = np.take_along_axis(cum, idx[..., None], axis=-1) - np.take_along_axis(
+        counts, idx[..., None], axis=-1
+    )
+    inside = np.take_along_axis(counts, idx[..., None], axis=-1)
+    frac = np.where(inside > 0, (half - below) / np.where(inside > 0, inside, 1.0), 0.5)
+    log_median = edges[idx] + frac[..., 0] * (edges[1] - edges[0])
+    enl = np.where(total[..., 0] > 0, 10.0 ** (-log_median), np.nan)
+    return np.asarray(enl, dtype=np.float64)
+
+
+def _enl_array(da: xr.DataArray, size: int) -> xr.DataArray:
+    cv2 = apply_window_kernel(da, _kernels.cv2_kernel, size // 2, args=(size,))
+    lead = [d for d in da.dims if d not in SPATIAL_DIMS]
+    data = cv2.transpose(*lead, *SPATIAL_DIMS).data
+    if isinstance(data, dsa.Array):
+        nd = data.ndim
+        parts = dsa.map_blocks(
+            _block_histogram,
+            data,
+            chunks=(
+                *data.chunks[:-2],
+                (1,) * len(data.chunks[-2]),
+                (1,) * len(data.chunks[-1]),
+                (_N_BINS,),
+            ),
+            new_axis=nd,
+            dtype=np.float64,
+            meta=np.empty((0,) * (nd + 1), dtype=np.float64),
+        )
+        counts = parts.sum(axis=(nd - 2, nd - 1))
+        enl: Any = dsa.map_blocks(
+            _enl_from_counts, counts.rechunk({nd - 2: -1}), drop_axis=nd - 2, dtype=np.float64
+        )
+    else:
+        counts = _block_histogram(np.asarray(data)).sum(axis=(-3, -2))
+        enl = _enl_from_counts(counts)
+    coords = {name: c for name, c in da.coords.items() if c.dims and set(c.dims) <= set(lead)}
+    return xr.DataArray(
+        enl,
+        dims=lead,
+        coords=coords,
+        name=da.name,
+        attrs={"long_name": "equivalent number of looks (1 / median local CV²)", "units": "1"},
+    )
+
+
+def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
+    """Estimate the equivalent number of looks (ENL) of each image, lazily.
+
+    The squared coefficient of variation ``CV² = var / mean²`` is computed in
+    every ``size × size`` window whose pixels are all valid; the ENL of the
+    image (per leading index, e.g. per time step) is ``1 / median(CV²)``. The
+    median comes from a histogram of ``log10(CV²)`` (4000 bins over
+    [1e-5, 1e3], read with linear interpolation), so it is one lazy pass with
+    bounded memory and independent of the chunking. In homogeneous areas
+    ``CV² = 1 / ENL``; texture raises it, so on heterogeneous scenes this
+    estimate is biased low — pass ``enl=`` to the filters when the product's
+    ENL is known (Sentinel-1 IW GRDH: 4.4).
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((128, 128), looks=4.4)
+    >>> float(estimate_enl(scene.cube["vv"]).isel(time=0)) > 2
+    True
+    """
+    func = "estimate_enl"
+    _check_input(obj, func, linear=True)
+    size = _check_size(size, func)
+    _fits(obj, size // 2, func)
+    if isinstance(obj, xr.Dataset):
+        return xr.Dataset({name: _enl_array(obj[name], size) for name in obj.data_vars})
+    return _enl_array(obj, size)
+
+
+def _image_variance(da: xr.DataArray) -> Any:
+    """NaN-aware population variance of each (y, x) image, lazily, as ``(*lead, 1)``.
+
+    One pass of the clamp-statistics kernel with no clamp (an infinite one):
+    count, sum and sum of squares in float64.
+    """
+    lead = [d for d in da.dims if d not in SPATIAL_DIMS]
+    parts: Any = _partials(da.transpose(*lead, *SPATIAL_DIMS).data, np.array([np.inf]), 2)
+    count = parts[..., 0:1]
+    valid = np.where(count > 0, count, np.nan)
+    mean = parts[..., 1:2] / valid
+    return np.maximum(parts[..., 2:3] / valid - mean**2, 0.0)
+
+
+def _inverse_enl(da: xr.DataArray, enl: float | None, size: int) -> Any:
+    """Per-image 1/ENL as kernel parameters: from *enl*, or estimated lazily."""
+    if enl is not None:
+        lead_shape = tuple(n for d, n in da.sizes.items() if d not in SPATIAL_DIMS)
+        return np.full((*lead_shape, 1), 1.0 / enl)
+    return lead_params([1.0 / _enl_array(da, size)], da)
+
+
+# --------------------------------------------------------------------------
+# filters
+
+
+def lee_filter(
+    obj: XObj,
+    *,
+    size: int = 7,
+    variant: LeeVariant = "classic",
+    enl: float | None = None,
+    damping: float = 1.0,
+) -> XObj:
+    """Lee speckle filter (three variants), NaN-aware and chunk-invariant.
+
+    Local mean ``m`` and variance ``v`` (ddof 0) are taken over the valid
+    pixels of a ``size × size`` window.
+
+    ``"classic"`` (Lee 1980)
+        Minimum-mean-square-error filter for multiplicative speckle with
+        coefficient of variation ``Cu = 1/sqrt(ENL)``:
+        ``w = (v - m²Cu²) / ((1 + Cu²) v)`` clipped to [0, 1], output
+        ``m + w (x - m)``. Needs linear power.
+    ``"enhanced"`` (Lopes et al. 1990)
+        With ``Ci = sqrt(v)/m`` and ``Cmax = sqrt(1 + 2/ENL)``: ``m`` where
+        ``Ci <= Cu`` (homogeneous), ``x`` where ``Ci >= Cmax`` (point target),
+        else ``m w + x (1 - w)`` with ``w = exp(-damping (Ci - Cu)/(Cmax - Ci))``.
+        Needs linear power.
+    ``"tutorial"``
+        The variant of widely circulated SAR teaching notebooks, kept for
+        reproducibility: ``σ²`` is the NaN-aware population variance of the
+        whole image (each 2-D image, i.e. per leading index; a lazy global
+        reduction), ``w = v² / (v² + σ⁴)``, output ``m + w (x - m)``. Works in
+        any units.
+
+    Parameters
+    ----------
+    obj
+        Cube or band(s), dims ``(..., y, x)``.
+    size
+        Odd window size (>= 3).
+    variant
+        ``"classic"``, ``"enhanced"`` or ``"tutorial"``.
+    enl
+        Equivalent number of looks; default: estimated per image with
+        :func:`estimate_enl` (lazily). Not used by ``"tutorial"``.
+    damping
+        Damping factor K of the enhanced variant.
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> out = lee_filter(scene.cube, size=5, enl=4.4)
+    >>> out["vv"].dtype, bool(out["vv"].std() < scene.cube["vv"].std())
+    (dtype('float32'), True)
+    """
+    func = "lee_filter"
+    if variant not in ("classic", "enhanced", "tutorial"):
+        raise ParameterError(
+            f"{func}: unknown variant {variant!r}; use 'classic', 'enhanced' or 'tutorial'"
+        )
+    _check_input(obj, func, linear=variant != "tutorial")
+    size = _check_size(size, func)
+    enl_value = None if enl is None else _check_positive(enl, "enl", func)
+    damping = _check_positive(damping, "damping", func)
+    _fits(obj, size // 2, func)
+    description = f"lee(variant={variant}, size={size}" + (
+        ")" if variant == "tutorial" else f", enl={enl_value or 'estimated'})"
+    )
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        # tutorial: σ² of the image; the others: 1/ENL
+        params = _image_variance(da) if variant == "tutorial" else _inverse_enl(da, enl_value, size)
+        out = apply_window_kernel(
+            da,
+            _kernels.moments_rule_kernel,
+            size // 2,
+            params=params,
+            args=(size, _RULES[variant], damping),
+        )
+        return _tag(out, da, description)
+
+    return map_arrays(obj, apply)
+
+
+def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> XObj:
+    """Gamma-MAP speckle filter (Lopes et al. 1990), NaN-aware and chunk-invariant.
+
+    Maximum a posteriori estimate under gamma-distributed scene reflectivity and
+    speckle with ``L = ENL`` looks. With ``Cu = 1/sqrt(L)``, ``Ci = sqrt(v)/m``
+    and ``Cmax = sqrt(1 + 2/L)``: ``m`` where ``Ci <= Cu``, ``x`` where
+    ``Ci >= Cmax``, else ``(b m + sqrt(m² b² + 4 α L m x)) / (2α)`` with
+    ``α = (1 + Cu²)/(Ci² - Cu²)`` and ``b = α - L - 1``. Needs linear power.
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> bool(gamma_map_filter(scene.cube["vh"], enl=4.4).std() < scene.cube["vh"].std())
+    True
+    """
+    func = "gamma_map_filter"
+    _check_input(obj, func, linear=True)
+    size = _check_size(size, func)
+    enl_value = None if enl is None else _check_positive(enl, "enl", func)
+    _fits(obj, size // 2, func)
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        out = apply_window_kernel(
+            da,
+            _kernels.moments_rule_kernel,
+            size // 2,
+            params=_inverse_enl(da, enl_value, size),
+            args=(size, _RULES["gamma_map"], 1.0),
+        )
+        return _tag(out, da, f"gamma_map(size={size}, enl={enl_value or 'estimated'})")
+
+    return map_arrays(obj, apply)
+
+
+def boxcar_filter(obj: XObj, *, size: int = 7) -> XObj:
+    """Mean of the valid pixels in a ``size × size`` window (any units).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> da = xr.DataArray(np.arange(9.0).reshape(3, 3), dims=("y", "x"))
+    >>> float(boxcar_filter(da, size=3)[1, 1])
+    4.0
+    """
+    func = "boxcar_filter"
+    _check_input(obj, func, linear=False)
+    size = _check_size(size, func)
+    _fits(obj, size // 2, func)
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        out = apply_window_kernel(
+            da, _kernels.moments_rule_kernel, size // 2, args=(size, _RULES["boxcar"], 1.0)
+        )
+        return _tag(out, da, f"boxcar(size={size})")
+
+    return map_arrays(obj, apply)
+
+
+def median_filter(obj: XObj, *, size: int = 7) -> XObj:
+    """Median of the valid pixels in a ``size × size`` window (any units).
+
+    With an even number of valid pixels the two middle values are averaged, as
+    ``numpy.nanmedian`` does.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> values = np.array([[1.0, 9.0, 2.0], [3.0, 100.0, 4.0], [5.0, 6.0, 7.0]])
+    >>> da = xr.DataArray(values, dims=("y", "x"))
+    >>> float(median_filter(da, size=3)[1, 1])
+    5.0
+    """
+    func = "median_filter"
+    _check_input(obj, func, linear=False)
+    size = _check_size(size, func)
+    _fits(obj, size // 2, func)
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        out = apply_window_kernel(da, _kernels.median_kernel, size // 2, args=(size,))
+        return _tag(out, da, f"median(size={size})")
+
+    return map_arrays(obj, apply)
+
+
+def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
+    """Frost filter (Frost et al. 1982): an exponentially weighted window mean.
+
+    Each valid pixel of the window gets the weight ``exp(-K · Ci² · r)`` with
+    ``r`` its distance (pixels) from the centre, ``Ci² = v/m²`` the local
+    squared coefficient of variation and ``K = damping``: smooth areas are
+    averaged widely, edges and bright targets stay sharp. Needs linear power.
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> bool(frost_filter(scene.cube["vv"], size=5).std() < scene.cube["vv"].std())
+    True
+    """
+    func = "frost_filter"
+    _check_input(obj, func, linear=True)
+    size = _check_size(size, func)
+    damping = _check_positive(damping, "damping", func)
+    _fits(obj, size // 2, func)
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        out = apply_window_kernel(da, _kernels.frost_kernel, size // 2, args=(size, damping))
+        return _tag(out, da, f"frost(size={size}, damping={damping})")
+
+    return map_arrays(obj, apply)
+
+
+def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
+    """Refined Lee filter (Lee 1981) with edge-aligned windows, NaN-aware.
+
+    In each 7×7 window the means of nine 3×3 sub-windows (stride 2) give the
+    gradient in four directions (vertical, horizontal, two diagonals); of the
+    two half-windows on either side of the strongest edge, the one whose mean
+    is closer to the centre sub-window is kept (28 pixels, edge line
+    included). Its mean and variance feed the classic Lee MMSE weight with
+    ``Cu² = 1/ENL``. The window is 7×7 as in the original. Needs linear power.
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> bool(refined_lee(scene.cube["vv"], enl=4.4).std() < scene.cube["vv"].std())
+    True
+    """
+    func = "refined_lee"
+    _check_input(obj, func, linear=True)
+    enl_value = None if enl is None else _check_positive(enl, "enl", func)
+    _fits(obj, 3, func)
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        out = apply_window_kernel(
+            da, _kernels.refined_lee_kernel, 3, params=_inverse_enl(da, enl_value, 7)
+        )
+        return _tag(out, da, f"refined_lee(enl={enl_value or 'estimated'})")
+
+    return map_arrays(obj, apply)
