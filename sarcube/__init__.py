@@ -13,6 +13,15 @@ from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
 from .errors import SarcubeError
+from .filters import (
+    boxcar_filter,
+    estimate_enl,
+    frost_filter,
+    gamma_map_filter,
+    lee_filter,
+    median_filter,
+    refined_lee,
+)
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
 from .scaling import NormConfig, clamp, normalise
@@ -28,15 +37,22 @@ __all__ = [
     "NormConfig",
     "SarcubeError",
     "__version__",
+    "boxcar_filter",
     "catalog",
     "clamp",
     "clamp_stats",
+    "estimate_enl",
     "failed_assets",
+    "frost_filter",
+    "gamma_map_filter",
+    "lee_filter",
     "load",
+    "median_filter",
     "normalise",
     "open_cube",
     "open_zarr",
     "plan_load",
+    "refined_lee",
     "search",
     "synthetic",
     "to_db",

@@ -14,6 +14,7 @@ import xarray as xr
 
 from . import calibration, scaling
 from .conventions import SPATIAL_DIMS
+from .filters import speckle
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -46,11 +47,46 @@ class SarAccessor(Generic[XObj]):
     def normalise(self, config: scaling.NormConfig, *, band: str | None = None) -> XObj:
         return scaling.normalise(self._obj, config, band=band)
 
+    def lee_filter(
+        self,
+        *,
+        size: int = 7,
+        variant: speckle.LeeVariant = "classic",
+        enl: float | None = None,
+        damping: float = 1.0,
+    ) -> XObj:
+        return speckle.lee_filter(self._obj, size=size, variant=variant, enl=enl, damping=damping)
+
+    def refined_lee(self, *, enl: float | None = None) -> XObj:
+        return speckle.refined_lee(self._obj, enl=enl)
+
+    def frost_filter(self, *, size: int = 7, damping: float = 2.0) -> XObj:
+        return speckle.frost_filter(self._obj, size=size, damping=damping)
+
+    def gamma_map_filter(self, *, size: int = 7, enl: float | None = None) -> XObj:
+        return speckle.gamma_map_filter(self._obj, size=size, enl=enl)
+
+    def boxcar_filter(self, *, size: int = 7) -> XObj:
+        return speckle.boxcar_filter(self._obj, size=size)
+
+    def median_filter(self, *, size: int = 7) -> XObj:
+        return speckle.median_filter(self._obj, size=size)
+
+    def estimate_enl(self, *, size: int = 7) -> XObj:
+        return speckle.estimate_enl(self._obj, size=size)
+
     to_db.__doc__ = calibration.to_db.__doc__
     to_linear.__doc__ = calibration.to_linear.__doc__
     clamp_stats.__doc__ = calibration.clamp_stats.__doc__
     clamp.__doc__ = scaling.clamp.__doc__
     normalise.__doc__ = scaling.normalise.__doc__
+    lee_filter.__doc__ = speckle.lee_filter.__doc__
+    refined_lee.__doc__ = speckle.refined_lee.__doc__
+    frost_filter.__doc__ = speckle.frost_filter.__doc__
+    gamma_map_filter.__doc__ = speckle.gamma_map_filter.__doc__
+    boxcar_filter.__doc__ = speckle.boxcar_filter.__doc__
+    median_filter.__doc__ = speckle.median_filter.__doc__
+    estimate_enl.__doc__ = speckle.estimate_enl.__doc__
 
 
 @xr.register_dataset_accessor("sar")

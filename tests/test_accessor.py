@@ -32,3 +32,21 @@ def test_accessor_forwards_on_dataset_and_dataarray() -> None:
 def test_accessor_docstrings_are_the_functions() -> None:
     for name in ("to_db", "to_linear", "clamp_stats", "clamp", "normalise"):
         assert getattr(xr.Dataset.sar, name).__doc__ == getattr(sarcube, name).__doc__
+
+
+def test_accessor_forwards_filters() -> None:
+    cube = random_cube()
+    xr.testing.assert_identical(
+        cube.sar.lee_filter(size=5, variant="enhanced", enl=3.0, damping=2.0),
+        sarcube.lee_filter(cube, size=5, variant="enhanced", enl=3.0, damping=2.0),
+    )
+    xr.testing.assert_identical(
+        cube["vv"].sar.refined_lee(enl=4.0), sarcube.refined_lee(cube["vv"], enl=4.0)
+    )
+    xr.testing.assert_identical(cube.sar.frost_filter(size=3), sarcube.frost_filter(cube, size=3))
+    xr.testing.assert_identical(
+        cube.sar.gamma_map_filter(enl=5), sarcube.gamma_map_filter(cube, enl=5)
+    )
+    xr.testing.assert_identical(cube.sar.boxcar_filter(size=3), sarcube.boxcar_filter(cube, size=3))
+    xr.testing.assert_identical(cube.sar.median_filter(size=3), sarcube.median_filter(cube, size=3))
+    xr.testing.assert_identical(cube.sar.estimate_enl(), sarcube.estimate_enl(cube))
