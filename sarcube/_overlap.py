@@ -7,8 +7,8 @@ whole in-memory images arrive bare and the kernel mirrors their edges itself
 same way in both cases (numpy ``pad`` mode ``"symmetric"`` == dask
 ``boundary="reflect"``: the edge pixel is repeated), so the result never
 depends on the chunking — chunks smaller than the halo included (they are
-merged first, as dask's ``overlap`` needs). The kernel returns the
-``(n, ny, nx)`` interior.
+merged first, as dask's ``overlap`` needs). The kernel writes the
+``(n, ny, nx)`` interior into an ``out`` array allocated here with numpy.
 
 Per-image parameters that come from a global reduction (e.g. the variance of
 the whole image) travel as an extra ``(n, k)`` array, computed lazily
@@ -30,8 +30,8 @@ from .errors import ParameterError
 
 __all__ = ["apply_window_kernel", "check_window_fits", "lead_params"]
 
-#: ``kernel(stack (n, Y, X) f4, params (n, k) f8 | None, pad, *args) -> (n, y, x) f4``
-Kernel = Callable[..., np.ndarray]
+#: ``kernel(stack (n, Y, X) f4, params (n, k) f8 | None, pad, out (n, y, x) f4, *args)``
+Kernel = Callable[..., object]
 Boundary = Literal["symmetric", "none"]
 
 
@@ -60,12 +60,14 @@ def _run_numpy(
     boundary: Boundary,
 ) -> np.ndarray:
     flat_params = None if params is None else np.asarray(params).reshape((-1, params.shape[-1]))
+    stack = _flat_lead(data)
+    out = np.empty(stack.shape, dtype=np.float32)
     if boundary == "none":
-        out = kernel(_flat_lead(data), flat_params, 0, 0, 0, 0, *args)
+        kernel(stack, flat_params, 0, 0, 0, 0, out, *args)
     else:
         # the kernel mirrors the outer edge itself: no padded copy of the image
-        out = kernel(_flat_lead(data), flat_params, depth, *args)
-    return np.asarray(out).reshape(data.shape)
+        kernel(stack, flat_params, depth, out, *args)
+    return out.reshape(data.shape)
 
 
 def _block_kernel(
@@ -91,13 +93,17 @@ def _block_kernel(
             depth if loc[-1] > 0 else 0,
             depth if loc[-1] < nblocks[-1] - 1 else 0,
         )
-        out = kernel(_flat_lead(block), flat_params, *halo, *args)
         ny = block.shape[-2] - halo[0] - halo[1]
         nx = block.shape[-1] - halo[2] - halo[3]
+        stack = _flat_lead(block)
+        out = np.empty((stack.shape[0], ny, nx), dtype=np.float32)
+        kernel(stack, flat_params, *halo, out, *args)
     else:
-        out = kernel(_flat_lead(block), flat_params, 0, *args)  # the halo is already there
         ny, nx = block.shape[-2] - 2 * depth, block.shape[-1] - 2 * depth
-    return np.asarray(out).reshape((*lead, ny, nx))
+        stack = _flat_lead(block)
+        out = np.empty((stack.shape[0], ny, nx), dtype=np.float32)
+        kernel(stack, flat_params, 0, out, *args)  # the halo is already there
+    return out.reshape((*lead, ny, nx))
 
 
 def _run_dask(
@@ -155,9 +161,9 @@ def apply_window_kernel(
     da
         Input with ``y`` and ``x`` dims (any leading dims); cast to float32.
     kernel
-        Compiled kernel, see the module docstring. With ``boundary="none"`` it
-        also receives the halo actually present on each side
-        ``(top, bottom, left, right)`` after *params*.
+        Kernel filling a float32 ``out`` allocated here, see the module
+        docstring. With ``boundary="none"`` it receives the halo actually present
+        on each side ``(top, bottom, left, right)`` instead of ``pad``.
     depth
         Halo in pixels on each side (``size // 2`` for a ``size × size`` window).
     params

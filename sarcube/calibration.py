@@ -129,7 +129,7 @@ def to_linear(obj: XObj) -> XObj:
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _clamp_moments(values: np.ndarray, clamps: np.ndarray) -> np.ndarray:
     """Per row of *values* (lead, n): partial sums for every clamp.
 

@@ -27,7 +27,7 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _NAN = np.float32(np.nan)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mirror(i: int, n: int) -> int:
     """Index into a length-*n* axis after symmetric padding (edge repeated)."""
     while i < 0 or i >= n:
@@ -35,7 +35,7 @@ def _mirror(i: int, n: int) -> int:
     return i
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _padded_row(img: np.ndarray, r: int, pad: int, buf: np.ndarray) -> np.ndarray:
     """Row *r* of *img* padded by *pad* on every side (a view when pad is 0)."""
     if pad == 0:
@@ -50,7 +50,7 @@ def _padded_row(img: np.ndarray, r: int, pad: int, buf: np.ndarray) -> np.ndarra
     return buf
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def pad_stack(stack: np.ndarray, pad: int) -> np.ndarray:
     """The stack mirrored by *pad* pixels on every side (itself when pad is 0)."""
     if pad == 0:
@@ -63,7 +63,7 @@ def pad_stack(stack: np.ndarray, pad: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _columns_add(row: np.ndarray, col_n: np.ndarray, col_s: np.ndarray, col_ss: np.ndarray) -> None:
     """Add one padded row to the column sums (NaN adds nothing)."""
     for j in range(row.shape[0]):
@@ -75,7 +75,7 @@ def _columns_add(row: np.ndarray, col_n: np.ndarray, col_s: np.ndarray, col_ss: 
         col_ss[j] += x * x
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _columns_slide(
     row_in: np.ndarray,
     row_out: np.ndarray,
@@ -96,7 +96,7 @@ def _columns_slide(
         col_ss[j] += xa * xa - xb * xb
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _edge_update(
     row: np.ndarray, pad: int, sign: float, col_n: np.ndarray, col_s: np.ndarray, col_ss: np.ndarray
 ) -> None:
@@ -111,7 +111,7 @@ def _edge_update(
                 col_ss[dst] += sign * v * v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _add_source_row(
     row: np.ndarray, pad: int, col_n: np.ndarray, col_s: np.ndarray, col_ss: np.ndarray
 ) -> None:
@@ -121,7 +121,7 @@ def _add_source_row(
     _edge_update(row, pad, 1.0, col_n, col_s, col_ss)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _slide_source_rows(
     row_in: np.ndarray,
     row_out: np.ndarray,
@@ -139,7 +139,7 @@ def _slide_source_rows(
     _edge_update(row_out, pad, -1.0, col_n, col_s, col_ss)
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _window_sums(
     size: int,
     col_n: np.ndarray,
@@ -187,7 +187,7 @@ def _window_sums(
         win_ss[j] = c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _moments_stack(padded: np.ndarray, size: int, out: np.ndarray) -> None:
     """Window count, mean and variance (ddof 0) per pixel into ``out (n, 3, ny, nx)``."""
     n, ny_p, nx_p = padded.shape
@@ -229,14 +229,14 @@ def _moments_stack(padded: np.ndarray, size: int, out: np.ndarray) -> None:
 # and vectorises.
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _row_boxcar(centre: np.ndarray, n: np.ndarray, s: np.ndarray, out: np.ndarray) -> None:
     for x in range(out.shape[0]):
         ok = centre[x] == centre[x] and n[x] > 0
         out[x] = np.float32(s[x] / n[x]) if ok else _NAN
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _row_tutorial(
     centre: np.ndarray, n: np.ndarray, s: np.ndarray, ss: np.ndarray, sigma2: float, out: np.ndarray
 ) -> None:
@@ -256,7 +256,7 @@ def _row_tutorial(
         out[x] = np.float32(res) if ok else _NAN
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _row_classic(
     centre: np.ndarray, n: np.ndarray, s: np.ndarray, ss: np.ndarray, cu2: float, out: np.ndarray
 ) -> None:
@@ -275,7 +275,7 @@ def _row_classic(
         out[x] = np.float32(res) if ok else _NAN
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _cv_rule(rule: int, v0: float, m: float, var: float, cu2: float, damping: float) -> float:
     """Enhanced Lee (rule 3) and Gamma-MAP (rule 4), Lopes et al. (1990)."""
     if m <= 0.0:
@@ -298,7 +298,7 @@ def _cv_rule(rule: int, v0: float, m: float, var: float, cu2: float, damping: fl
     return (b * m + math.sqrt(max(d, 0.0))) / (2.0 * alpha)
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _row_cv(
     rule: int,
     centre: np.ndarray,
@@ -320,14 +320,34 @@ def _row_cv(
         out[x] = np.float32(_cv_rule(rule, v0, m, var, cu2, damping))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _row_cv2(n: np.ndarray, s: np.ndarray, ss: np.ndarray, full: float, out: np.ndarray) -> None:
+    """var / mean² of windows whose pixels are all valid and whose mean is > 0, else NaN."""
+    for x in range(out.shape[0]):
+        c = n[x]
+        m = s[x] / c
+        ok = c == full and m > 0
+        res = (ss[x] / c - m * m) / (m * m)
+        out[x] = np.float32(max(res, 0.0)) if ok else _NAN
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def moments_rule_kernel(
-    stack: np.ndarray, params: np.ndarray | None, pad: int, size: int, rule: int, damping: float
+    stack: np.ndarray,
+    params: np.ndarray | None,
+    pad: int,
+    out: np.ndarray,
+    size: int,
+    rule: int,
+    damping: float,
 ) -> np.ndarray:
     """Apply a per-pixel rule to the window mean/variance of every pixel.
 
     Rules: 0 boxcar, 1 tutorial Lee (``params[k, 0]`` = σ² of image k),
-    2 classic Lee, 3 enhanced Lee, 4 Gamma-MAP (``params[k, 0]`` = 1/ENL).
+    2 classic Lee, 3 enhanced Lee, 4 Gamma-MAP (``params[k, 0]`` = 1/ENL),
+    5 the squared coefficient of variation of full windows (for ENL estimation).
+    *out* ``(n, ny, nx)`` float32 is allocated by the caller (numpy's allocator
+    maps large arrays on huge pages, numba's does not: far fewer page faults).
     The mirrored edge is handled through index arithmetic on the source rows:
     no padded copy of the image or of its rows is made.
     """
@@ -335,7 +355,6 @@ def moments_rule_kernel(
     h = size // 2
     ny, nx = ny_in + 2 * pad - 2 * h, nx_in + 2 * pad - 2 * h
     nx_p = nx + 2 * h
-    out = np.empty((n, ny, nx), dtype=np.float32)
     col_n = np.empty(nx_p)
     col_s = np.empty(nx_p)
     col_ss = np.empty(nx_p)
@@ -363,6 +382,8 @@ def moments_rule_kernel(
                 _row_tutorial(centre, win_n, win_s, win_ss, p0, out[k, y])
             elif rule == 2:
                 _row_classic(centre, win_n, win_s, win_ss, p0, out[k, y])
+            elif rule == 5:
+                _row_cv2(win_n, win_s, win_ss, float(size * size), out[k, y])
             else:
                 _row_cv(rule, centre, win_n, win_s, win_ss, p0, damping, out[k, y])
             if y + 1 < ny:
@@ -381,15 +402,19 @@ def moments_rule_kernel(
 # Frost: exponentially weighted mean, weights exp(-K · Ci² · distance)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def frost_kernel(
-    stack: np.ndarray, params: np.ndarray | None, pad: int, size: int, damping: float
+    stack: np.ndarray,
+    params: np.ndarray | None,
+    pad: int,
+    out: np.ndarray,
+    size: int,
+    damping: float,
 ) -> np.ndarray:
     padded = pad_stack(stack, pad)
     n, ny_p, nx_p = padded.shape
     h = size // 2
     ny, nx = ny_p - 2 * h, nx_p - 2 * h
-    out = np.empty((n, ny, nx), dtype=np.float32)
     dist = np.empty((size, size))
     for i in range(size):
         for j in range(size):
@@ -424,13 +449,14 @@ def frost_kernel(
 # Median
 
 
-@njit(cache=True, nogil=True)
-def median_kernel(stack: np.ndarray, params: np.ndarray | None, pad: int, size: int) -> np.ndarray:
+@njit(cache=True, nogil=True, error_model="numpy")
+def median_kernel(
+    stack: np.ndarray, params: np.ndarray | None, pad: int, out: np.ndarray, size: int
+) -> np.ndarray:
     padded = pad_stack(stack, pad)
     n, ny_p, nx_p = padded.shape
     h = size // 2
     ny, nx = ny_p - 2 * h, nx_p - 2 * h
-    out = np.empty((n, ny, nx), dtype=np.float32)
     buf = np.empty(size * size, dtype=np.float32)
     for k in range(n):
         img = padded[k]
@@ -461,7 +487,7 @@ def median_kernel(stack: np.ndarray, params: np.ndarray | None, pad: int, size: 
 # Refined Lee (Lee 1981): edge-aligned directional windows in a 7x7 window
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _refined_masks() -> np.ndarray:
     """The 8 directional half windows of a 7x7 window (28 pixels each).
 
@@ -483,12 +509,13 @@ def _refined_masks() -> np.ndarray:
     return masks
 
 
-@njit(cache=True, nogil=True)
-def refined_lee_kernel(stack: np.ndarray, params: np.ndarray, pad: int) -> np.ndarray:
+@njit(cache=True, nogil=True, error_model="numpy")
+def refined_lee_kernel(
+    stack: np.ndarray, params: np.ndarray, pad: int, out: np.ndarray
+) -> np.ndarray:
     padded = pad_stack(stack, pad)
     n, ny_p, nx_p = padded.shape
     ny, nx = ny_p - 6, nx_p - 6
-    out = np.empty((n, ny, nx), dtype=np.float32)
     masks = _refined_masks()
     sub = np.empty((3, 3))
     for k in range(n):
@@ -563,30 +590,4 @@ def refined_lee_kernel(stack: np.ndarray, params: np.ndarray, pad: int) -> np.nd
                 w = (var - m * m * cu2) / ((1.0 + cu2) * var)
                 w = min(max(w, 0.0), 1.0)
                 out[k, y, x] = np.float32(m + w * (v0 - m))
-    return out
-
-
-# --------------------------------------------------------------------------
-# Local squared coefficient of variation, for ENL estimation
-
-
-@njit(cache=True, nogil=True)
-def cv2_kernel(stack: np.ndarray, params: np.ndarray | None, pad: int, size: int) -> np.ndarray:
-    """var / mean² of windows whose pixels are all valid and whose mean is > 0, else NaN."""
-    padded = pad_stack(stack, pad)
-    n, ny_p, nx_p = padded.shape
-    h = size // 2
-    ny, nx = ny_p - 2 * h, nx_p - 2 * h
-    stats = np.empty((n, 3, ny, nx))
-    _moments_stack(padded, size, stats)
-    out = np.empty((n, ny, nx), dtype=np.float32)
-    full = float(size * size)
-    for k in range(n):
-        for y in range(ny):
-            for x in range(nx):
-                m = stats[k, 1, y, x]
-                if stats[k, 0, y, x] == full and m > 0:
-                    out[k, y, x] = np.float32(stats[k, 2, y, x] / (m * m))
-                else:
-                    out[k, y, x] = _NAN
     return out

@@ -110,7 +110,7 @@ _LOG_CV2_RANGE = (-5.0, 3.0)
 _N_BINS = 4000
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _log_histogram(block: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
     """Per image of a (n, npix) block: counts of log10(value) in nbins bins over [lo, hi]."""
     n, npix = block.shape
@@ -151,7 +151,7 @@ def _enl_from_counts(counts: np.ndarray) -> np.ndarray:
 
 
 def _enl_array(da: xr.DataArray, size: int) -> xr.DataArray:
-    cv2 = apply_window_kernel(da, _kernels.cv2_kernel, size // 2, args=(size,))
+    cv2 = apply_window_kernel(da, _kernels.moments_rule_kernel, size // 2, args=(size, 5, 1.0))
     lead = [d for d in da.dims if d not in SPATIAL_DIMS]
     data = cv2.transpose(*lead, *SPATIAL_DIMS).data
     if isinstance(data, dsa.Array):
@@ -214,8 +214,8 @@ def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     return _enl_array(obj, size)
 
 
-def _image_variance(da: xr.DataArray) -> Any:
-    """NaN-aware population variance of each (y, x) image, lazily, as ``(*lead, 1)``.
+def _image_moments(da: xr.DataArray) -> tuple[Any, Any]:
+    """NaN-aware mean and population variance of each (y, x) image, lazily, as ``(*lead, 1)``.
 
     One pass of the clamp-statistics kernel with no clamp (an infinite one):
     count, sum and sum of squares in float64.
@@ -225,7 +225,7 @@ def _image_variance(da: xr.DataArray) -> Any:
     count = parts[..., 0:1]
     valid = np.where(count > 0, count, np.nan)
     mean = parts[..., 1:2] / valid
-    return np.maximum(parts[..., 2:3] / valid - mean**2, 0.0)
+    return mean, np.maximum(parts[..., 2:3] / valid - mean**2, 0.0)
 
 
 def _inverse_enl(da: xr.DataArray, enl: float | None, size: int) -> Any:
@@ -307,7 +307,9 @@ def lee_filter(
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         # tutorial: σ² of the image; the others: 1/ENL
-        params = _image_variance(da) if variant == "tutorial" else _inverse_enl(da, enl_value, size)
+        params = (
+            _image_moments(da)[1] if variant == "tutorial" else _inverse_enl(da, enl_value, size)
+        )
         out = apply_window_kernel(
             da,
             _kernels.moments_rule_kernel,

@@ -1,0 +1,411 @@
+"""Total-variation denoising of SAR backscatter in the dB domain.
+
+Speckle is multiplicative; in decibels it becomes additive and close to
+symmetric, which is where TV (Rudin-Osher-Fatemi) denoising fits — the practice
+of MuLOG-style log-domain restoration (Deledalle et al. 2017). :func:`tv_denoise`
+converts to dB, denoises each 2-D image and converts back.
+
+Two solvers, with the parameters and results of scikit-image's:
+
+``"chambolle"``
+    Chambolle's (2004) projection algorithm, as
+    ``skimage.restoration.denoise_tv_chambolle(image, weight, eps, max_num_iter)``:
+    step 1/4, stop when the energy changes by less than ``eps`` times the
+    first iteration's energy. Implemented as one streaming pass over the rows
+    per iteration (numba), so the dual field never leaves the cache twice.
+``"bregman"``
+    Split Bregman with Gauss-Seidel sweeps (Goldstein & Osher 2009), as
+    ``skimage.restoration.denoise_tv_bregman(image, weight, max_num_iter, eps,
+    isotropic=True)``: ``lambda = 2 weight``, the image mirrored one pixel
+    (edge not repeated) around it, stop when the RMS update falls below ``eps``.
+    Note that here a *larger* weight means *less* smoothing.
+
+TV is global: every output pixel depends, weakly, on the whole image. On dask
+input each chunk is solved with a halo of ``halo`` pixels from its neighbours
+(no padding at the image's own edge, so the edge behaves as in memory) and the
+halo is dropped; with the default halo the result differs from the in-memory
+one by at most a few hundredths of a dB on realistic scenes (measured; see the
+docs page on filters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import Literal, TypeVar
+
+import numpy as np
+import xarray as xr
+from numba import njit
+
+from .._metadata import map_arrays
+from .._overlap import apply_window_kernel
+from ..calibration import to_db, to_linear
+from ..errors import ParameterError
+from .speckle import _check_input, _image_moments
+
+__all__ = ["tv_denoise"]
+
+XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+#: Halo (pixels) each chunk borrows from its neighbours on dask input.
+DEFAULT_HALO = 32
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _dual_to_primal_row(
+    f: np.ndarray, p0: np.ndarray, p1: np.ndarray, y: int, out_row: np.ndarray
+) -> float:
+    """Row *y* of ``f + div p`` into *out_row*; returns the row's Σ (div p)².
+
+    Edge terms are peeled off the loops so the loops vectorise.
+    """
+    nx = f.shape[1]
+    fr = f[y]
+    a = p0[y]
+    b = p1[y]
+    energy = 0.0
+    d = -a[0] - b[0] + (p0[y - 1, 0] if y > 0 else f.dtype.type(0))
+    out_row[0] = fr[0] + d
+    energy += np.float64(d) * np.float64(d)
+    if y > 0:
+        above = p0[y - 1]
+        for x in range(1, nx):
+            d = above[x] - a[x] + b[x - 1] - b[x]
+            out_row[x] = fr[x] + d
+            energy += np.float64(d) * np.float64(d)
+    else:
+        for x in range(1, nx):
+            d = b[x - 1] - a[x] - b[x]
+            out_row[x] = fr[x] + d
+            energy += np.float64(d) * np.float64(d)
+    return energy
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _update_dual_row(
+    cur: np.ndarray,
+    nxt: np.ndarray,
+    last: bool,
+    a: np.ndarray,
+    b: np.ndarray,
+    tau: float,
+    scale: float,
+) -> float:
+    """Gradient of the primal row, projected dual update of row (a, b); returns Σ |grad|.
+
+    All constants come typed like the image, so float32 images stay in float32
+    (and vectorise 8-wide), as skimage computes on them.
+    """
+    nx = cur.shape[0]
+    one = cur.dtype.type(1)
+    zero = cur.dtype.type(0)
+    tau_t = cur.dtype.type(tau)
+    scale_t = cur.dtype.type(scale)
+    tv = 0.0
+    for x in range(nx - 1):
+        g0 = zero if last else nxt[x] - cur[x]
+        g1 = cur[x + 1] - cur[x]
+        norm = np.sqrt(g0 * g0 + g1 * g1)
+        tv += np.float64(norm)
+        denom = one + norm * scale_t
+        a[x] = (a[x] - tau_t * g0) / denom
+        b[x] = (b[x] - tau_t * g1) / denom
+    x = nx - 1
+    g0 = zero if last else nxt[x] - cur[x]
+    norm = np.abs(g0)
+    tv += np.float64(norm)
+    denom = one + norm * scale_t
+    a[x] = (a[x] - tau_t * g0) / denom
+    b[x] = b[x] / denom
+    return tv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _chambolle(
+    f: np.ndarray,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    p0: np.ndarray,
+    p1: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Chambolle's projection algorithm on one 2-D image (float32 or float64).
+
+    *p0*, *p1* (zeros) and *out* are work arrays shaped and typed like *f*.
+    """
+    ny, nx = f.shape
+    tau = 0.25
+    scale = tau / weight
+    cur = np.empty(nx, dtype=f.dtype)
+    nxt = np.empty(nx, dtype=f.dtype)
+    e_init = 0.0
+    e_prev = 0.0
+    for i in range(max_iter):
+        energy = _dual_to_primal_row(f, p0, p1, 0, cur)
+        tv = 0.0
+        for y in range(ny):
+            # the next primal row needs the dual of rows y and y+1 before row y changes
+            last = y + 1 == ny
+            if not last:
+                energy += _dual_to_primal_row(f, p0, p1, y + 1, nxt)
+            out[y] = cur
+            tv += _update_dual_row(cur, nxt, last, p0[y], p1[y], tau, scale)
+            cur, nxt = nxt, cur
+        energy = (energy + weight * tv) / (ny * nx)
+        if i == 0:
+            e_init = energy
+            e_prev = energy
+        elif abs(e_prev - energy) < eps * e_init:
+            break
+        else:
+            e_prev = energy
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bregman(
+    f: np.ndarray,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    u: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+) -> None:
+    """Isotropic split Bregman with Gauss-Seidel sweeps on one 2-D image.
+
+    Work arrays ``(ny + 2, nx + 2)`` typed like *f*, zeros; the result is
+    ``u[1:-1, 1:-1]``.
+    """
+    ny, nx = f.shape
+    dtype = f.dtype.type
+    w = dtype(weight)
+    lam = dtype(2) * w
+    norm = w + dtype(4) * lam
+    u[1:-1, 1:-1] = f
+    # mirror one pixel around the image, edge not repeated (corners stay 0)
+    u[0, 1:-1] = f[1 if ny > 1 else 0]
+    u[-1, 1:-1] = f[ny - 1]
+    u[1:-1, 0] = f[:, 1 if nx > 1 else 0]
+    u[1:-1, -1] = f[:, nx - 1]
+    rmse = np.inf
+    i = 0
+    while i < max_iter and rmse > eps:
+        sq = 0.0
+        for r in range(1, ny + 1):
+            for c in range(1, nx + 1):
+                prev = u[r, c]
+                ux = u[r, c + 1] - prev
+                uy = u[r + 1, c] - prev
+                new = (
+                    lam
+                    * (
+                        u[r + 1, c]
+                        + u[r - 1, c]
+                        + u[r, c + 1]
+                        + u[r, c - 1]
+                        + dx[r, c - 1]
+                        - dx[r, c]
+                        + dy[r - 1, c]
+                        - dy[r, c]
+                        - bx[r, c - 1]
+                        + bx[r, c]
+                        - by[r - 1, c]
+                        + by[r, c]
+                    )
+                    + w * f[r - 1, c - 1]
+                ) / norm
+                u[r, c] = new
+                step = new - prev
+                sq += step * step
+                tx = ux + bx[r, c]
+                ty = uy + by[r, c]
+                s = math.sqrt(tx * tx + ty * ty)
+                shrink = s * lam / (s * lam + 1)
+                ddx = shrink * tx
+                ddy = shrink * ty
+                dx[r, c] = ddx
+                dy[r, c] = ddy
+                bx[r, c] += ux - ddx
+                by[r, c] += uy - ddy
+        rmse = math.sqrt(sq / (ny * nx))
+        i += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _fill_nan(img: np.ndarray, fill: float, out: np.ndarray) -> None:
+    """Copy *img* into *out* (its dtype), NaN replaced by *fill*."""
+    fill_t = out.dtype.type(fill)
+    for y in range(img.shape[0]):
+        src = img[y]
+        dst = out[y]
+        for x in range(src.shape[0]):
+            v = src[x]
+            dst[x] = fill_t if v != v else out.dtype.type(v)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _restore_nan(img: np.ndarray, res: np.ndarray, top: int, left: int, out: np.ndarray) -> None:
+    """The interior of *res* as float32 into *out*, NaN where *img* is NaN."""
+    nan = np.float32(np.nan)
+    for y in range(out.shape[0]):
+        src = img[top + y]
+        val = res[top + y]
+        dst = out[y]
+        for x in range(out.shape[1]):
+            v = src[left + x]
+            dst[x] = nan if v != v else np.float32(val[left + x])
+
+
+def _solve(
+    image: np.ndarray,
+    fill: float,
+    method: int,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    dtype: type,
+) -> np.ndarray:
+    """TV-denoise one image (NaN filled with *fill*) in *dtype*; work arrays from numpy.
+
+    numpy maps large arrays on huge pages; allocating them here rather than in
+    the compiled code saves most of the page-fault cost of a first iteration.
+    """
+    work: np.ndarray = np.empty(image.shape, dtype=dtype)
+    _fill_nan(image, fill, work)
+    if method == 0:
+        result = np.empty_like(work)
+        _chambolle(work, weight, eps, max_iter, np.zeros_like(work), np.zeros_like(work), result)
+        return result
+    ny, nx = image.shape
+    u, dx, dy, bx, by = (np.zeros((ny + 2, nx + 2), dtype=dtype) for _ in range(5))
+    _bregman(work, weight, eps, max_iter, u, dx, dy, bx, by)
+    return u[1:-1, 1:-1]
+
+
+def tv_kernel(
+    stack: np.ndarray,
+    params: np.ndarray,
+    top: int,
+    bottom: int,
+    left: int,
+    right: int,
+    out: np.ndarray,
+    method: int,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    double: bool,
+) -> None:
+    """TV-denoise each image of a stack into *out*; NaN is replaced by ``params[k, 0]``.
+
+    The stack carries ``top/bottom/left/right`` pixels of halo, dropped from the
+    output. ``method`` 0 = Chambolle, 1 = split Bregman; ``double`` solves in
+    float64, else float32.
+    """
+    for k in range(stack.shape[0]):
+        fill = float(params[k, 0])
+        if fill != fill:  # no valid pixel in the whole image
+            out[k] = np.nan
+            continue
+        result = _solve(
+            stack[k], fill, method, weight, eps, max_iter, np.float64 if double else np.float32
+        )
+        _restore_nan(stack[k], result, top, left, out[k])
+
+
+def tv_denoise(
+    obj: XObj,
+    *,
+    weight: float,
+    method: Literal["chambolle", "bregman"] = "chambolle",
+    domain: Literal["db", "linear"] = "db",
+    max_iter: int | None = None,
+    eps: float | None = None,
+    halo: int = DEFAULT_HALO,
+    precision: Literal["float32", "float64"] = "float32",
+) -> XObj:
+    """Total-variation denoising, by default in the dB domain.
+
+    Parameters
+    ----------
+    obj
+        Cube or band(s) ``(..., y, x)``; linear power for ``domain="db"``
+        (converted with :func:`sarcube.to_db`, denoised, converted back).
+    weight
+        Chambolle: larger = smoother (skimage's ``weight``, in dB units).
+        Bregman: larger = closer to the data (skimage's ``weight``).
+    method
+        ``"chambolle"`` or ``"bregman"``.
+    domain
+        ``"db"`` (default) or ``"linear"`` (denoise the values as they are).
+    max_iter, eps
+        Iteration limit and stopping tolerance; defaults are skimage's
+        (Chambolle 200 and 2e-4, Bregman 100 and 1e-3).
+    halo
+        Pixels each dask chunk borrows from its neighbours (ignored in memory).
+    precision
+        Arithmetic of the solver. ``"float32"`` matches skimage on float32
+        images; ``"float64"`` matches it on float64 images.
+
+    NaN pixels are filled with the image's mean (a lazy global statistic) while
+    solving and are NaN again in the output. For NaN-free in-memory input the
+    result equals skimage's with the same parameters (tested to 1e-4 dB in
+    float32 and 1e-8 dB in float64).
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> out = tv_denoise(scene.cube["vv"], weight=1.0)
+    >>> bool(sarcube.to_db(out).std() < sarcube.to_db(scene.cube["vv"]).std())
+    True
+    """
+    func = "tv_denoise"
+    if method not in ("chambolle", "bregman"):
+        raise ParameterError(f"{func}: unknown method {method!r}; use 'chambolle' or 'bregman'")
+    if domain not in ("db", "linear"):
+        raise ParameterError(f"{func}: unknown domain {domain!r}; use 'db' or 'linear'")
+    if precision not in ("float32", "float64"):
+        raise ParameterError(f"{func}: precision must be 'float32' or 'float64'")
+    _check_input(obj, func, linear=domain == "db")
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{func}: weight must be a number > 0, got {weight!r}") from None
+    if not math.isfinite(w) or w <= 0:
+        raise ParameterError(f"{func}: weight must be finite and > 0, got {weight!r}")
+    iters = (200 if method == "chambolle" else 100) if max_iter is None else max_iter
+    tol = (2e-4 if method == "chambolle" else 1e-3) if eps is None else eps
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
+        raise ParameterError(f"{func}: max_iter must be a positive integer, got {max_iter!r}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ParameterError(f"{func}: eps must be finite and > 0, got {eps!r}")
+    if isinstance(halo, bool) or not isinstance(halo, int) or halo < 0:
+        raise ParameterError(f"{func}: halo must be an integer >= 0, got {halo!r}")
+    description = (
+        f"tv_denoise(method={method}, weight={w}, domain={domain}, max_iter={iters}, eps={tol})"
+    )
+
+    def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        work = to_db(da) if domain == "db" else da
+        out = apply_window_kernel(
+            work,
+            tv_kernel,
+            halo,
+            params=_image_moments(work)[0],  # the NaN fill: the image mean
+            args=(0 if method == "chambolle" else 1, w, tol, iters, precision == "float64"),
+            boundary="none",
+        )
+        if domain == "db":
+            out.attrs = {**work.attrs}
+            out = to_linear(out)
+            out.attrs = {**da.attrs, "speckle_filter": description}
+        else:
+            out.attrs = {**da.attrs, "speckle_filter": description}
+        return out
+
+    return map_arrays(obj, apply)
