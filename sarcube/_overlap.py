@@ -28,7 +28,7 @@ from dask.array.overlap import ensure_minimum_chunksize
 from .conventions import SPATIAL_DIMS
 from .errors import ParameterError
 
-__all__ = ["apply_window_kernel", "check_window_fits", "lead_params"]
+__all__ = ["apply_window_kernel", "check_window_fits", "halo_sizes", "lead_params", "overlapped"]
 
 #: ``kernel(stack (n, Y, X) f4, params (n, k) f8 | None, pad, out (n, y, x) f4, *args)``
 Kernel = Callable[..., object]
@@ -70,6 +70,35 @@ def _run_numpy(
     return out.reshape(data.shape)
 
 
+def halo_sizes(block_info: dict[Any, Any] | None, depth: int) -> tuple[int, int, int, int]:
+    """Halo pixels present on each side ``(top, bottom, left, right)`` of a block
+    overlapped with ``boundary="none"``: none at the array's own edge."""
+    assert block_info is not None
+    loc = block_info[0]["chunk-location"]
+    nblocks = block_info[0]["num-chunks"]
+    return (
+        depth if loc[-2] > 0 else 0,
+        depth if loc[-2] < nblocks[-2] - 1 else 0,
+        depth if loc[-1] > 0 else 0,
+        depth if loc[-1] < nblocks[-1] - 1 else 0,
+    )
+
+
+def overlapped(data: dsa.Array, depth: int, boundary: Boundary) -> tuple[dsa.Array, dsa.Array]:
+    """*data* with chunks of at least *depth* along y/x, and its blocks with their halo."""
+    ndim = data.ndim
+    if depth:
+        # dask's overlap needs every chunk at least as large as the halo.
+        data = data.rechunk(
+            {ax: ensure_minimum_chunksize(depth, data.chunks[ax]) for ax in (ndim - 2, ndim - 1)}
+        )
+    depth_map = {ax: (depth if ax >= ndim - 2 else 0) for ax in range(ndim)}
+    padded = dsa.overlap.overlap(
+        data, depth=depth_map, boundary="reflect" if boundary == "symmetric" else "none"
+    )
+    return data, padded
+
+
 def _block_kernel(
     block: np.ndarray,
     params: np.ndarray | None = None,
@@ -84,15 +113,7 @@ def _block_kernel(
     flat_params = None if params is None else params.reshape((-1, params.shape[-1]))
     if boundary == "none":
         # No padding at the outer edge: tell the kernel which sides are real halo.
-        assert block_info is not None
-        loc = block_info[0]["chunk-location"]
-        nblocks = block_info[0]["num-chunks"]
-        halo = (
-            depth if loc[-2] > 0 else 0,
-            depth if loc[-2] < nblocks[-2] - 1 else 0,
-            depth if loc[-1] > 0 else 0,
-            depth if loc[-1] < nblocks[-1] - 1 else 0,
-        )
+        halo = halo_sizes(block_info, depth)
         ny = block.shape[-2] - halo[0] - halo[1]
         nx = block.shape[-1] - halo[2] - halo[3]
         stack = _flat_lead(block)
@@ -115,15 +136,7 @@ def _run_dask(
     boundary: Boundary,
 ) -> dsa.Array:
     ndim = data.ndim
-    if depth:
-        # dask's overlap needs every chunk at least as large as the halo.
-        data = data.rechunk(
-            {ax: ensure_minimum_chunksize(depth, data.chunks[ax]) for ax in (ndim - 2, ndim - 1)}
-        )
-    depth_map = {ax: (depth if ax >= ndim - 2 else 0) for ax in range(ndim)}
-    padded = dsa.overlap.overlap(
-        data, depth=depth_map, boundary="reflect" if boundary == "symmetric" else "none"
-    )
+    data, padded = overlapped(data, depth, boundary)
     extra = []
     if params is not None:
         p = dsa.asarray(params)

@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
+from dask.graph_manipulation import clone
 from numba import njit
 
 from .._metadata import map_arrays
-from .._overlap import apply_window_kernel
+from .._overlap import apply_window_kernel, halo_sizes, overlapped
 from ..calibration import to_db, to_linear
+from ..conventions import SPATIAL_DIMS
 from ..errors import ParameterError
 from .speckle import _check_input, _image_moments
 
@@ -92,9 +95,11 @@ def _update_dual_row(
     b: np.ndarray,
     tau: float,
     scale: float,
+    norms: np.ndarray,
 ) -> float:
     """Gradient of the primal row, projected dual update of row (a, b); returns Σ |grad|.
 
+    The gradient magnitudes go to *norms* (for energies over part of the row).
     All constants come typed like the image, so float32 images stay in float32
     (and vectorise 8-wide), as skimage computes on them.
     """
@@ -108,6 +113,7 @@ def _update_dual_row(
         g0 = zero if last else nxt[x] - cur[x]
         g1 = cur[x + 1] - cur[x]
         norm = np.sqrt(g0 * g0 + g1 * g1)
+        norms[x] = norm
         tv += np.float64(norm)
         denom = one + norm * scale_t
         a[x] = (a[x] - tau_t * g0) / denom
@@ -115,11 +121,24 @@ def _update_dual_row(
     x = nx - 1
     g0 = zero if last else nxt[x] - cur[x]
     norm = np.abs(g0)
+    norms[x] = norm
     tv += np.float64(norm)
     denom = one + norm * scale_t
     a[x] = (a[x] - tau_t * g0) / denom
     b[x] = b[x] / denom
     return tv
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+def _interior_energy(
+    cur: np.ndarray, f_row: np.ndarray, norms: np.ndarray, weight: float, l0: int, l1: int
+) -> float:
+    """Σ (out - f)² + weight · |grad out| over columns [l0, l1) of one row."""
+    e = 0.0
+    for x in range(l0, l1):
+        d = np.float64(cur[x]) - np.float64(f_row[x])
+        e += d * d + weight * np.float64(norms[x])
+    return e
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -131,37 +150,53 @@ def _chambolle(
     p0: np.ndarray,
     p1: np.ndarray,
     out: np.ndarray,
-) -> None:
+    trace: np.ndarray,
+    t0: int,
+    t1: int,
+    l0: int,
+    l1: int,
+) -> int:
     """Chambolle's projection algorithm on one 2-D image (float32 or float64).
 
     *p0*, *p1* (zeros) and *out* are work arrays shaped and typed like *f*.
+    Stops as skimage does (energy change below ``eps`` times the first
+    energy; ``eps = 0`` runs exactly *max_iter* iterations) and returns the
+    number of iterations run. ``trace[i]`` receives iteration i's energy
+    (unnormalised) over rows [t0, t1) and columns [l0, l1): summed over the
+    chunks of an image, these give the whole image's energies.
     """
     ny, nx = f.shape
     tau = 0.25
     scale = tau / weight
     cur = np.empty(nx, dtype=f.dtype)
     nxt = np.empty(nx, dtype=f.dtype)
+    norms = np.empty(nx, dtype=f.dtype)
     e_init = 0.0
     e_prev = 0.0
     for i in range(max_iter):
         energy = _dual_to_primal_row(f, p0, p1, 0, cur)
         tv = 0.0
+        inside = 0.0
         for y in range(ny):
             # the next primal row needs the dual of rows y and y+1 before row y changes
             last = y + 1 == ny
             if not last:
                 energy += _dual_to_primal_row(f, p0, p1, y + 1, nxt)
             out[y] = cur
-            tv += _update_dual_row(cur, nxt, last, p0[y], p1[y], tau, scale)
+            tv += _update_dual_row(cur, nxt, last, p0[y], p1[y], tau, scale, norms)
+            if t0 <= y < t1:
+                inside += _interior_energy(cur, f[y], norms, weight, l0, l1)
             cur, nxt = nxt, cur
-        energy = (energy + weight * tv) / (ny * nx)
+        trace[i] = inside
+        energy = energy + weight * tv
         if i == 0:
             e_init = energy
             e_prev = energy
         elif abs(e_prev - energy) < eps * e_init:
-            break
+            return i + 1
         else:
             e_prev = energy
+    return max_iter
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -175,11 +210,19 @@ def _bregman(
     dy: np.ndarray,
     bx: np.ndarray,
     by: np.ndarray,
-) -> None:
+    trace: np.ndarray,
+    t0: int,
+    t1: int,
+    l0: int,
+    l1: int,
+) -> int:
     """Isotropic split Bregman with Gauss-Seidel sweeps on one 2-D image.
 
     Work arrays ``(ny + 2, nx + 2)`` typed like *f*, zeros; the result is
-    ``u[1:-1, 1:-1]``.
+    ``u[1:-1, 1:-1]``. Stops as skimage does (RMS update below ``eps``;
+    ``eps = 0`` runs exactly *max_iter* sweeps) and returns the sweeps run;
+    ``trace[i]`` receives sweep i's Σ update² over rows [t0, t1) and columns
+    [l0, l1) of the image.
     """
     ny, nx = f.shape
     dtype = f.dtype.type
@@ -196,7 +239,9 @@ def _bregman(
     i = 0
     while i < max_iter and rmse > eps:
         sq = 0.0
+        inside = 0.0
         for r in range(1, ny + 1):
+            row_inside = t0 < r <= t1
             for c in range(1, nx + 1):
                 prev = u[r, c]
                 ux = u[r, c + 1] - prev
@@ -222,6 +267,8 @@ def _bregman(
                 u[r, c] = new
                 step = new - prev
                 sq += step * step
+                if row_inside and l0 < c <= l1:
+                    inside += step * step
                 tx = ux + bx[r, c]
                 ty = uy + by[r, c]
                 s = math.sqrt(tx * tx + ty * ty)
@@ -233,7 +280,9 @@ def _bregman(
                 bx[r, c] += ux - ddx
                 by[r, c] += uy - ddy
         rmse = math.sqrt(sq / (ny * nx))
+        trace[i] = inside
         i += 1
+    return i
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -269,22 +318,36 @@ def _solve(
     eps: float,
     max_iter: int,
     dtype: type,
-) -> np.ndarray:
-    """TV-denoise one image (NaN filled with *fill*) in *dtype*; work arrays from numpy.
+    interior: tuple[int, int, int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """TV-denoise one image (NaN filled with *fill*) in *dtype*.
 
-    numpy maps large arrays on huge pages; allocating them here rather than in
-    the compiled code saves most of the page-fault cost of a first iteration.
+    Returns the result and the per-iteration trace over *interior* (rows
+    [t0, t1), columns [l0, l1)). Work arrays come from numpy, which maps large
+    arrays on huge pages: far fewer page faults than allocating them in
+    compiled code.
     """
     work: np.ndarray = np.empty(image.shape, dtype=dtype)
     _fill_nan(image, fill, work)
+    trace = np.zeros(max_iter)
     if method == 0:
         result = np.empty_like(work)
-        _chambolle(work, weight, eps, max_iter, np.zeros_like(work), np.zeros_like(work), result)
-        return result
+        n = _chambolle(
+            work,
+            weight,
+            eps,
+            max_iter,
+            np.zeros_like(work),
+            np.zeros_like(work),
+            result,
+            trace,
+            *interior,
+        )
+        return result, trace[:n]
     ny, nx = image.shape
     u, dx, dy, bx, by = (np.zeros((ny + 2, nx + 2), dtype=dtype) for _ in range(5))
-    _bregman(work, weight, eps, max_iter, u, dx, dy, bx, by)
-    return u[1:-1, 1:-1]
+    n = _bregman(work, weight, eps, max_iter, u, dx, dy, bx, by, trace, *interior)
+    return u[1:-1, 1:-1], trace[:n]
 
 
 def tv_kernel(
@@ -305,17 +368,154 @@ def tv_kernel(
 
     The stack carries ``top/bottom/left/right`` pixels of halo, dropped from the
     output. ``method`` 0 = Chambolle, 1 = split Bregman; ``double`` solves in
-    float64, else float32.
+    float64, else float32. With a second parameter column, image k runs exactly
+    ``params[k, 1]`` iterations (the count the whole image needs).
     """
     for k in range(stack.shape[0]):
         fill = float(params[k, 0])
         if fill != fill:  # no valid pixel in the whole image
             out[k] = np.nan
             continue
-        result = _solve(
-            stack[k], fill, method, weight, eps, max_iter, np.float64 if double else np.float32
+        iters, tol = max_iter, eps
+        if params.shape[1] > 1:
+            iters, tol = int(params[k, 1]), 0.0
+        result, _ = _solve(
+            stack[k],
+            fill,
+            method,
+            weight,
+            tol,
+            iters,
+            np.float64 if double else np.float32,
+            (0, 0, 0, 0),
         )
         _restore_nan(stack[k], result, top, left, out[k])
+
+
+def _trace_block(
+    block: np.ndarray,
+    fill: np.ndarray,
+    *,
+    depth: int,
+    method: int,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    double: bool,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """First pass on one dask block: each image's trace over the block's interior.
+
+    The block runs to its own convergence at a tolerance 8x tighter than the
+    image's, so its trace covers at least as many iterations as the whole image
+    needs. Returns ``(*lead, 1, 1, max_iter)``.
+    """
+    t0, t1, l0, l1 = halo_sizes(block_info, depth)
+    lead = block.shape[:-2]
+    stack = block.reshape((-1, *block.shape[-2:]))
+    flat_fill = fill.reshape(-1)
+    ny, nx = stack.shape[-2:]
+    traces = np.zeros((stack.shape[0], max_iter))
+    for k in range(stack.shape[0]):
+        if flat_fill[k] != flat_fill[k]:
+            traces[k] = 0.0
+            continue
+        _, trace = _solve(
+            stack[k],
+            float(flat_fill[k]),
+            method,
+            weight,
+            eps / 8,
+            max_iter,
+            np.float64 if double else np.float32,
+            (t0, ny - t1, l0, nx - l1),
+        )
+        traces[k, : trace.size] = trace
+        # iterations the chunk did not need: no change in energy / no update
+        traces[k, trace.size :] = trace[-1] if method == 0 else 0.0
+    return traces.reshape((*lead, 1, 1, max_iter))
+
+
+def _iterations(traces: np.ndarray, method: int, eps: float, n_pixels: int) -> np.ndarray:
+    """The iteration count the whole image needs, from the summed chunk traces.
+
+    Applies the image's own stopping rule to the image's energies (Chambolle)
+    or RMS updates (Bregman), as the in-memory solver would.
+    """
+    max_iter = traces.shape[-1]
+    out = np.full(traces.shape[:-1] + (1,), float(max_iter))
+    for idx in np.ndindex(traces.shape[:-1]):
+        t = traces[idx]
+        if method == 0:
+            energy = t
+            for i in range(1, max_iter):
+                if abs(energy[i - 1] - energy[i]) < eps * energy[0]:
+                    out[idx] = i + 1
+                    break
+        else:
+            for i in range(max_iter):
+                if np.sqrt(t[i] / n_pixels) <= eps:
+                    out[idx] = i + 1
+                    break
+    return out
+
+
+def _global_iterations(
+    work: xr.DataArray,
+    fill: Any,
+    halo: int,
+    method: int,
+    weight: float,
+    eps: float,
+    max_iter: int,
+    double: bool,
+) -> Any:
+    """Lazy ``(*lead, 2)`` parameters (fill, iterations) for the chunked second pass.
+
+    First pass: every chunk (with its halo) records its energy trace over its
+    own interior; the traces of an image add up to the image's, to which the
+    in-memory stopping rule is applied. The second pass then runs every chunk
+    for exactly that many iterations, so chunked and in-memory results stop
+    alike.
+    """
+    lead = [d for d in work.dims if d not in SPATIAL_DIMS]
+    data = work.transpose(*lead, *SPATIAL_DIMS).data
+    nl = len(lead)
+    data, padded = overlapped(data, halo, "none")
+    fill_arr = dsa.asarray(fill).rechunk({ax: data.chunks[ax] for ax in range(nl)} | {nl: -1})
+    fill_blocks = fill_arr.reshape((*fill_arr.shape[:-1], 1, 1))
+    traces = dsa.map_blocks(
+        _trace_block,
+        padded,
+        fill_blocks,
+        depth=halo,
+        method=method,
+        weight=weight,
+        eps=eps,
+        max_iter=max_iter,
+        double=double,
+        chunks=(
+            *data.chunks[:nl],
+            (1,) * len(data.chunks[nl]),
+            (1,) * len(data.chunks[nl + 1]),
+            (max_iter,),
+        ),
+        new_axis=nl + 2,
+        dtype=np.float64,
+        meta=np.empty((0,) * (nl + 3), dtype=np.float64),
+    )
+    summed = traces.sum(axis=(nl, nl + 1)).rechunk({nl: -1})
+    n_pixels = work.sizes["y"] * work.sizes["x"]
+    iterations = dsa.map_blocks(
+        _iterations,
+        summed,
+        method,
+        eps,
+        n_pixels,
+        chunks=(*summed.chunks[:nl], (1,)),
+        dtype=np.float64,
+    )
+    return dsa.concatenate([dsa.asarray(fill).rechunk(iterations.chunks), iterations], axis=-1)
 
 
 def tv_denoise(
@@ -390,22 +590,29 @@ def tv_denoise(
         f"tv_denoise(method={method}, weight={w}, domain={domain}, max_iter={iters}, eps={tol})"
     )
 
+    method_id = 0 if method == "chambolle" else 1
+    double = precision == "float64"
+
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         work = to_db(da) if domain == "db" else da
+        fill = _image_moments(work)[0]  # NaN is filled with the image mean while solving
+        params: Any = fill
+        if isinstance(work.data, dsa.Array):
+            params = _global_iterations(work, fill, halo, method_id, w, tol, iters, double)
+            # recompute the input for the second pass rather than hold it in memory
+            work = work.copy(data=clone(work.data, assume_layers=False))
         out = apply_window_kernel(
             work,
             tv_kernel,
             halo,
-            params=_image_moments(work)[0],  # the NaN fill: the image mean
-            args=(0 if method == "chambolle" else 1, w, tol, iters, precision == "float64"),
+            params=params,
+            args=(method_id, w, tol, iters, double),
             boundary="none",
         )
         if domain == "db":
             out.attrs = {**work.attrs}
             out = to_linear(out)
-            out.attrs = {**da.attrs, "speckle_filter": description}
-        else:
-            out.attrs = {**da.attrs, "speckle_filter": description}
+        out.attrs = {**da.attrs, "speckle_filter": description}
         return out
 
     return map_arrays(obj, apply)
