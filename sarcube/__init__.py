@@ -21,6 +21,7 @@ from .filters import (
     lee_filter,
     median_filter,
     refined_lee,
+    tv_denoise,
 )
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
@@ -58,4 +59,5 @@ __all__ = [
     "to_db",
     "to_linear",
     "to_zarr",
+    "tv_denoise",
 ]

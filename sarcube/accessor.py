@@ -8,13 +8,13 @@ and docstrings, and holds no state: ``cube.sar.to_db()`` is
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import xarray as xr
 
 from . import calibration, scaling
 from .conventions import SPATIAL_DIMS
-from .filters import speckle
+from .filters import speckle, tv
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -75,6 +75,28 @@ class SarAccessor(Generic[XObj]):
     def estimate_enl(self, *, size: int = 7) -> XObj:
         return speckle.estimate_enl(self._obj, size=size)
 
+    def tv_denoise(
+        self,
+        *,
+        weight: float,
+        method: Literal["chambolle", "bregman"] = "chambolle",
+        domain: Literal["db", "linear"] = "db",
+        max_iter: int | None = None,
+        eps: float | None = None,
+        halo: int = tv.DEFAULT_HALO,
+        precision: Literal["float32", "float64"] = "float32",
+    ) -> XObj:
+        return tv.tv_denoise(
+            self._obj,
+            weight=weight,
+            method=method,
+            domain=domain,
+            max_iter=max_iter,
+            eps=eps,
+            halo=halo,
+            precision=precision,
+        )
+
     to_db.__doc__ = calibration.to_db.__doc__
     to_linear.__doc__ = calibration.to_linear.__doc__
     clamp_stats.__doc__ = calibration.clamp_stats.__doc__
@@ -87,6 +109,7 @@ class SarAccessor(Generic[XObj]):
     boxcar_filter.__doc__ = speckle.boxcar_filter.__doc__
     median_filter.__doc__ = speckle.median_filter.__doc__
     estimate_enl.__doc__ = speckle.estimate_enl.__doc__
+    tv_denoise.__doc__ = tv.tv_denoise.__doc__
 
 
 @xr.register_dataset_accessor("sar")

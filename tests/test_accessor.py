@@ -50,3 +50,11 @@ def test_accessor_forwards_filters() -> None:
     xr.testing.assert_identical(cube.sar.boxcar_filter(size=3), sarcube.boxcar_filter(cube, size=3))
     xr.testing.assert_identical(cube.sar.median_filter(size=3), sarcube.median_filter(cube, size=3))
     xr.testing.assert_identical(cube.sar.estimate_enl(), sarcube.estimate_enl(cube))
+
+
+def test_accessor_forwards_tv() -> None:
+    cube = random_cube()
+    xr.testing.assert_identical(
+        cube.sar.tv_denoise(weight=2.0, method="bregman"),
+        sarcube.tv_denoise(cube, weight=2.0, method="bregman"),
+    )

@@ -9,6 +9,7 @@ from .speckle import (
     median_filter,
     refined_lee,
 )
+from .tv import tv_denoise
 
 __all__ = [
     "boxcar_filter",
@@ -18,4 +19,5 @@ __all__ = [
     "lee_filter",
     "median_filter",
     "refined_lee",
+    "tv_denoise",
 ]

@@ -443,7 +443,7 @@ def _iterations(traces: np.ndarray, method: int, eps: float, n_pixels: int) -> n
     or RMS updates (Bregman), as the in-memory solver would.
     """
     max_iter = traces.shape[-1]
-    out = np.full(traces.shape[:-1] + (1,), float(max_iter))
+    out = np.full((*traces.shape[:-1], 1), float(max_iter))
     for idx in np.ndindex(traces.shape[:-1]):
         t = traces[idx]
         if method == 0:
