@@ -53,7 +53,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; results are printed as Markdown for benchmarks/RESULTS.md."""
     _install(session, "plot", "test")
     env = {**_numba_cache(session), "OMP_NUM_THREADS": "1"}
-    session.run("python", "benchmarks/bench_clamp_stats.py", *session.posargs, env=env)
+    session.run("python", "benchmarks/bench_clamp_stats.py", env=env)
+    session.run("python", "benchmarks/bench_filters.py", *session.posargs, env=env)
 
 
 @nox.session
