@@ -19,9 +19,10 @@ def _demo(args: argparse.Namespace) -> int:
     from dask.diagnostics.progress import ProgressBar
 
     from .calibration import clamp_stats
+    from .filters import estimate_enl, lee_filter, refined_lee, tv_denoise
     from .io.stac import open_cube
     from .io.zarr import open_zarr, to_zarr
-    from .plot import clamp_histogram
+    from .plot import clamp_histogram, image_panels
     from .scaling import NormConfig
     from .synthetic import write_event
 
@@ -32,24 +33,42 @@ def _demo(args: argparse.Namespace) -> int:
     clamps = (0.15, 0.3, 0.5)
     start = time.perf_counter()
 
-    say(f"[1/5] synthetic flood event {args.size}x{args.size}, seed {args.seed} -> {out / 'event'}")
-    event = write_event(out / "event", (args.size, args.size), seed=args.seed, overwrite=True)
+    say(f"[1/6] synthetic flood event {args.size}x{args.size}, seed {args.seed} -> {out / 'event'}")
+    event_looks = 4.4
+    event = write_event(
+        out / "event", (args.size, args.size), seed=args.seed, looks=event_looks, overwrite=True
+    )
 
-    say(f"[2/5] opening {event.catalog} lazily")
+    say(f"[2/6] opening {event.catalog} lazily")
     cube = open_cube(event.catalog, chunks={"time": 1, "y": 256, "x": 256})
 
-    say(f"[3/5] clamp statistics at {clamps} (one pass)")
+    say(f"[3/6] clamp statistics at {clamps} (one pass)")
     stats = clamp_stats(cube, clamps, dims=("time", "y", "x"))
     with progress():
         stats = stats.compute()
     config = NormConfig.from_stats(stats, clamp=0.3)
     config.to_json(out / "norm_config.json")
 
-    say("[4/5] histograms")
+    say("[4/6] histograms")
     for band in cube.data_vars:
         clamp_histogram(cube[band], stats, path=out / f"histogram_{band}.png")
 
-    say(f"[5/5] writing {out / 'cube.zarr'}")
+    say("[5/6] despeckling the post-event VV image (Lee, refined Lee, TV in dB)")
+    post = cube["vv"].isel(time=-1)
+    with progress():
+        enl = float(estimate_enl(post))
+    image_panels(
+        {
+            "post-event VV": post,
+            f"Lee 7x7 (ENL {enl:.1f})": lee_filter(post, enl=enl),
+            "refined Lee": refined_lee(post, enl=enl),
+            "TV Chambolle, dB (weight 1.5)": tv_denoise(post, weight=1.5),
+        },
+        title=f"Synthetic event, {str(cube['time'].values[-1])[:10]}, {event_looks}-look speckle",
+        path=out / "despeckle_vv.png",
+    )
+
+    say(f"[6/6] writing {out / 'cube.zarr'}")
     with progress():
         to_zarr(cube, out / "cube.zarr", mode="w")
     reopened = open_zarr(out / "cube.zarr")
@@ -73,7 +92,8 @@ def _demo(args: argparse.Namespace) -> int:
     with rasterio.open(event.truth / "flood.tif") as src:
         flooded = float(np.mean(src.read(1)))
     print(f"flood from {event.flood_date:%Y-%m-%d}, {flooded:.1%} of the scene; outputs in {out}:")
-    for name in ("norm_config.json", "histogram_vv.png", "histogram_vh.png", "cube.zarr"):
+    outputs = ("norm_config.json", "histogram_vv.png", "histogram_vh.png", "despeckle_vv.png")
+    for name in (*outputs, "cube.zarr"):
         print(f"  {out / name}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0

@@ -7,6 +7,7 @@ never load a whole cube: histograms come from one lazy pass with fixed bins.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import dask.array as dsa
@@ -16,7 +17,7 @@ import xarray as xr
 from ._checks import check_xarray
 from .errors import DimensionError, ParameterError
 
-__all__ = ["clamp_histogram"]
+__all__ = ["clamp_histogram", "image_panels"]
 
 
 def _histogram(values: xr.DataArray, edges: np.ndarray) -> np.ndarray:
@@ -94,3 +95,51 @@ def clamp_histogram(
         ax.figure.savefig(path, dpi=110)
         plt.close(ax.figure)
     return ax
+
+
+def image_panels(
+    images: Mapping[str, xr.DataArray],
+    *,
+    db: bool = True,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Show 2-D images side by side on one grey scale (e.g. before/after despeckling).
+
+    Each image is computed (they are meant to be small, or subsets). With
+    ``db=True`` linear power is shown in dB. The grey scale spans the 2nd–98th
+    percentiles of the first image. Returns the figure; with *path* it is also
+    saved.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .calibration import to_db
+
+    if not images:
+        raise ParameterError("image_panels: no images given")
+    arrays = {}
+    for name, da in images.items():
+        check_xarray(da, "image_panels")
+        if da.ndim != 2:
+            raise DimensionError(
+                f"image_panels: image {name!r} has dims {da.dims}; select one 2-D image, "
+                "e.g. da.isel(time=-1)"
+            )
+        arrays[name] = np.asarray((to_db(da) if db else da).values)
+    first = next(iter(arrays.values()))
+    lo, hi = np.nanpercentile(first, [2, 98])
+    fig, axes = plt.subplots(1, len(arrays), figsize=(4 * len(arrays), 4.4), layout="constrained")
+    for ax, (name, img) in zip(np.atleast_1d(axes), arrays.items(), strict=True):
+        shown = ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="dB" if db else "")
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+    return fig

@@ -21,8 +21,8 @@ def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "EPSG:32633" in out
     cfg = sarcube.NormConfig.from_json(tmp_path / "norm_config.json")
     assert cfg.clamp == 0.3 and cfg.bands == ["vv", "vh"]
-    for band in ("vv", "vh"):
-        png = (tmp_path / f"histogram_{band}.png").read_bytes()
+    for name in ("histogram_vv.png", "histogram_vh.png", "despeckle_vv.png"):
+        png = (tmp_path / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
     cube = sarcube.open_zarr(tmp_path / "cube.zarr")
     assert cube.odc.crs.epsg == 32633 and cube.sizes == {"time": 3, "y": 96, "x": 96}
