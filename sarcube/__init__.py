@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
+from .change import difference, log_ratio, normalized_change, reduce_time, threshold
 from .errors import SarcubeError
 from .filters import (
     boxcar_filter,
@@ -26,6 +27,7 @@ from .filters import (
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
 from .scaling import NormConfig, clamp, normalise
+from .validate import confusion_matrix, segmentation_metrics
 
 try:
     __version__ = version("sarcube")
@@ -42,20 +44,27 @@ __all__ = [
     "catalog",
     "clamp",
     "clamp_stats",
+    "confusion_matrix",
+    "difference",
     "estimate_enl",
     "failed_assets",
     "frost_filter",
     "gamma_map_filter",
     "lee_filter",
     "load",
+    "log_ratio",
     "median_filter",
     "normalise",
+    "normalized_change",
     "open_cube",
     "open_zarr",
     "plan_load",
+    "reduce_time",
     "refined_lee",
     "search",
+    "segmentation_metrics",
     "synthetic",
+    "threshold",
     "to_db",
     "to_linear",
     "to_zarr",

@@ -15,6 +15,7 @@ __all__ = [
     "DTypeError",
     "DimensionError",
     "EmptySearchError",
+    "GridMismatchError",
     "OutputError",
     "ParameterError",
     "SarcubeError",
@@ -60,3 +61,7 @@ class AssetReadError(SarcubeError, OSError):
 
 class OutputError(SarcubeError, OSError):
     """An output path cannot be written (missing parent, not writable, exists)."""
+
+
+class GridMismatchError(SarcubeError, ValueError):
+    """Two inputs that must share a grid (pre/post, prediction/truth) do not."""

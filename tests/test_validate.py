@@ -1,0 +1,64 @@
+"""Segmentation metrics: exact against scikit-learn, chunk-invariant, lazy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from sklearn.metrics import confusion_matrix, jaccard_score, precision_recall_fscore_support
+
+import sarcube
+from sarcube.errors import GridMismatchError, ParameterError
+
+from conftest import raise_if_dask_computes
+
+
+def _maps(seed: int = 0) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, (40, 50)).astype(np.uint8)
+    pred = np.where(rng.random((40, 50)) < 0.7, truth, rng.integers(0, 3, (40, 50))).astype(
+        np.uint8
+    )
+    truth[0, :5] = 255  # ignored reference pixels
+    pred[1, :3] = 255  # nodata in the prediction: not counted
+    return (
+        xr.DataArray(pred, dims=("y", "x")),
+        xr.DataArray(truth, dims=("y", "x")),
+        pred,
+        truth,
+    )
+
+
+@pytest.mark.parametrize("chunks", [None, {"y": 7, "x": 9}])
+def test_metrics_equal_sklearn(chunks: dict[str, int] | None) -> None:
+    pred, truth, p, t = _maps()
+    if chunks is not None:
+        pred, truth = pred.chunk(chunks), truth.chunk({"y": 13})
+    with raise_if_dask_computes():
+        m = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2], ignore_index=255)
+    m = m.compute()
+    keep = (t != 255) & (p != 255)
+    labels = [0, 1, 2]
+    np.testing.assert_array_equal(
+        m["confusion"].values, confusion_matrix(t[keep], p[keep], labels=labels)
+    )
+    iou = jaccard_score(t[keep], p[keep], labels=labels, average=None)
+    np.testing.assert_allclose(m["iou"].values, iou)
+    assert float(m["miou"]) == pytest.approx(iou.mean())
+    precision, recall, f1, _ = precision_recall_fscore_support(t[keep], p[keep], labels=labels)
+    np.testing.assert_allclose(m["precision"].values, precision)
+    np.testing.assert_allclose(m["recall"].values, recall)
+    np.testing.assert_allclose(m["f1"].values, f1)
+    assert float(m["pixel_accuracy"]) == pytest.approx((t[keep] == p[keep]).mean())
+
+
+def test_absent_class_and_errors() -> None:
+    truth = xr.DataArray(np.array([[0, 0, 1, 1]]), dims=("y", "x"))
+    pred = xr.DataArray(np.array([[0, 1, 1, 1]]), dims=("y", "x"))
+    m = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2])
+    assert np.isnan(m["iou"].sel({"class": 2}))
+    assert float(m["miou"]) == pytest.approx((0.5 + 2 / 3) / 2)
+    with pytest.raises(GridMismatchError):
+        sarcube.segmentation_metrics(pred, truth.isel(x=slice(0, 3)), classes=[0, 1])
+    with pytest.raises(ParameterError, match="two classes"):
+        sarcube.segmentation_metrics(pred, truth, classes=[1])
