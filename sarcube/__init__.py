@@ -26,8 +26,9 @@ from .filters import (
 )
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
+from .regions import boundary_ratio, region_stats, remove_small_regions
 from .scaling import NormConfig, clamp, normalise
-from .validate import confusion_matrix, segmentation_metrics
+from .validate import agreement_matrix, class_fractions, confusion_matrix, segmentation_metrics
 
 try:
     __version__ = version("sarcube")
@@ -40,10 +41,13 @@ __all__ = [
     "NormConfig",
     "SarcubeError",
     "__version__",
+    "agreement_matrix",
+    "boundary_ratio",
     "boxcar_filter",
     "catalog",
     "clamp",
     "clamp_stats",
+    "class_fractions",
     "confusion_matrix",
     "difference",
     "estimate_enl",
@@ -61,6 +65,8 @@ __all__ = [
     "plan_load",
     "reduce_time",
     "refined_lee",
+    "region_stats",
+    "remove_small_regions",
     "search",
     "segmentation_metrics",
     "synthetic",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dask.array as dsa
@@ -12,7 +12,10 @@ import xarray as xr
 from ._checks import check_xarray
 from .errors import DTypeError, GridMismatchError, ParameterError
 
-__all__ = ["confusion_matrix", "segmentation_metrics"]
+__all__ = ["agreement_matrix", "class_fractions", "confusion_matrix", "segmentation_metrics"]
+
+#: Class-map value for nodata in sarcube's uint8 maps.
+NODATA = 255
 
 
 def _block_confusion(
@@ -135,3 +138,66 @@ def segmentation_metrics(
             "pixel_accuracy": ratio(tp.sum("class"), c.sum(("truth", "pred"))),
         }
     )
+
+
+def agreement_matrix(maps: Mapping[str, xr.DataArray], *, nodata: int = NODATA) -> xr.DataArray:
+    """Pairwise pixel agreement of class maps (lazy): the fraction of pixels,
+    valid in both maps, where the two give the same class.
+
+    Returns dims ``(map_a, map_b)``, 1 on the diagonal.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> a = xr.DataArray([[0, 1, 1, 255]], dims=("y", "x"))
+    >>> b = xr.DataArray([[0, 1, 0, 1]], dims=("y", "x"))
+    >>> agreement_matrix({"a": a, "b": b}).values.round(3).tolist()
+    [[1.0, 0.667], [0.667, 1.0]]
+    """
+    names = list(maps)
+    if len(names) < 2:
+        raise ParameterError(
+            "agreement_matrix: give at least two maps, e.g. {'otsu': m1, 'ki': m2}"
+        )
+    first = maps[names[0]]
+    for name in names:
+        check_xarray(maps[name], f"agreement_matrix ({name})")
+        if maps[name].shape != first.shape or maps[name].dims != first.dims:
+            raise GridMismatchError(
+                f"agreement_matrix: map {name!r} has {dict(maps[name].sizes)}, "
+                f"{names[0]!r} has {dict(first.sizes)}; compare maps on one grid"
+            )
+    rows = []
+    for a in names:
+        row = []
+        for b in names:
+            da_a, da_b = maps[a], maps[b]
+            valid = (da_a != nodata) & (da_b != nodata)
+            same = ((da_a == da_b) & valid).sum()
+            row.append(same / valid.sum().where(valid.sum() > 0))
+        rows.append(xr.concat(row, dim="map_b"))
+    out = xr.concat(rows, dim="map_a").assign_coords(map_a=names, map_b=names)
+    out.name = "agreement"
+    out.attrs = {"long_name": "fraction of commonly valid pixels with the same class", "units": "1"}
+    return out
+
+
+def class_fractions(
+    class_map: xr.DataArray, *, classes: Sequence[int], nodata: int = NODATA
+) -> xr.DataArray:
+    """Fraction of the valid pixels in each class (lazy), dims ``class``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> m = xr.DataArray([[0, 1, 1, 255]], dims=("y", "x"))
+    >>> class_fractions(m, classes=[0, 1]).values.round(3).tolist()
+    [0.333, 0.667]
+    """
+    check_xarray(class_map, "class_fractions")
+    valid = (class_map != nodata).sum()
+    fractions = [(class_map == c).sum() / valid.where(valid > 0) for c in classes]
+    out = xr.concat(fractions, dim="class").assign_coords({"class": list(classes)})
+    out.name = "class_fraction"
+    out.attrs = {"long_name": "fraction of valid pixels", "units": "1"}
+    return out

@@ -62,3 +62,18 @@ def test_absent_class_and_errors() -> None:
         sarcube.segmentation_metrics(pred, truth.isel(x=slice(0, 3)), classes=[0, 1])
     with pytest.raises(ParameterError, match="two classes"):
         sarcube.segmentation_metrics(pred, truth, classes=[1])
+
+
+def test_agreement_and_class_fractions() -> None:
+    a = xr.DataArray(np.array([[0, 1, 1, 255], [1, 1, 0, 0]], dtype=np.uint8), dims=("y", "x"))
+    b = xr.DataArray(np.array([[0, 1, 0, 1], [1, 255, 0, 1]], dtype=np.uint8), dims=("y", "x"))
+    agree = sarcube.agreement_matrix({"a": a, "b": b.chunk({"x": 3})})
+    # valid in both: 6 pixels, equal in 4
+    assert float(agree.sel(map_a="a", map_b="b")) == pytest.approx(4 / 6)
+    assert float(agree.sel(map_a="b", map_b="b")) == 1.0
+    fractions = sarcube.class_fractions(a, classes=[0, 1])
+    np.testing.assert_allclose(fractions.values, [3 / 7, 4 / 7])
+    with pytest.raises(ParameterError, match="two maps"):
+        sarcube.agreement_matrix({"a": a})
+    with pytest.raises(GridMismatchError):
+        sarcube.agreement_matrix({"a": a, "b": b.isel(x=slice(0, 2))})
