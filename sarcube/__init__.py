@@ -13,6 +13,7 @@ from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
 from .change import difference, log_ratio, normalized_change, reduce_time, threshold
+from .classify import sar_rgb
 from .errors import SarcubeError
 from .filters import (
     boxcar_filter,
@@ -67,6 +68,7 @@ __all__ = [
     "refined_lee",
     "region_stats",
     "remove_small_regions",
+    "sar_rgb",
     "search",
     "segmentation_metrics",
     "synthetic",
