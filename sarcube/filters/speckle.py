@@ -29,7 +29,13 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-from .._checks import check_real, check_spatial, check_xarray, data_arrays
+from .._checks import (
+    check_positive_finite,
+    check_real,
+    check_spatial,
+    check_xarray,
+    data_arrays,
+)
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, check_window_fits, lead_params
 from ..calibration import _partials
@@ -80,16 +86,6 @@ def _check_size(size: object, func: str) -> int:
             f"use size={max(3, int(size) + 1 - int(size) % 2)}"
         )
     return int(size)
-
-
-def _check_positive(value: object, name: str, func: str) -> float:
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ParameterError(f"{func}: {name} must be a number > 0, got {value!r}") from None
-    if not np.isfinite(out) or out <= 0:
-        raise ParameterError(f"{func}: {name} must be finite and > 0, got {value!r}")
-    return out
 
 
 def _fits(obj: xr.DataArray | xr.Dataset, depth: int, func: str) -> None:
@@ -298,8 +294,8 @@ def lee_filter(
         )
     _check_input(obj, func, linear=variant != "tutorial")
     size = _check_size(size, func)
-    enl_value = None if enl is None else _check_positive(enl, "enl", func)
-    damping = _check_positive(damping, "damping", func)
+    enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
+    damping = check_positive_finite(damping, "damping", func)
     _fits(obj, size // 2, func)
     description = f"lee(variant={variant}, size={size}" + (
         ")" if variant == "tutorial" else f", enl={enl_value or 'estimated'})"
@@ -340,7 +336,7 @@ def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> X
     func = "gamma_map_filter"
     _check_input(obj, func, linear=True)
     size = _check_size(size, func)
-    enl_value = None if enl is None else _check_positive(enl, "enl", func)
+    enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
@@ -423,7 +419,7 @@ def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
     func = "frost_filter"
     _check_input(obj, func, linear=True)
     size = _check_size(size, func)
-    damping = _check_positive(damping, "damping", func)
+    damping = check_positive_finite(damping, "damping", func)
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
@@ -451,7 +447,7 @@ def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
     """
     func = "refined_lee"
     _check_input(obj, func, linear=True)
-    enl_value = None if enl is None else _check_positive(enl, "enl", func)
+    enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
     _fits(obj, 3, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:

@@ -41,6 +41,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
+from .._checks import check_positive_finite
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, halo_sizes, overlapped
 from ..calibration import to_db, to_linear
@@ -573,12 +574,7 @@ def tv_denoise(
     if precision not in ("float32", "float64"):
         raise ParameterError(f"{func}: precision must be 'float32' or 'float64'")
     _check_input(obj, func, linear=domain == "db")
-    try:
-        w = float(weight)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{func}: weight must be a number > 0, got {weight!r}") from None
-    if not math.isfinite(w) or w <= 0:
-        raise ParameterError(f"{func}: weight must be finite and > 0, got {weight!r}")
+    w = check_positive_finite(weight, "weight", func)
     iters = (200 if method == "chambolle" else 100) if max_iter is None else max_iter
     tol = (2e-4 if method == "chambolle" else 1e-3) if eps is None else eps
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
