@@ -13,7 +13,7 @@ from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
 from .change import difference, log_ratio, normalized_change, reduce_time, threshold
-from .classify import sar_rgb
+from .classify import kmeans, sar_rgb
 from .errors import SarcubeError
 from .filters import (
     boxcar_filter,
@@ -55,6 +55,7 @@ __all__ = [
     "failed_assets",
     "frost_filter",
     "gamma_map_filter",
+    "kmeans",
     "lee_filter",
     "load",
     "log_ratio",

@@ -38,3 +38,31 @@ def test_sar_rgb_errors() -> None:
         sarcube.sar_rgb(cube["vv"])  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="percentiles"):
         sarcube.sar_rgb(cube, percentiles=(90, 10))
+
+
+def test_kmeans_sample_fit_lazy_predict() -> None:
+    scene = sarcube.synthetic.make_scene((96, 80), seed=1, looks=float("inf"))
+    cube = scene.cube
+    eager = sarcube.kmeans(cube, n_clusters=4, sample=5000)
+    with raise_if_dask_computes():
+        lazy = sarcube.kmeans(cube.chunk({"time": 1, "y": 17, "x": 23}), n_clusters=4, sample=5000)
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    assert eager.dtype == np.uint8 and eager.dims == ("time", "y", "x")
+    np.testing.assert_array_equal(eager.values == 255, np.isnan(cube["vv"].values))
+    # without speckle, the darkest cluster is open water (permanent water and flood)
+    dark = eager.values[0] == 0
+    water = scene.landcover.values == 0
+    assert (dark & water).sum() / water.sum() > 0.9
+    assert eager.attrs["flag_values"] == [0, 1, 2, 3, 255]
+
+
+def test_kmeans_errors() -> None:
+    cube = random_cube()
+    with pytest.raises(BandNotFoundError, match="available"):
+        sarcube.kmeans(cube, n_clusters=3, features=["hh"])
+    with pytest.raises(ParameterError, match="n_clusters"):
+        sarcube.kmeans(cube, n_clusters=1)
+    with pytest.raises(ParameterError, match="sample"):
+        sarcube.kmeans(cube, n_clusters=3, sample=2)
+    with pytest.raises(DTypeError):
+        sarcube.kmeans(cube["vv"], n_clusters=3)  # type: ignore[arg-type]
