@@ -187,41 +187,6 @@ def _window_sums(
         win_ss[j] = c
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _moments_stack(padded: np.ndarray, size: int, out: np.ndarray) -> None:
-    """Window count, mean and variance (ddof 0) per pixel into ``out (n, 3, ny, nx)``."""
-    n, ny_p, nx_p = padded.shape
-    ny, nx = ny_p - size + 1, nx_p - size + 1
-    col_n = np.empty(nx_p)
-    col_s = np.empty(nx_p)
-    col_ss = np.empty(nx_p)
-    win_n = np.empty(nx)
-    win_s = np.empty(nx)
-    win_ss = np.empty(nx)
-    for k in range(n):
-        img = padded[k]
-        col_n[:] = 0.0
-        col_s[:] = 0.0
-        col_ss[:] = 0.0
-        for r in range(size):
-            _columns_add(img[r], col_n, col_s, col_ss)
-        for y in range(ny):
-            _window_sums(size, col_n, col_s, col_ss, win_n, win_s, win_ss)
-            for x in range(nx):
-                c = win_n[x]
-                if c > 0:
-                    m = win_s[x] / c
-                    out[k, 0, y, x] = c
-                    out[k, 1, y, x] = m
-                    out[k, 2, y, x] = max(win_ss[x] / c - m * m, 0.0)
-                else:
-                    out[k, 0, y, x] = 0.0
-                    out[k, 1, y, x] = np.nan
-                    out[k, 2, y, x] = np.nan
-            if y + 1 < ny:
-                _columns_slide(img[y + size], img[y], col_n, col_s, col_ss)
-
-
 # --------------------------------------------------------------------------
 # Lee family, Gamma-MAP, boxcar: a per-pixel rule on (x, mean, variance)
 #
@@ -419,18 +384,27 @@ def frost_kernel(
     for i in range(size):
         for j in range(size):
             dist[i, j] = math.sqrt((i - h) ** 2 + (j - h) ** 2)
-    stats = np.empty((n, 3, ny, nx))
-    _moments_stack(padded, size, stats)
     for k in range(n):
         img = padded[k]
         for y in range(ny):
             for x in range(nx):
                 v0 = np.float64(img[y + h, x + h])
-                m = stats[k, 1, y, x]
-                if v0 != v0 or m != m:
+                if v0 != v0:
                     out[k, y, x] = _NAN
                     continue
-                ci2 = stats[k, 2, y, x] / (m * m) if m > 0 else 0.0
+                # window mean and variance of the valid pixels (the centre is one)
+                c = 0.0
+                s = 0.0
+                ss = 0.0
+                for i in range(size):
+                    for j in range(size):
+                        v = np.float64(img[y + i, x + j])
+                        if v == v:
+                            c += 1.0
+                            s += v
+                            ss += v * v
+                m = s / c
+                ci2 = max(ss / c - m * m, 0.0) / (m * m) if m > 0 else 0.0
                 a = damping * ci2
                 num = 0.0
                 den = 0.0
