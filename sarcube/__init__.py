@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
-from .change import difference, log_ratio, normalized_change, reduce_time, threshold
+from .change import difference, log_ratio, normalized_change, reduce_time
 from .classify import kmeans, sar_rgb
 from .errors import SarcubeError
 from .filters import (
@@ -29,6 +29,7 @@ from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
 from .regions import boundary_ratio, region_stats, remove_small_regions
 from .scaling import NormConfig, clamp, normalise
+from .thresholds import threshold
 from .validate import agreement_matrix, class_fractions, confusion_matrix, segmentation_metrics
 
 try:

@@ -12,8 +12,8 @@ from dask.delayed import delayed
 
 from ._checks import check_real, check_spatial, check_xarray
 from .calibration import to_db
-from .change import histogram
 from .errors import BandNotFoundError, DTypeError, ParameterError
+from .thresholds import histogram
 
 __all__ = ["kmeans", "sar_rgb"]
 

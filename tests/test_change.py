@@ -8,8 +8,8 @@ import xarray as xr
 from scipy.stats import norm
 
 import sarcube
-from sarcube.change import histogram, kittler_illingworth, otsu
 from sarcube.errors import DimensionError, GridMismatchError, ParameterError, UnitsError
+from sarcube.thresholds import histogram, kittler_illingworth, otsu
 
 from conftest import raise_if_dask_computes, random_cube
 
