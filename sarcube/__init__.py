@@ -13,7 +13,7 @@ from . import accessor as _accessor  # registers .sar on Dataset and DataArray
 from . import catalog, synthetic
 from .calibration import clamp_stats, to_db, to_linear
 from .change import difference, log_ratio, normalized_change, reduce_time
-from .classify import kmeans, sar_rgb
+from .classify import kmeans, sar_rgb, superpixels
 from .errors import SarcubeError
 from .filters import (
     boxcar_filter,
@@ -73,6 +73,7 @@ __all__ = [
     "sar_rgb",
     "search",
     "segmentation_metrics",
+    "superpixels",
     "synthetic",
     "threshold",
     "to_db",

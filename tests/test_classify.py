@@ -1,12 +1,13 @@
-"""False-colour composites."""
+"""False-colour composites, k-means and superpixels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import sarcube
-from sarcube.errors import BandNotFoundError, DTypeError, ParameterError
+from sarcube.errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 
 from conftest import raise_if_dask_computes, random_cube
 
@@ -66,3 +67,60 @@ def test_kmeans_errors() -> None:
         sarcube.kmeans(cube, n_clusters=3, sample=2)
     with pytest.raises(DTypeError):
         sarcube.kmeans(cube["vv"], n_clusters=3)  # type: ignore[arg-type]
+
+
+def _superpixel_scene() -> xr.Dataset:
+    cube = sarcube.synthetic.make_scene((150, 130), seed=4).cube.isel(time=0)
+    cube["vv"][0, :7] = np.nan
+    return cube
+
+
+@pytest.mark.parametrize("chunks", [{"y": 29, "x": 41}, {"y": 150, "x": 13}])
+def test_superpixels_chunk_invariant_and_exact(chunks: dict[str, int]) -> None:
+    from skimage.segmentation import felzenszwalb
+
+    cube = _superpixel_scene()
+    eager = sarcube.superpixels(cube, scale=150, tile_size=64)
+    with raise_if_dask_computes():
+        lazy = sarcube.superpixels(cube.chunk(chunks), scale=150, tile_size=64)
+    xr.testing.assert_identical(lazy.compute(), eager)
+    seg = eager["segment"].values
+    assert (seg[0, :7] == -1).all() and np.isnan(eager["vh_mean"].values[0, :7]).all()
+    # segments never cross the 64-pixel tile borders and ids are unique per tile
+    for axis in (0, 1):
+        a = np.take(seg, np.arange(63, seg.shape[axis] - 1, 64), axis=axis)
+        b = np.take(seg, np.arange(64, seg.shape[axis], 64), axis=axis)
+        assert not ((a == b) & (a >= 0)).any()
+    # one tile equals scikit-image's segmentation of that tile (ids up to a relabelling)
+    db = np.stack([10 * np.log10(cube[b].values[64:128, 64:128]) for b in ("vv", "vh")], -1)
+    reference = felzenszwalb(
+        db.astype(np.float64), scale=150, sigma=0.8, min_size=20, channel_axis=-1
+    )
+    ours = seg[64:128, 64:128]
+    pairs = set(zip(ours.ravel().tolist(), reference.ravel().tolist(), strict=True))
+    assert len(pairs) == len(np.unique(ours)) == len(np.unique(reference))
+    # features: mean and std of each band (dB) over the pixel's segment
+    vh = 10 * np.log10(cube["vh"].values.astype(np.float64))
+    for label in np.unique(seg)[1:40]:
+        where = seg == label
+        np.testing.assert_allclose(eager["vh_mean"].values[where], vh[where].mean(), rtol=1e-5)
+        np.testing.assert_allclose(
+            eager["vh_std"].values[where], vh[where].std(), rtol=1e-4, atol=1e-5
+        )
+    assert eager["vh_mean"].attrs["units"] == "dB" and "spatial_ref" in eager.coords
+
+
+def test_superpixels_errors() -> None:
+    cube = _superpixel_scene()
+    with pytest.raises(DimensionError, match="isel"):
+        sarcube.superpixels(sarcube.synthetic.make_scene((32, 32)).cube)
+    with pytest.raises(ParameterError, match="method"):
+        sarcube.superpixels(cube, method="slic")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="tile_size"):
+        sarcube.superpixels(cube, tile_size=4)
+    with pytest.raises(ParameterError, match="scale"):
+        sarcube.superpixels(cube, scale=-1)
+    with pytest.raises(ParameterError, match="min_size"):
+        sarcube.superpixels(cube, min_size=0)
+    single = sarcube.superpixels(cube["vv"], tile_size=64)
+    assert sorted(single.data_vars) == ["segment", "vv_mean", "vv_std"]
