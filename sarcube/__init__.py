@@ -25,6 +25,7 @@ from .filters import (
     refined_lee,
     tv_denoise,
 )
+from .io.export import to_vector
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
 from .regions import boundary_ratio, region_stats, remove_small_regions
@@ -78,6 +79,7 @@ __all__ = [
     "threshold",
     "to_db",
     "to_linear",
+    "to_vector",
     "to_zarr",
     "tv_denoise",
 ]

@@ -65,3 +65,7 @@ class OutputError(SarcubeError, OSError):
 
 class GridMismatchError(SarcubeError, ValueError):
     """Two inputs that must share a grid (pre/post, prediction/truth) do not."""
+
+
+class MaskError(SarcubeError, ValueError):
+    """A mask is not binary (0/1, 255 for nodata, or bool) or is empty."""

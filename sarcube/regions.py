@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ._checks import check_spatial, check_xarray
 from .conventions import SPATIAL_DIMS
-from .errors import DTypeError, ParameterError
+from .errors import DTypeError, MaskError, ParameterError
 from .validate import NODATA
 
 __all__ = ["boundary_ratio", "region_stats", "remove_small_regions"]
@@ -36,7 +36,7 @@ def _structure(ndim: int, connectivity: int) -> np.ndarray:
     return structure
 
 
-def _check_mask(mask: Any, func: str) -> xr.DataArray:
+def _check_mask(mask: Any, func: str, *, binary: bool = True) -> xr.DataArray:
     check_xarray(mask, func)
     if not isinstance(mask, xr.DataArray):
         raise DTypeError(f"{func}: pass one mask (a DataArray), not a Dataset")
@@ -46,7 +46,27 @@ def _check_mask(mask: Any, func: str) -> xr.DataArray:
             f"{func}: the mask has dtype {mask.dtype}; pass a boolean mask or a uint8 map "
             "with 0/1 (and 255 for nodata), e.g. (change < threshold)"
         )
-    return mask.transpose(*[d for d in mask.dims if d not in SPATIAL_DIMS], *SPATIAL_DIMS)
+    if mask.size == 0:
+        raise MaskError(f"{func}: the mask is empty (shape {mask.shape}); pass a non-empty mask")
+    out = mask.transpose(*[d for d in mask.dims if d not in SPATIAL_DIMS], *SPATIAL_DIMS)
+    if out.dtype == bool or not binary:
+        return out
+    if isinstance(out.data, dsa.Array):
+        # values are only known when computed: each chunk checks its own
+        return out.copy(data=dsa.map_blocks(_checked_binary, out.data, func, dtype=out.dtype))
+    _checked_binary(np.asarray(out.data), func)
+    return out
+
+
+def _checked_binary(block: np.ndarray, func: str) -> np.ndarray:
+    """*block* unchanged, or MaskError when it holds values other than 0, 1 and 255."""
+    bad = (block != 0) & (block != 1) & (block != NODATA)
+    if bad.any():
+        raise MaskError(
+            f"{func}: the mask holds values other than 0, 1 and {NODATA} (nodata), e.g. "
+            f"{block[bad].flat[0]}; pass a boolean mask or compare first, e.g. (classes == 2)"
+        )
+    return block
 
 
 def _local_labels(block: np.ndarray, structure: np.ndarray) -> np.ndarray:
@@ -273,7 +293,7 @@ def boundary_ratio(class_map: xr.DataArray) -> xr.DataArray:
     speckled maps score high.
     """
     func = "boundary_ratio"
-    arr = _check_mask(class_map, func)
+    arr = _check_mask(class_map, func, binary=False)
     a = arr.data
     valid_x = (a[..., :, 1:] != NODATA) & (a[..., :, :-1] != NODATA)
     valid_y = (a[..., 1:, :] != NODATA) & (a[..., :-1, :] != NODATA)

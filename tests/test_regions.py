@@ -8,7 +8,7 @@ import xarray as xr
 from scipy import ndimage
 
 import sarcube
-from sarcube.errors import DTypeError, ParameterError
+from sarcube.errors import DTypeError, MaskError, ParameterError
 
 from conftest import raise_if_dask_computes
 
@@ -85,3 +85,20 @@ def test_region_errors() -> None:
         sarcube.remove_small_regions(da, min_size=2, connectivity=3)  # type: ignore[arg-type]
     with pytest.raises(DTypeError, match="boolean mask"):
         sarcube.remove_small_regions(da.astype(np.float32), min_size=2)
+
+
+def test_masks_must_be_binary_and_not_empty() -> None:
+    classes = xr.DataArray(np.array([[0, 1, 2], [255, 1, 0]], dtype=np.uint8), dims=("y", "x"))
+    with pytest.raises(MaskError, match=r"other than 0, 1 and 255.*\(classes == 2\)"):
+        sarcube.remove_small_regions(classes, min_size=2)
+    # lazy masks check their values when computed, chunk by chunk
+    lazy = sarcube.region_stats  # computes
+    with pytest.raises(MaskError, match="e.g. 2"):
+        lazy(classes.chunk({"x": 1}))
+    out = sarcube.remove_small_regions(classes.chunk({"x": 1}), min_size=2)
+    with pytest.raises(MaskError):
+        out.compute()
+    with pytest.raises(MaskError, match="empty"):
+        sarcube.region_stats(classes.isel(x=slice(0, 0)))
+    # class maps are fine for boundary_ratio
+    assert float(sarcube.boundary_ratio(classes)) > 0

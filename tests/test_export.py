@@ -1,0 +1,89 @@
+"""Vector export of masks: regions dissolved across chunks, CRS kept, files written whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import xarray as xr
+from rasterio.features import rasterize
+from scipy import ndimage
+
+import sarcube
+from sarcube.errors import DimensionError, MaskError, OutputError, ParameterError
+
+from conftest import raise_if_dask_computes
+
+
+def _mask(seed: int = 0) -> xr.DataArray:
+    """A uint8 0/1/255 map of random blobs on the synthetic scene's UTM grid."""
+    scene = sarcube.synthetic.make_scene((90, 70), seed=seed).cube["vv"].isel(time=0)
+    rng = np.random.default_rng(seed)
+    blobs = ndimage.gaussian_filter(rng.normal(size=scene.shape), 2.5) > 0.12
+    values = blobs.astype(np.uint8)
+    values[:3, :10] = 255
+    values[40:80, 20:60] = 1  # one large region across many chunks
+    return scene.copy(data=values).rename("flood").assign_attrs(units="1")
+
+
+def _canonical(frame: gpd.GeoDataFrame) -> list[tuple[int, int, bytes]]:
+    return [
+        (r.region, r.n_pixels, r.geometry.normalize().wkb)
+        for r in frame.itertuples()  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.mark.parametrize("chunks", [{"y": 11, "x": 13}, {"y": 90, "x": 7}, {"y": 30, "x": 35}])
+def test_to_vector_dissolves_across_chunks(chunks: dict[str, int]) -> None:
+    mask = _mask()
+    eager = sarcube.to_vector(mask)
+    with raise_if_dask_computes(max_computes=1):  # one compute for all chunks
+        lazy = sarcube.to_vector(mask.chunk(chunks))
+    assert _canonical(lazy) == _canonical(eager)
+    assert lazy.crs == mask.rio.crs and lazy.crs.to_epsg() == 32633
+    # one row per 8-connected region, with its pixel count
+    labels, n = ndimage.label(mask.values == 1, structure=np.ones((3, 3)))
+    assert len(eager) == n
+    assert sorted(eager["n_pixels"]) == sorted(np.bincount(labels.ravel())[1:])
+    np.testing.assert_allclose(eager["area"], eager["n_pixels"] * 20.0**2)
+    # burning the polygons back onto the grid gives the mask
+    burnt = rasterize(
+        ((g, 1) for g in eager.geometry),
+        out_shape=mask.shape,
+        transform=mask.rio.transform(),
+        fill=0,
+        dtype="uint8",
+    )
+    np.testing.assert_array_equal(burnt, mask.values == 1)
+    assert (eager.geometry.is_valid).all()
+
+
+def test_to_vector_writes_geoparquet_and_geojson(tmp_path: Path) -> None:
+    mask = _mask(1).chunk({"y": 25, "x": 25})
+    frame = sarcube.to_vector(mask, tmp_path / "flood.parquet")
+    back = gpd.read_parquet(tmp_path / "flood.parquet")
+    assert _canonical(back) == _canonical(frame) and back.crs == frame.crs
+    sarcube.to_vector(mask, tmp_path / "flood.geojson")
+    from_json = gpd.read_file(tmp_path / "flood.geojson")
+    assert len(from_json) == len(frame) and from_json.crs == frame.crs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flood.geojson", "flood.parquet"]
+    with pytest.raises(OutputError, match="overwrite=True"):
+        sarcube.to_vector(mask, tmp_path / "flood.parquet")
+    sarcube.to_vector(mask == 7, tmp_path / "flood.parquet", overwrite=True)  # no regions
+    assert len(gpd.read_parquet(tmp_path / "flood.parquet")) == 0
+
+
+def test_to_vector_plain_arrays_and_errors(tmp_path: Path) -> None:
+    plain = xr.DataArray(np.eye(4, dtype=bool), dims=("y", "x"))
+    frame = sarcube.to_vector(plain)
+    assert len(frame) == 1 and frame.crs is None and frame["n_pixels"].tolist() == [4]
+    assert len(sarcube.to_vector(plain, connectivity=1)) == 4
+    with pytest.raises(ParameterError, match=".parquet or .geojson"):
+        sarcube.to_vector(plain, tmp_path / "x.shp")
+    with pytest.raises(DimensionError, match="isel"):
+        sarcube.to_vector(plain.expand_dims(time=2))
+    with pytest.raises(MaskError, match="other than 0, 1"):
+        sarcube.to_vector(plain.astype(np.uint8) * 3)
+    assert not list(tmp_path.iterdir())
