@@ -6,8 +6,9 @@ never load a whole cube: histograms come from one lazy pass with fixed bins.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dask.array as dsa
@@ -15,9 +16,57 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_xarray
-from .errors import DimensionError, ParameterError
+from .errors import DimensionError, GridMismatchError, ParameterError
+from .validate import NODATA
 
-__all__ = ["clamp_histogram", "image_panels"]
+__all__ = [
+    "agreement_heatmap",
+    "clamp_histogram",
+    "comparison_grid",
+    "difference_maps",
+    "image_panels",
+    "threshold_histogram",
+]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int = 100) -> None:
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+        _pyplot().close(fig)
+
+
+def _class_image(da: xr.DataArray, name: str, func: str) -> np.ndarray:
+    check_xarray(da, func)
+    if da.ndim != 2:
+        raise DimensionError(
+            f"{func}: map {name!r} has dims {da.dims}; select one 2-D map, e.g. m.isel(time=-1)"
+        )
+    return np.asarray(da.values)
+
+
+#: Colours of flood-map classes: 0 no flood, 1 flood, 255 nodata.
+_MAP_COLOURS = {0: (0.93, 0.91, 0.85), 1: (0.12, 0.39, 0.78), NODATA: (0.55, 0.55, 0.55)}
+
+
+def _map_rgb(values: np.ndarray) -> np.ndarray:
+    """RGB image of a 0/1/255 map; other classes in a qualitative colour each."""
+    from matplotlib import colormaps
+
+    rgb = np.zeros((*values.shape, 3))
+    others = colormaps["tab10"]
+    for k, v in enumerate(np.unique(values)):
+        colour = _MAP_COLOURS.get(int(v), others(k % 10)[:3])
+        rgb[values == v] = colour
+    return rgb
 
 
 def _histogram(values: xr.DataArray, edges: np.ndarray) -> np.ndarray:
@@ -142,4 +191,180 @@ def image_panels(
     if path is not None:
         fig.savefig(path, dpi=90)
         plt.close(fig)
+    return fig
+
+
+def threshold_histogram(
+    result: xr.Dataset,
+    *,
+    image: xr.DataArray | None = None,
+    ax: Any = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The histogram a threshold came from, with the chosen threshold (**computes**).
+
+    *result* is the output of :func:`sarcube.threshold` (for ``"tiled"``, its
+    histogram pools the kept tiles). With *image*, the histogram of the whole
+    image is drawn behind it on the same bins. Returns the ``Axes``; with
+    *path* the figure is also saved.
+    """
+    plt = _pyplot()
+    from .thresholds import histogram
+
+    check_xarray(result, "threshold_histogram")
+    if "threshold" not in result or "histogram" not in result:
+        raise ParameterError("threshold_histogram: pass the Dataset returned by sarcube.threshold")
+    result = result.compute()
+    hist = result["histogram"]
+    edges = np.r_[hist["bin_lower"].values, hist["bin_upper"].values[-1]]
+    value = float(result["threshold"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    method = result.attrs.get("method", "")
+    if image is not None:
+        whole = histogram(image, bins=hist.size, range=(edges[0], edges[-1])).values
+        ax.stairs(whole, edges, fill=True, alpha=0.35, color="0.5", label="whole image")
+    if float(hist.sum()) > 0:
+        label = "kept tiles" if method == "tiled" else "histogram"
+        ax.stairs(hist.values, edges, fill=True, alpha=0.6, color="C0", label=label)
+    units = result["threshold"].attrs.get("units", "")
+    note = " (fallback: no bimodal tile)" if bool(result.get("fallback", False)) else ""
+    ax.axvline(value, color="C3", linewidth=1.5, label=f"{method} threshold {value:.4g} {units}")
+    occupied = np.flatnonzero(hist.values > 0) if float(hist.sum()) > 0 else np.arange(hist.size)
+    ax.set_xlim(edges[max(occupied[0] - 2, 0)], edges[min(occupied[-1] + 3, hist.size)])
+    ax.set_xlabel(f"value {units}".strip())
+    ax.set_ylabel("pixels")
+    ax.set_title(f"{method} threshold{note}")
+    ax.legend(fontsize=8)
+    _finish(ax.figure, path)
+    return ax
+
+
+def comparison_grid(
+    reference: xr.DataArray,
+    maps: Mapping[str, xr.DataArray],
+    *,
+    db: bool = True,
+    titles: Mapping[str, str] | None = None,
+    ncols: int = 4,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """A reference image (grey) next to N class maps (**computes**; meant for small maps).
+
+    Maps use fixed colours: 0 (no flood) sand, 1 (flood) blue, 255 (nodata)
+    grey. *titles* adds a line under a map's name, e.g. its IoU. Returns the
+    figure; with *path* it is also saved.
+    """
+    plt = _pyplot()
+    from .calibration import to_db
+
+    if not maps:
+        raise ParameterError("comparison_grid: no maps given")
+    ref = _class_image(to_db(reference) if db else reference, "reference", "comparison_grid")
+    images = {name: _class_image(m, name, "comparison_grid") for name, m in maps.items()}
+    for name, img in images.items():
+        if img.shape != ref.shape:
+            raise GridMismatchError(
+                f"comparison_grid: map {name!r} has shape {img.shape}, the reference "
+                f"{ref.shape}; compare maps on the reference grid"
+            )
+    n = 1 + len(images)
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 3.4 * rows), layout="constrained", squeeze=False
+    )
+    flat = axes.ravel()
+    lo, hi = np.nanpercentile(ref, [2, 98]) if np.isfinite(ref).any() else (0, 1)
+    flat[0].imshow(ref, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    flat[0].set_title(f"{reference.name or 'reference'}" + (" (dB)" if db else ""), fontsize=9)
+    for ax, (name, img) in zip(flat[1:], images.items(), strict=False):
+        ax.imshow(_map_rgb(img), interpolation="nearest")
+        extra = (titles or {}).get(name)
+        ax.set_title(name if extra is None else f"{name}\n{extra}", fontsize=9)
+    for ax in flat:
+        ax.set_axis_off()
+    _finish(fig, path)
+    return fig
+
+
+def agreement_heatmap(
+    agreement: xr.DataArray,
+    *,
+    ax: Any = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Heatmap of :func:`sarcube.agreement_matrix` with the values written in the cells."""
+    plt = _pyplot()
+    check_xarray(agreement, "agreement_heatmap")
+    if set(agreement.dims) != {"map_a", "map_b"}:
+        raise DimensionError(
+            f"agreement_heatmap: expected dims (map_a, map_b) from sarcube.agreement_matrix, "
+            f"got {agreement.dims}"
+        )
+    values = np.asarray(agreement.transpose("map_a", "map_b").values, dtype=float)
+    names = [str(v) for v in agreement["map_a"].values]
+    if ax is None:
+        size = 1.2 + 0.9 * len(names)
+        _, ax = plt.subplots(figsize=(size + 1.2, size), layout="constrained")
+    shown = ax.imshow(values, cmap="viridis", vmin=min(0.5, np.nanmin(values)), vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i, j in np.ndindex(values.shape):
+        ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=8, color="w")
+    ax.figure.colorbar(shown, ax=ax, label="pixel agreement")
+    ax.set_title("pairwise agreement")
+    _finish(ax.figure, path)
+    return ax
+
+
+#: Colours of the difference categories: neither, only the first, only the second, both.
+_DIFF_COLOURS = np.array(
+    [(0.93, 0.91, 0.85), (0.85, 0.33, 0.1), (0.47, 0.67, 0.19), (0.12, 0.39, 0.78), (0.55,) * 3]
+)
+
+
+def difference_maps(
+    maps: Mapping[str, xr.DataArray],
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    ncols: int = 3,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Where pairs of flood maps disagree (**computes**; meant for small maps).
+
+    Each panel colours the pixels flooded in both maps (blue), only in the
+    first (orange), only in the second (green), in neither (sand) and nodata in
+    either (grey); the title gives the share of valid pixels in each
+    disagreement. *pairs* defaults to every pair.
+    """
+    plt = _pyplot()
+    names = list(maps)
+    if len(names) < 2:
+        raise ParameterError("difference_maps: give at least two maps")
+    chosen = list(pairs) if pairs is not None else list(itertools.combinations(names, 2))
+    for a, b in chosen:
+        for name in (a, b):
+            if name not in maps:
+                raise ParameterError(f"difference_maps: no map named {name!r}; have {names}")
+    images = {name: _class_image(m, name, "difference_maps") for name, m in maps.items()}
+    cols = min(ncols, len(chosen))
+    rows = -(-len(chosen) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.4 * cols, 3.6 * rows), layout="constrained", squeeze=False
+    )
+    for ax, (a, b) in zip(axes.ravel(), chosen, strict=False):
+        if images[a].shape != images[b].shape:
+            raise GridMismatchError(f"difference_maps: {a!r} and {b!r} differ in shape")
+        ia, ib = images[a] == 1, images[b] == 1
+        nodata = (images[a] == NODATA) | (images[b] == NODATA)
+        category = np.where(nodata, 4, ia.astype(int) + 2 * ib.astype(int))
+        ax.imshow(_DIFF_COLOURS[category], interpolation="nearest")
+        valid = max(int((~nodata).sum()), 1)
+        only_a = 100 * int((category == 1).sum()) / valid
+        only_b = 100 * int((category == 2).sum()) / valid
+        ax.set_title(f"{a} vs {b}\nonly {a}: {only_a:.1f}%  only {b}: {only_b:.1f}%", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    _finish(fig, path)
     return fig

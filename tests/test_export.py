@@ -80,7 +80,7 @@ def test_to_vector_plain_arrays_and_errors(tmp_path: Path) -> None:
     frame = sarcube.to_vector(plain)
     assert len(frame) == 1 and frame.crs is None and frame["n_pixels"].tolist() == [4]
     assert len(sarcube.to_vector(plain, connectivity=1)) == 4
-    with pytest.raises(ParameterError, match=".parquet or .geojson"):
+    with pytest.raises(ParameterError, match=r"\.parquet or \.geojson"):
         sarcube.to_vector(plain, tmp_path / "x.shp")
     with pytest.raises(DimensionError, match="isel"):
         sarcube.to_vector(plain.expand_dims(time=2))

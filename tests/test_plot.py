@@ -1,0 +1,91 @@
+"""Figures: each one is drawn from the data it is given and saved as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+from PIL import Image
+
+import sarcube
+from sarcube import plot
+from sarcube.errors import DimensionError, GridMismatchError, ParameterError
+
+matplotlib.use("Agg")
+
+
+def _maps() -> tuple[xr.DataArray, dict[str, xr.DataArray]]:
+    scene = sarcube.synthetic.make_scene((60, 50), seed=1)
+    post = scene.cube["vv"].isel(time=-1)
+    db = sarcube.to_db(post)
+    a = xr.where(db < -15, 1, 0).where(db.notnull(), 255).astype(np.uint8)
+    b = xr.where(db < -17, 1, 0).where(db.notnull(), 255).astype(np.uint8)
+    return post, {"dark < -15 dB": a, "dark < -17 dB": b}
+
+
+def _png(path: Path) -> np.ndarray:
+    image = np.asarray(Image.open(path))
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    return image
+
+
+def test_threshold_histogram(tmp_path: Path) -> None:
+    post, _ = _maps()
+    db = sarcube.to_db(post).chunk({"y": 20})
+    result = sarcube.threshold(db, method="tiled", tile_sizes=(32, 16))
+    ax = plot.threshold_histogram(result, image=db, path=tmp_path / "h.png")
+    value = float(result["threshold"])
+    assert any(np.allclose(line.get_xdata(), value) for line in ax.get_lines())
+    assert "tiled" in ax.get_title()
+    _png(tmp_path / "h.png")
+    with pytest.raises(ParameterError, match=r"sarcube\.threshold"):
+        plot.threshold_histogram(xr.Dataset({"a": 1}))
+
+
+def test_comparison_grid_and_difference_maps(tmp_path: Path) -> None:
+    post, maps = _maps()
+    fig = plot.comparison_grid(
+        post, maps, titles={"dark < -15 dB": "IoU 0.5"}, path=tmp_path / "g.png"
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["vv (dB)", "dark < -15 dB\nIoU 0.5", "dark < -17 dB"]
+    grid = _png(tmp_path / "g.png")
+    # the flood colour is present in the saved figure
+    assert (np.abs(grid[..., :3].astype(int) - (31, 99, 199)).sum(-1) < 30).any()
+    fig = plot.difference_maps(maps, path=tmp_path / "d.png")
+    a, b = (m.values for m in maps.values())
+    only_a = 100 * ((a == 1) & (b == 0)).sum() / ((a != 255) & (b != 255)).sum()
+    assert f"{only_a:.1f}%" in fig.axes[0].get_title()
+    _png(tmp_path / "d.png")
+    with pytest.raises(GridMismatchError):
+        plot.comparison_grid(post, {"x": maps["dark < -15 dB"].isel(x=slice(0, 10))})
+    with pytest.raises(DimensionError, match="isel"):
+        plot.comparison_grid(post, {"x": maps["dark < -15 dB"].expand_dims(band=2)})
+    with pytest.raises(ParameterError, match="no map named"):
+        plot.difference_maps(maps, pairs=[("dark < -15 dB", "nope")])
+
+
+def test_agreement_heatmap(tmp_path: Path) -> None:
+    _, maps = _maps()
+    agreement = sarcube.agreement_matrix(maps)
+    ax = plot.agreement_heatmap(agreement, path=tmp_path / "a.png")
+    texts = sorted(t.get_text() for t in ax.texts)
+    off = float(agreement.values[0, 1])
+    assert texts == sorted(["1.000", "1.000", f"{off:.3f}", f"{off:.3f}"])
+    _png(tmp_path / "a.png")
+    with pytest.raises(DimensionError):
+        plot.agreement_heatmap(agreement.rename(map_a="x"))
+
+
+def test_clamp_histogram_and_image_panels(tmp_path: Path) -> None:
+    post, _ = _maps()
+    stats = sarcube.clamp_stats(post.to_dataset(), clamps=[0.1, 0.5], dims=("y", "x"))
+    ax = plot.clamp_histogram(post, stats, path=tmp_path / "c.png")
+    assert len([t for t in ax.texts if "clipped" in t.get_text()]) == 2
+    fig = plot.image_panels({"a": post, "b": post}, path=tmp_path / "p.png")
+    assert [a.get_title() for a in fig.axes[:2]] == ["a", "b"]
+    _png(tmp_path / "c.png")
+    _png(tmp_path / "p.png")
