@@ -8,13 +8,17 @@ and docstrings, and holds no state: ``cube.sar.to_db()`` is
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import calibration, scaling
+from . import calibration, change, classify, regions, scaling, thresholds
 from .conventions import SPATIAL_DIMS
 from .filters import speckle, tv
+from .io import export
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -97,6 +101,44 @@ class SarAccessor(Generic[XObj]):
             precision=precision,
         )
 
+    # change detection: the object is the pre-event image, the argument the post-event one
+    def difference(self, post: XObj) -> XObj:
+        return change.difference(self._obj, post)
+
+    def log_ratio(self, post: XObj) -> XObj:
+        return change.log_ratio(self._obj, post)
+
+    def normalized_change(self, post: XObj) -> XObj:
+        return change.normalized_change(self._obj, post)
+
+    def reduce_time(self, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
+        return change.reduce_time(self._obj, how=how, dim=dim)
+
+    def threshold(self, **kwargs: Any) -> xr.Dataset:
+        return thresholds.threshold(self._obj, **kwargs)  # type: ignore[arg-type]
+
+    def remove_small_regions(self, *, min_size: int, connectivity: Literal[1, 2] = 2) -> XObj:
+        return regions.remove_small_regions(  # type: ignore[return-value]
+            self._obj,  # type: ignore[arg-type]
+            min_size=min_size,
+            connectivity=connectivity,
+        )
+
+    def region_stats(self, *, connectivity: Literal[1, 2] = 2) -> xr.Dataset:
+        return regions.region_stats(self._obj, connectivity=connectivity)  # type: ignore[arg-type]
+
+    def to_vector(self, path: Any = None, **kwargs: Any) -> gpd.GeoDataFrame:
+        return export.to_vector(self._obj, path, **kwargs)  # type: ignore[arg-type]
+
+    def kmeans(self, *, n_clusters: int, **kwargs: Any) -> xr.DataArray:
+        return classify.kmeans(self._obj, n_clusters=n_clusters, **kwargs)  # type: ignore[arg-type]
+
+    def superpixels(self, **kwargs: Any) -> xr.Dataset:
+        return classify.superpixels(self._obj, **kwargs)
+
+    def sar_rgb(self, **kwargs: Any) -> xr.DataArray:
+        return classify.sar_rgb(self._obj, **kwargs)  # type: ignore[arg-type]
+
     to_db.__doc__ = calibration.to_db.__doc__
     to_linear.__doc__ = calibration.to_linear.__doc__
     clamp_stats.__doc__ = calibration.clamp_stats.__doc__
@@ -110,6 +152,17 @@ class SarAccessor(Generic[XObj]):
     median_filter.__doc__ = speckle.median_filter.__doc__
     estimate_enl.__doc__ = speckle.estimate_enl.__doc__
     tv_denoise.__doc__ = tv.tv_denoise.__doc__
+    difference.__doc__ = change.difference.__doc__
+    log_ratio.__doc__ = change.log_ratio.__doc__
+    normalized_change.__doc__ = change.normalized_change.__doc__
+    reduce_time.__doc__ = change.reduce_time.__doc__
+    threshold.__doc__ = thresholds.threshold.__doc__
+    remove_small_regions.__doc__ = regions.remove_small_regions.__doc__
+    region_stats.__doc__ = regions.region_stats.__doc__
+    to_vector.__doc__ = export.to_vector.__doc__
+    kmeans.__doc__ = classify.kmeans.__doc__
+    superpixels.__doc__ = classify.superpixels.__doc__
+    sar_rgb.__doc__ = classify.sar_rgb.__doc__
 
 
 @xr.register_dataset_accessor("sar")

@@ -58,3 +58,36 @@ def test_accessor_forwards_tv() -> None:
         cube.sar.tv_denoise(weight=2.0, method="bregman"),
         sarcube.tv_denoise(cube, weight=2.0, method="bregman"),
     )
+
+
+def test_accessor_forwards_change_and_classification() -> None:
+    cube = sarcube.synthetic.make_scene((40, 36), seed=3).cube
+    pre, post = cube.isel(time=0), cube.isel(time=-1)
+    xr.testing.assert_identical(pre.sar.log_ratio(post), sarcube.log_ratio(pre, post))
+    xr.testing.assert_identical(pre.sar.difference(post), sarcube.difference(pre, post))
+    xr.testing.assert_identical(
+        pre.sar.normalized_change(post), sarcube.normalized_change(pre, post)
+    )
+    xr.testing.assert_identical(
+        cube.sar.reduce_time(how="mean"), sarcube.reduce_time(cube, how="mean")
+    )
+    change = sarcube.log_ratio(pre, post)["vv"]
+    xr.testing.assert_identical(
+        change.sar.threshold(method="ki", range=(-30, 30)),
+        sarcube.threshold(change, method="ki", range=(-30, 30)),
+    )
+    mask = change < -3
+    xr.testing.assert_identical(
+        mask.sar.remove_small_regions(min_size=3), sarcube.remove_small_regions(mask, min_size=3)
+    )
+    xr.testing.assert_identical(mask.sar.region_stats(), sarcube.region_stats(mask))
+    assert mask.sar.to_vector().equals(sarcube.to_vector(mask))
+    xr.testing.assert_identical(
+        post.sar.kmeans(n_clusters=2, sample=500), sarcube.kmeans(post, n_clusters=2, sample=500)
+    )
+    xr.testing.assert_identical(
+        post.sar.superpixels(tile_size=32), sarcube.superpixels(post, tile_size=32)
+    )
+    xr.testing.assert_identical(cube.sar.sar_rgb(), sarcube.sar_rgb(cube))
+    for name in ("log_ratio", "threshold", "remove_small_regions", "to_vector", "superpixels"):
+        assert getattr(xr.DataArray.sar, name).__doc__ == getattr(sarcube, name).__doc__
