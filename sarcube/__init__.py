@@ -25,6 +25,7 @@ from .filters import (
     refined_lee,
     tv_denoise,
 )
+from .flood import flood_map
 from .io.export import to_vector
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
@@ -55,6 +56,7 @@ __all__ = [
     "difference",
     "estimate_enl",
     "failed_assets",
+    "flood_map",
     "frost_filter",
     "gamma_map_filter",
     "kmeans",
