@@ -12,6 +12,7 @@ mapping chain is :func:`sarcube.flood_map`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from typing import Any, Literal, TypeVar, cast
 
@@ -174,6 +175,19 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
     return _pairwise(pre, post, "normalized_change", op, LINEAR_UNITS, "normalised change")
 
 
+def _quiet_nanmedian(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """nanmedian without the warning for pixels that are NaN on every date (they stay NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(values, axis=axis))
+
+
+def _quiet_nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmean(values, axis=axis))
+
+
 def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
     """A NaN-aware temporal mean or median, e.g. a pre-event reference from several dates.
 
@@ -193,13 +207,19 @@ def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: st
         if dim not in da.dims:
             raise DimensionError(f"reduce_time: {name!r} has no {dim!r} dim (dims {da.dims})")
 
+    reducer = _quiet_nanmedian if how == "median" else _quiet_nanmean
+
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        if how == "median":
-            if da.chunks is not None:
-                da = da.chunk({dim: -1})
-            out = da.median(dim, skipna=True, keep_attrs=True)
-        else:
-            out = da.mean(dim, skipna=True, keep_attrs=True)
+        if da.chunks is not None:
+            da = da.chunk({dim: -1})
+        out: xr.DataArray = xr.apply_ufunc(
+            reducer,
+            da,
+            input_core_dims=[[dim]],
+            dask="parallelized",
+            output_dtypes=[da.dtype],
+            keep_attrs=True,
+        )
         return out.astype(da.dtype)
 
     return map_arrays(obj, apply)

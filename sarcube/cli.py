@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from .errors import SarcubeError
 
@@ -33,27 +34,27 @@ def _demo(args: argparse.Namespace) -> int:
     clamps = (0.15, 0.3, 0.5)
     start = time.perf_counter()
 
-    say(f"[1/6] synthetic flood event {args.size}x{args.size}, seed {args.seed} -> {out / 'event'}")
+    say(f"[1/7] synthetic flood event {args.size}x{args.size}, seed {args.seed} -> {out / 'event'}")
     event_looks = 4.4
     event = write_event(
         out / "event", (args.size, args.size), seed=args.seed, looks=event_looks, overwrite=True
     )
 
-    say(f"[2/6] opening {event.catalog} lazily")
+    say(f"[2/7] opening {event.catalog} lazily")
     cube = open_cube(event.catalog, chunks={"time": 1, "y": 256, "x": 256})
 
-    say(f"[3/6] clamp statistics at {clamps} (one pass)")
+    say(f"[3/7] clamp statistics at {clamps} (one pass)")
     stats = clamp_stats(cube, clamps, dims=("time", "y", "x"))
     with progress():
         stats = stats.compute()
     config = NormConfig.from_stats(stats, clamp=0.3)
     config.to_json(out / "norm_config.json")
 
-    say("[4/6] histograms")
+    say("[4/7] histograms")
     for band in cube.data_vars:
         clamp_histogram(cube[band], stats, path=out / f"histogram_{band}.png")
 
-    say("[5/6] despeckling the post-event VV image (Lee, refined Lee, TV in dB)")
+    say("[5/7] despeckling the post-event VV image (Lee, refined Lee, TV in dB)")
     post = cube["vv"].isel(time=-1)
     with progress():
         enl = float(estimate_enl(post))
@@ -68,10 +69,13 @@ def _demo(args: argparse.Namespace) -> int:
         path=out / "despeckle_vv.png",
     )
 
-    say(f"[6/6] writing {out / 'cube.zarr'}")
+    say(f"[6/7] writing {out / 'cube.zarr'}")
     with progress():
         to_zarr(cube, out / "cube.zarr", mode="w")
     reopened = open_zarr(out / "cube.zarr")
+
+    say("[7/7] flood maps (three threshold methods, k-means), validation and figures")
+    flood_outputs = _flood_step(cube, event.truth / "flood.tif", out, progress)
 
     times = ", ".join(str(t)[:10] for t in cube["time"].values)
     crs = reopened.odc.crs
@@ -93,10 +97,100 @@ def _demo(args: argparse.Namespace) -> int:
         flooded = float(np.mean(src.read(1)))
     print(f"flood from {event.flood_date:%Y-%m-%d}, {flooded:.1%} of the scene; outputs in {out}:")
     outputs = ("norm_config.json", "histogram_vv.png", "histogram_vh.png", "despeckle_vv.png")
-    for name in (*outputs, "cube.zarr"):
+    for name in (*outputs, "cube.zarr", *flood_outputs):
         print(f"  {out / name}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[str, ...]:
+    """Flood maps of the demo event, their scores against the truth, figures and vectors."""
+    import json
+
+    import rioxarray
+    import xarray as xr
+    from dask.base import compute
+
+    from .classify import kmeans
+    from .flood import flood_map
+    from .io.export import to_vector
+    from .plot import agreement_heatmap, comparison_grid, difference_maps, threshold_histogram
+    from .regions import boundary_ratio, region_stats
+    from .thresholds import threshold
+    from .validate import agreement_matrix, class_fractions, segmentation_metrics
+
+    pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
+    opened = rioxarray.open_rasterio(truth_path)
+    assert isinstance(opened, xr.DataArray)
+    truth = opened.squeeze("band", drop=True).astype("uint8")
+    truth = truth.where(post["vv"].notnull().values, 255).astype("uint8")
+    truth = truth.assign_coords(y=post.y, x=post.x)
+    maps = {
+        "otsu": flood_map(pre, post, method="otsu", min_size=10),
+        "ki": flood_map(pre, post, method="ki", min_size=10),
+        "tiled": flood_map(pre, post, method="tiled", min_size=10),
+    }
+    # k-means on post VV/VH (dB): the darkest of three clusters as water
+    classes = kmeans(post, n_clusters=3, sample=20_000)
+    maps["kmeans"] = (classes == 0).astype("uint8").where(classes != 255, 255).astype("uint8")
+    extra = ["post_threshold", "change_threshold", "threshold_fallback", "time"]
+    maps = {k: v.drop_vars([c for c in extra if c in v.coords]) for k, v in maps.items()}
+    with progress():
+        (computed,) = compute(maps)
+    report: dict[str, Any] = {"maps": {}}
+    for name, m in computed.items():
+        metrics = segmentation_metrics(m, truth, classes=[0, 1], ignore_index=255)
+        regions = region_stats(m)
+        report["maps"][name] = {
+            "iou_flood": float(metrics["iou"].sel({"class": 1})),
+            "iou_no_flood": float(metrics["iou"].sel({"class": 0})),
+            "miou": float(metrics["miou"]),
+            "f1_flood": float(metrics["f1"].sel({"class": 1})),
+            "pixel_accuracy": float(metrics["pixel_accuracy"]),
+            "flood_fraction": float(class_fractions(m, classes=[1])[0]),
+            "regions": int(regions["count"]),
+            "boundary_ratio": float(boundary_ratio(m)),
+        }
+    agreement = agreement_matrix({**computed, "truth": truth}).compute()
+    report["agreement"] = {
+        str(a): {str(b): float(agreement.sel(map_a=a, map_b=b)) for b in agreement["map_b"].values}
+        for a in agreement["map_a"].values
+    }
+    (out / "flood_report.json").write_text(json.dumps(report, indent=2))
+    titles = {k: f"mIoU {v['miou']:.3f}" for k, v in report["maps"].items()}
+    comparison_grid(
+        post["vv"], {**computed, "truth": truth}, titles=titles, path=out / "flood_maps.png"
+    )
+    agreement_heatmap(agreement, path=out / "flood_agreement.png")
+    difference_maps(
+        computed,
+        pairs=[("otsu", "ki"), ("otsu", "tiled"), ("otsu", "kmeans")],
+        path=out / "flood_differences.png",
+    )
+    from .calibration import to_db
+
+    post_db = to_db(post["vv"])
+    threshold_histogram(
+        threshold(post_db, method="tiled", tile_sizes=(128, 64, 32)),
+        image=post_db,
+        path=out / "flood_threshold.png",
+    )
+    vectors = to_vector(computed["otsu"], out / "flood_otsu.geojson", overwrite=True)
+    print(f"{'map':<8} {'mIoU':>6} {'IoU flood':>10} {'flood %':>8} {'regions':>8}")
+    for name, r in report["maps"].items():
+        print(
+            f"{name:<8} {r['miou']:>6.3f} {r['iou_flood']:>10.3f} "
+            f"{100 * r['flood_fraction']:>8.2f} {r['regions']:>8d}"
+        )
+    print(f"otsu flood map: {len(vectors)} polygons")
+    return (
+        "flood_report.json",
+        "flood_maps.png",
+        "flood_agreement.png",
+        "flood_differences.png",
+        "flood_threshold.png",
+        "flood_otsu.geojson",
+    )
 
 
 def _catalog_build(args: argparse.Namespace) -> int:

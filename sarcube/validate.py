@@ -174,7 +174,7 @@ def agreement_matrix(maps: Mapping[str, xr.DataArray], *, nodata: int = NODATA) 
             da_a, da_b = maps[a], maps[b]
             valid = (da_a != nodata) & (da_b != nodata)
             same = ((da_a == da_b) & valid).sum()
-            row.append(same / valid.sum().where(valid.sum() > 0))
+            row.append((same / valid.sum().where(valid.sum() > 0)).reset_coords(drop=True))
         rows.append(xr.concat(row, dim="map_b"))
     out = xr.concat(rows, dim="map_a").assign_coords(map_a=names, map_b=names)
     out.name = "agreement"

@@ -77,3 +77,11 @@ def test_agreement_and_class_fractions() -> None:
         sarcube.agreement_matrix({"a": a})
     with pytest.raises(GridMismatchError):
         sarcube.agreement_matrix({"a": a, "b": b.isel(x=slice(0, 2))})
+
+
+def test_agreement_matrix_ignores_differing_coords() -> None:
+    a = xr.DataArray([[0, 1, 1]], dims=("y", "x"), coords={"spatial_ref": 0, "t": 1})
+    b = xr.DataArray([[0, 1, 0]], dims=("y", "x"))
+    out = sarcube.agreement_matrix({"a": a, "b": b})
+    assert out.values.round(3).tolist() == [[1.0, 0.667], [0.667, 1.0]]
+    assert set(out.coords) == {"map_a", "map_b"}

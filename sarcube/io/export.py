@@ -177,7 +177,7 @@ def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
         if _FORMATS[target.suffix.lower()] == "parquet":
             frame.to_parquet(tmp)
         else:
-            frame.to_file(tmp, driver="GeoJSON")
+            frame.to_file(tmp, driver="GeoJSON", layer=target.stem)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
