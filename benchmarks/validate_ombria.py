@@ -9,7 +9,11 @@ Score, per chip: the mean of the IoU of the flood class and of the no-flood
 class; then the mean over chips (a class absent from both maps counts 1).
 
     python benchmarks/validate_ombria.py [--data ../shared/data/ombria-s1/train]
-        [--variants] [--json out.json]
+        [--variants] [--oracle] [--json out.json]
+
+``--oracle`` adds two upper bounds that use the labels: the best threshold per
+chip on the filtered post image, and the best pair of thresholds (filtered
+post, change) per chip — the ceiling of any automatic rule of that form.
 """
 
 from __future__ import annotations
@@ -59,8 +63,35 @@ def mean_iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return 0.5 * (iou(pred, truth) + iou(~pred, ~truth))
 
 
-def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]]]) -> dict[str, float]:
-    data, number, configs = args
+def _best_split(values: list[np.ndarray], truth: np.ndarray, levels: int = 64) -> float:
+    """Best mean IoU of ``flood = all(v <= t_v)`` over a quantile grid of thresholds."""
+    edges = [np.unique(np.quantile(v, np.linspace(0, 1, levels + 1))) for v in values]
+    index = [np.searchsorted(e[1:-1], v, side="left") for e, v in zip(edges, values, strict=True)]
+    shape = tuple(e.size - 1 for e in edges)
+    counts = [
+        np.bincount(
+            np.ravel_multi_index([i[truth == c] for i in index], shape),
+            minlength=int(np.prod(shape)),
+        )
+        .reshape(shape)
+        .astype(np.float64)
+        for c in (True, False)
+    ]
+    for axis in range(len(values)):  # flood = every value in a bin at or below the cut
+        counts = [np.cumsum(c, axis=axis) for c in counts]
+    tp, fp = counts
+    positives, negatives = float(truth.sum()), float((~truth).sum())
+    fn, tn = positives - tp, negatives - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flood = np.where(tp + fp + fn > 0, tp / (tp + fp + fn), 1.0)
+        dry = np.where(tn + fn + fp > 0, tn / (tn + fn + fp), 1.0)
+    best = 0.5 * (flood + dry)
+    empty = 0.5 * (0.0 if positives else 1.0) + 0.5 * (1.0 if negatives else 0.0)
+    return float(max(best.max(), empty))
+
+
+def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]], bool]) -> dict[str, float]:
+    data, number, configs, oracle = args
     before, after, truth = read_chip(data, number)
     scores = {}
     t = float(sarcube.threshold(after, method="otsu")["threshold"])
@@ -68,6 +99,14 @@ def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]]]) -> dict[str, f
     for name, kwargs in configs.items():
         pred = sarcube.flood_map(before, after, **kwargs).values == 1
         scores[name] = mean_iou(pred, truth)
+    if oracle:  # the same filtering as flood_map's defaults
+        post_f = sarcube.boxcar_filter(sarcube.median_filter(after, size=7), size=5).values
+        pre_f = sarcube.boxcar_filter(sarcube.median_filter(before, size=7), size=5).values
+        flat = truth.ravel()
+        scores["oracle: best post threshold"] = _best_split([post_f.ravel()], flat)
+        scores["oracle: best threshold pair"] = _best_split(
+            [post_f.ravel(), (post_f - pre_f).ravel()], flat
+        )
     return scores
 
 
@@ -75,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--variants", action="store_true", help="also score other settings")
+    parser.add_argument("--oracle", action="store_true", help="add the label-based upper bounds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args()
@@ -85,7 +125,11 @@ def main() -> None:
     configs = {**CONFIGS, **(VARIANTS if args.variants else {})}
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(score_chip, [(args.data, n, configs) for n in numbers], chunksize=8))
+        rows = list(
+            pool.map(
+                score_chip, [(args.data, n, configs, args.oracle) for n in numbers], chunksize=8
+            )
+        )
     elapsed = time.perf_counter() - start
     held = np.array([n % 5 == 0 for n in numbers])
     report: dict[str, Any] = {"chips": len(numbers), "held_out": int(held.sum()), "scores": {}}
