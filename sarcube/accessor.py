@@ -136,6 +136,11 @@ class SarAccessor(Generic[XObj]):
     def superpixels(self, **kwargs: Any) -> xr.Dataset:
         return classify.superpixels(self._obj, **kwargs)
 
+    def predict(self, model: Any, *, n_classes: int, **kwargs: Any) -> xr.DataArray:
+        from .infer import predict
+
+        return predict(self._obj, model, n_classes=n_classes, **kwargs)
+
     def sar_rgb(self, **kwargs: Any) -> xr.DataArray:
         return classify.sar_rgb(self._obj, **kwargs)  # type: ignore[arg-type]
 

@@ -1,0 +1,170 @@
+"""Model specs and the per-process model cache.
+
+A :class:`ModelSpec` is small and picklable (paths and importable names): it is
+what travels in every Dask task. The model itself is built or loaded the first
+time a process needs it and cached there, so each worker process loads it
+once, however many chunks it predicts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import ParameterError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["ModelSpec", "load_model", "model_cache_info"]
+
+Activation = Literal["softmax", "sigmoid", "none"]
+
+
+def _resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(target):
+        return target
+    module, _, name = str(target).partition(":")
+    if not module or not name:
+        raise ParameterError(
+            f"model builder {target!r} must be a callable or 'package.module:function'"
+        )
+    obj = getattr(importlib.import_module(module), name)
+    if not callable(obj):
+        raise ParameterError(f"model builder {target!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to get a torch model in any process: exactly one of the three forms.
+
+    Parameters
+    ----------
+    torchscript
+        Path of a TorchScript file (``torch.jit.save``).
+    state_dict, builder
+        Path of a saved ``state_dict`` and the builder of the empty model: a
+        callable or ``"package.module:function"``, called with *builder_kwargs*.
+    factory
+        A callable (or ``"package.module:function"``) returning the ready model.
+    activation
+        Applied to the model's output channels: ``"softmax"`` (classes),
+        ``"sigmoid"`` (independent probabilities) or ``"none"``.
+    name
+        A label for logs and attrs.
+
+    Examples
+    --------
+    >>> spec = ModelSpec(torchscript="model.pt", name="unet")
+    >>> spec.kind
+    'torchscript'
+    """
+
+    torchscript: str | None = None
+    state_dict: str | None = None
+    builder: str | Callable[..., Any] | None = None
+    builder_kwargs: dict[str, Any] = field(default_factory=dict)
+    factory: str | Callable[..., Any] | None = None
+    activation: Activation = "softmax"
+    name: str = "model"
+
+    def __post_init__(self) -> None:
+        forms = [
+            self.torchscript is not None,
+            self.state_dict is not None or self.builder is not None,
+            self.factory is not None,
+        ]
+        if sum(forms) != 1:
+            raise ParameterError(
+                "ModelSpec: give exactly one of torchscript=, state_dict= with builder=, "
+                "or factory="
+            )
+        if (self.state_dict is None) != (self.builder is None):
+            raise ParameterError("ModelSpec: state_dict= and builder= go together")
+        if self.activation not in ("softmax", "sigmoid", "none"):
+            raise ParameterError(
+                f"ModelSpec: activation must be 'softmax', 'sigmoid' or 'none', "
+                f"got {self.activation!r}"
+            )
+        for path in (self.torchscript, self.state_dict):
+            if path is not None and not Path(path).is_file():
+                raise ParameterError(f"ModelSpec: no model file at {path}")
+
+    @property
+    def kind(self) -> str:
+        if self.torchscript is not None:
+            return "torchscript"
+        return "state_dict" if self.state_dict is not None else "factory"
+
+    def key(self) -> tuple[Any, ...]:
+        """What identifies the model in a process's cache."""
+
+        def ident(v: Any) -> Any:
+            return v if v is None or isinstance(v, str) else f"{v.__module__}.{v.__qualname__}"
+
+        return (
+            self.kind,
+            self.torchscript and str(Path(self.torchscript).resolve()),
+            self.state_dict and str(Path(self.state_dict).resolve()),
+            ident(self.builder),
+            tuple(sorted((k, repr(v)) for k, v in self.builder_kwargs.items())),
+            ident(self.factory),
+        )
+
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_LOADS: dict[str, int] = {}
+_LOCK = threading.Lock()
+
+
+def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
+    import torch
+
+    if spec.torchscript is not None:
+        with warnings.catch_warnings():
+            # torch 2.13 deprecates TorchScript in favour of torch.export; the files
+            # users already have still load fine.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.jit.load(spec.torchscript, map_location=device)  # type: ignore[no-untyped-call]
+    elif spec.state_dict is not None:
+        assert spec.builder is not None
+        model = _resolve(spec.builder)(**spec.builder_kwargs)
+        state = torch.load(spec.state_dict, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    else:
+        assert spec.factory is not None
+        model = _resolve(spec.factory)()
+    if not isinstance(model, torch.nn.Module):
+        raise ParameterError(f"{spec.name}: the spec gave a {type(model).__name__}, not a model")
+    return model.to(device).eval()
+
+
+def load_model(spec: ModelSpec, device: str) -> torch.nn.Module:
+    """The model of *spec* on *device*, loaded at most once per process."""
+    key = (*spec.key(), device)
+    with _LOCK:
+        model = _CACHE.get(key)
+        if model is None:
+            model = _build(spec, device)
+            _CACHE[key] = model
+            _LOADS[spec.name] = _LOADS.get(spec.name, 0) + 1
+    return model
+
+
+def model_cache_info() -> dict[str, int]:
+    """How many times each model name was loaded in this process (for checks and logs)."""
+    with _LOCK:
+        return dict(_LOADS)
+
+
+def clear_model_cache() -> None:
+    """Forget the models loaded in this process."""
+    with _LOCK:
+        _CACHE.clear()
+        _LOADS.clear()

@@ -1,0 +1,338 @@
+"""Tiled model inference over lazy cubes: a global window grid with blending and flips.
+
+Windows of ``window`` pixels sit on one grid for the whole image, anchored at
+its origin (starts ``k·stride − (window − stride)//2``), whatever the chunks.
+Each chunk is extended by ``window − 1`` pixels from its neighbours (reflected
+at the image edge, as numpy's ``symmetric`` padding), every window touching
+the chunk is predicted in batches, and each pixel gets the weighted mean of the
+windows covering it (separable ramp weights, or uniform). A pixel therefore
+sees the same windows and weights for any chunking: only batch composition
+differs, which changes results by float rounding at most.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from .._checks import check_real, check_spatial, check_xarray
+from ..conventions import SPATIAL_DIMS
+from ..errors import DimensionError, ParameterError
+from ._models import ModelSpec, load_model
+
+__all__ = ["classify", "predict", "ramp_weights", "window_starts"]
+
+_FLIPS: dict[str, list[tuple[int, ...]]] = {
+    "none": [()],
+    "flip4": [(), (-1,), (-2,), (-2, -1)],
+}
+
+
+def window_starts(size: int, window: int, stride: int) -> np.ndarray:
+    """Start offsets of the global window grid along an axis of *size* pixels."""
+    shift = (window - stride) // 2
+    last = max(0, math.ceil((size + shift - window) / stride))
+    return np.arange(last + 1) * stride - shift
+
+
+def ramp_weights(window: int, stride: int, blend: str) -> np.ndarray:
+    """1-D blending weights of a window: a linear ramp over the overlap, or uniform."""
+    if blend == "uniform" or stride >= window:
+        return np.ones(window, dtype=np.float64)
+    ramp = window - stride
+    i = np.arange(window)
+    return np.minimum(np.minimum(i + 1, window - i), ramp) / ramp
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _run(
+    model: Any, patches: np.ndarray, spec: ModelSpec, tta: str, device: str, dtype: Any
+) -> np.ndarray:
+    import torch
+
+    x = torch.from_numpy(patches).to(device=device, dtype=dtype)
+    total: Any = None
+    with torch.inference_mode():
+        for dims in _FLIPS[tta]:
+            xin = x.flip(dims) if dims else x
+            out = model(xin).float()
+            if spec.activation == "softmax":
+                out = torch.softmax(out, dim=1)
+            elif spec.activation == "sigmoid":
+                out = torch.sigmoid(out)
+            if dims:
+                out = out.flip(dims)
+            total = out if total is None else total + out
+    mean: np.ndarray = (total / len(_FLIPS[tta])).cpu().numpy().astype(np.float64)
+    return mean
+
+
+def _predict_block(
+    ext: np.ndarray,
+    *,
+    spec: ModelSpec,
+    n_out: int,
+    window: int,
+    stride: int,
+    halo: int,
+    size: tuple[int, int],
+    origin: tuple[np.ndarray, np.ndarray],
+    batch_size: int,
+    tta: str,
+    blend: str,
+    device: str,
+    compute_dtype: str,
+    threads: int | None,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """Class probabilities of one chunk from its halo-extended block (channel, y, x)."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if block_info is not None:
+        _, bi, bj = block_info[None]["chunk-location"]
+        a, c = int(origin[0][bi]), int(origin[1][bj])
+    else:
+        a = c = 0
+    h, w = ext.shape[1] - 2 * halo, ext.shape[2] - 2 * halo
+    dev = _device(device)
+    model = load_model(spec, dev)
+    torch_dtype = getattr(torch, compute_dtype)
+    valid = np.isfinite(ext).all(axis=0)
+    filled = np.where(np.isfinite(ext), ext, 0).astype(np.float32)
+    weights_1d = ramp_weights(window, stride, blend)
+    weights = np.outer(weights_1d, weights_1d)
+    acc = np.zeros((n_out, h, w))
+    wsum = np.zeros((h, w))
+    ys = [s for s in window_starts(size[0], window, stride) if s < a + h and s + window > a]
+    xs = [s for s in window_starts(size[1], window, stride) if s < c + w and s + window > c]
+    positions = [(sy, sx) for sy in ys for sx in xs]
+    for start in range(0, len(positions), batch_size):
+        batch = positions[start : start + batch_size]
+        patches = np.stack(
+            [
+                filled[
+                    :,
+                    sy - a + halo : sy - a + halo + window,
+                    sx - c + halo : sx - c + halo + window,
+                ]
+                for sy, sx in batch
+            ]
+        )
+        probs = _run(model, patches, spec, tta, dev, torch_dtype)
+        for (sy, sx), p in zip(batch, probs, strict=True):
+            y0, y1 = max(sy, a), min(sy + window, a + h)
+            x0, x1 = max(sx, c), min(sx + window, c + w)
+            part = weights[y0 - sy : y1 - sy, x0 - sx : x1 - sx]
+            acc[:, y0 - a : y1 - a, x0 - c : x1 - c] += (
+                p[:, y0 - sy : y1 - sy, x0 - sx : x1 - sx] * part
+            )
+            wsum[y0 - a : y1 - a, x0 - c : x1 - c] += part
+    out = (acc / wsum).astype(np.float32)
+    out[:, ~valid[halo : halo + h, halo : halo + w]] = np.nan
+    return out
+
+
+def _at_least(chunks: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """*chunks* with neighbours merged until every chunk has at least *size* pixels."""
+    merged: list[int] = []
+    for c in chunks:
+        if merged and merged[-1] < size:
+            merged[-1] += c
+        else:
+            merged.append(c)
+    if len(merged) > 1 and merged[-1] < size:
+        last = merged.pop()
+        merged[-1] += last
+    return tuple(merged)
+
+
+def _channels(obj: xr.DataArray | xr.Dataset, channels: list[str] | None) -> xr.DataArray:
+    if isinstance(obj, xr.Dataset):
+        names = [str(v) for v in obj.data_vars] if channels is None else channels
+        missing = [n for n in names if n not in obj.data_vars]
+        if missing:
+            raise ParameterError(f"predict: channels {missing} not in the Dataset")
+        stacked = xr.concat(
+            [obj[n].astype(np.float32) for n in names], dim="channel", coords="minimal"
+        )
+        return stacked.assign_coords(channel=names)
+    extra = [d for d in obj.dims if d not in SPATIAL_DIMS]
+    if not extra:
+        return obj.astype(np.float32).expand_dims("channel")
+    if len(extra) > 1:
+        raise DimensionError(
+            f"predict: the input has dims {obj.dims}; give one channel dim besides y and x "
+            "(select a date, or build the stack with sarcube.infer.stack_channels)"
+        )
+    return obj.astype(np.float32).rename({extra[0]: "channel"})
+
+
+def predict(
+    obj: xr.DataArray | xr.Dataset,
+    model: ModelSpec,
+    *,
+    n_classes: int,
+    window: int = 256,
+    stride: int = 192,
+    batch_size: int = 16,
+    tta: Literal["none", "flip4"] = "none",
+    blend: Literal["ramp", "uniform"] = "ramp",
+    device: str = "auto",
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32",
+    channels: list[str] | None = None,
+    threads: int | None = 1,
+) -> xr.DataArray:
+    """Class probabilities of a model over a whole (lazy) image, identical for any chunking.
+
+    Parameters
+    ----------
+    obj
+        Model input on ``(channel, y, x)`` (one extra dim is the channel dim),
+        a ``(y, x)`` band (one channel), or a Dataset whose variables are the
+        channels (in order, or as listed in *channels*). Already normalised as
+        the model expects. NaN pixels get NaN probabilities (the model sees 0).
+    model
+        A :class:`ModelSpec`; the model is loaded once per process.
+    n_classes
+        Number of output channels of the model.
+    window, stride
+        Window size and step of the global grid (stride <= window).
+    batch_size
+        Windows per forward pass.
+    tta
+        ``"flip4"`` averages the probabilities of the identity, horizontal,
+        vertical and both flips (each un-flipped).
+    blend
+        ``"ramp"``: windows weigh linearly less towards their borders over
+        the overlap; ``"uniform"``: plain mean.
+    device
+        ``"auto"`` (CUDA when the process sees it, else CPU), ``"cpu"``, ``"cuda"``…
+    dtype
+        Compute precision of the model.
+    threads
+        torch threads per task (1 suits one task per core under Dask); None
+        leaves torch's setting.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 probabilities, dims ``(class, y, x)``, lazy on dask input, with
+        the input's y/x coords and CRS.
+    """
+    func = "predict"
+    check_xarray(obj, func)
+    check_spatial(obj, func)
+    check_real(obj, func)
+    if not isinstance(model, ModelSpec):
+        raise ParameterError(
+            f"{func}: model must be a sarcube.infer.ModelSpec, got {type(model).__name__}"
+        )
+    for label, value in (
+        ("window", window),
+        ("stride", stride),
+        ("batch_size", batch_size),
+        ("n_classes", n_classes),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParameterError(f"{func}: {label} must be a positive integer, got {value!r}")
+    if stride > window:
+        raise ParameterError(f"{func}: stride ({stride}) must not exceed window ({window})")
+    if tta not in _FLIPS:
+        raise ParameterError(f"{func}: tta must be 'none' or 'flip4', got {tta!r}")
+    if blend not in ("ramp", "uniform"):
+        raise ParameterError(f"{func}: blend must be 'ramp' or 'uniform', got {blend!r}")
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise ParameterError(f"{func}: dtype must be float32, float16 or bfloat16, got {dtype!r}")
+    stack = _channels(obj, channels).transpose("channel", "y", "x")
+    size = (stack.sizes["y"], stack.sizes["x"])
+    if min(size) < window:
+        raise DimensionError(
+            f"{func}: the image ({size[0]}x{size[1]}) is smaller than the window ({window}); "
+            "pass a smaller window"
+        )
+    halo = window - 1
+    options: dict[str, Any] = dict(
+        spec=model,
+        n_out=n_classes,
+        window=window,
+        stride=stride,
+        halo=halo,
+        size=size,
+        batch_size=batch_size,
+        tta=tta,
+        blend=blend,
+        device=device,
+        compute_dtype=dtype,
+    )
+    data = stack.data
+    if isinstance(data, dsa.Array):
+        # every chunk at least as large as the halo, so the overlap keeps the chunking
+        data = data.rechunk(
+            {0: -1, 1: _at_least(data.chunks[1], halo), 2: _at_least(data.chunks[2], halo)}
+        )
+        origin = tuple(np.cumsum((0, *c))[:-1] for c in data.chunks[1:])
+        ext = dsa.overlap.overlap(
+            data, depth={0: 0, 1: halo, 2: halo}, boundary={0: "none", 1: "reflect", 2: "reflect"}
+        )
+        result: Any = dsa.map_blocks(
+            _predict_block,
+            ext,
+            **options,
+            origin=origin,
+            threads=threads,
+            chunks=((n_classes,), *data.chunks[1:]),
+            dtype=np.float32,
+            meta=np.empty((0, 0, 0), dtype=np.float32),
+        )
+    else:
+        padded = np.pad(
+            np.asarray(data, dtype=np.float32),
+            ((0, 0), (halo, halo), (halo, halo)),
+            mode="symmetric",
+        )
+        result = _predict_block(padded, **options, origin=(np.zeros(1), np.zeros(1)), threads=None)
+    coords = {k: v for k, v in stack.coords.items() if "channel" not in v.dims}
+    return xr.DataArray(
+        result,
+        dims=("class", "y", "x"),
+        coords={**coords, "class": np.arange(n_classes)},
+        name="probability",
+        attrs={
+            "long_name": f"class probabilities of {model.name}",
+            "units": "1",
+            "window": window,
+            "stride": stride,
+            "tta": tta,
+            "blend": blend,
+        },
+    )
+
+
+def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
+    """The most probable class per pixel, uint8, *nodata* where probabilities are NaN."""
+    check_xarray(probs, "classify")
+    if "class" not in probs.dims:
+        raise DimensionError(f"classify: expected a 'class' dim (from predict), got {probs.dims}")
+    valid = probs.notnull().all("class")
+    best = probs.fillna(-1).argmax("class")
+    out = best.where(valid, nodata).astype(np.uint8)
+    out.name = "class"
+    out.attrs = {
+        "long_name": "most probable class",
+        "flag_values": np.array([*range(probs.sizes["class"]), nodata], dtype=np.uint8),
+        "flag_meanings": " ".join(f"class_{i}" for i in range(probs.sizes["class"])) + " nodata",
+    }
+    return out

@@ -1,0 +1,179 @@
+"""Tiled inference: the blended map of a reference loop, for any chunking; one load per worker."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import sarcube
+from sarcube.errors import DimensionError, ParameterError
+from sarcube.infer import ModelSpec, classify, predict, ramp_weights, window_starts
+
+from conftest import raise_if_dask_computes
+
+
+class _TinyNet(torch.nn.Module):
+    """Two channels in, three classes out; asymmetric kernels, so flips matter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1 = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 3, (5, 3), padding=(2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(torch.tanh(self.conv1(x)))
+
+
+def tiny_net() -> torch.nn.Module:
+    return _TinyNet()
+
+
+def _save_torchscript(path: Path) -> None:
+    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; files still load
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(tiny_net()), path)
+
+
+def _image(shape: tuple[int, int] = (150, 130)) -> xr.DataArray:
+    cube = sarcube.synthetic.make_scene(shape, seed=2, nodata_edge=False).cube.isel(time=-1)
+    db = sarcube.to_db(cube)
+    stack = xr.concat([(db["vv"] + 12) / 5, (db["vh"] + 20) / 5], dim="band")
+    return stack.assign_coords(band=["vv", "vh"])
+
+
+def _reference(image: np.ndarray, window: int, stride: int, blend: str, tta: str) -> np.ndarray:
+    """The definition: pad symmetrically, predict every window of the grid, weighted mean."""
+    model = tiny_net().eval()
+    h, w = image.shape[1:]
+    pad = window
+    padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
+    weight = np.outer(*(2 * [ramp_weights(window, stride, blend)]))
+    acc = np.zeros((3, h + 2 * pad, w + 2 * pad))
+    wsum = np.zeros((h + 2 * pad, w + 2 * pad))
+    flips = [()] if tta == "none" else [(), (-1,), (-2,), (-2, -1)]
+    for sy in window_starts(h, window, stride):
+        for sx in window_starts(w, window, stride):
+            patch = torch.from_numpy(
+                padded[:, sy + pad : sy + pad + window, sx + pad : sx + pad + window].copy()
+            )[None].float()
+            probs = 0
+            with torch.no_grad():
+                for dims in flips:
+                    x = patch.flip(dims) if dims else patch
+                    p = torch.softmax(model(x), 1)
+                    probs = probs + (p.flip(dims) if dims else p)
+            probs = (probs / len(flips))[0].numpy()
+            acc[:, sy + pad : sy + pad + window, sx + pad : sx + pad + window] += probs * weight
+            wsum[sy + pad : sy + pad + window, sx + pad : sx + pad + window] += weight
+    return acc[:, pad : pad + h, pad : pad + w] / wsum[pad : pad + h, pad : pad + w]
+
+
+SPEC = ModelSpec(factory=tiny_net, name="tiny")
+
+
+def test_window_grid_covers_the_image() -> None:
+    starts = window_starts(130, 64, 48)
+    assert starts[0] == -8 and np.all(np.diff(starts) == 48)
+    assert starts[-1] + 64 >= 130 > starts[-1] + 64 - 48
+    w = ramp_weights(64, 48, "ramp")
+    assert w.min() == pytest.approx(1 / 16) and w.max() == 1 and np.allclose(w, w[::-1])
+
+
+@pytest.mark.parametrize(("blend", "tta"), [("ramp", "none"), ("uniform", "flip4")])
+def test_predict_equals_the_reference(blend: str, tta: str) -> None:
+    image = _image()
+    probs = predict(image, SPEC, n_classes=3, window=64, stride=48, blend=blend, tta=tta)  # type: ignore[arg-type]
+    expected = _reference(image.values.astype(np.float32), 64, 48, blend, tta)
+    np.testing.assert_allclose(probs.values, expected, atol=2e-6)
+    assert probs.dims == ("class", "y", "x") and probs.dtype == np.float32
+    assert probs.rio.crs == image.rio.crs
+    np.testing.assert_allclose(probs.sum("class"), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunks", [{"y": 100, "x": 90}, {"y": 37, "x": 41}, {"y": 150, "x": 65}])
+def test_predict_is_lazy_and_chunk_invariant(chunks: dict[str, int]) -> None:
+    image = _image()
+    image[0, 5:9, 7:12] = np.nan
+    eager = predict(image, SPEC, n_classes=3, window=64, stride=48, tta="flip4", batch_size=5)
+    with raise_if_dask_computes():
+        lazy = predict(
+            image.chunk({"band": 1, **chunks}),
+            SPEC,
+            n_classes=3,
+            window=64,
+            stride=48,
+            tta="flip4",
+            batch_size=3,
+        )
+    assert np.nanmax(np.abs(lazy.values - eager.values)) <= 1e-5
+    assert np.isnan(eager.values[:, 5:9, 7:12]).all()
+    assert np.isnan(lazy.values[:, 5:9, 7:12]).all()
+    assert np.isfinite(eager.values[:, 10:, :]).all()
+    labels = classify(lazy)
+    assert labels.dtype == np.uint8 and (labels.values[5:9, 7:12] == 255).all()
+    np.testing.assert_array_equal(labels.values[10:], np.nanargmax(eager.values[:, 10:], axis=0))
+
+
+def test_state_dict_and_torchscript_specs(tmp_path: Path) -> None:
+    image = _image((80, 70))
+    torch.save(tiny_net().state_dict(), tmp_path / "tiny.pth")
+    _save_torchscript(tmp_path / "tiny.pt")
+    by_factory = predict(image, SPEC, n_classes=3, window=64, stride=32)
+    for spec in (
+        ModelSpec(state_dict=str(tmp_path / "tiny.pth"), builder=f"{__name__}:tiny_net"),
+        ModelSpec(torchscript=str(tmp_path / "tiny.pt")),
+    ):
+        out = predict(image, spec, n_classes=3, window=64, stride=32)
+        np.testing.assert_allclose(out.values, by_factory.values, atol=1e-6)
+
+
+def test_predict_bad_input(tmp_path: Path) -> None:
+    image = _image((80, 70))
+    with pytest.raises(ParameterError, match="exactly one"):
+        ModelSpec()
+    with pytest.raises(ParameterError, match="no model file"):
+        ModelSpec(torchscript=str(tmp_path / "missing.pt"))
+    with pytest.raises(ParameterError, match="stride"):
+        predict(image, SPEC, n_classes=3, window=32, stride=48)
+    with pytest.raises(DimensionError, match="smaller than the window"):
+        predict(image, SPEC, n_classes=3, window=96, stride=48)
+    with pytest.raises(DimensionError, match="channel dim"):
+        predict(image.expand_dims(time=1), SPEC, n_classes=3, window=32, stride=16)
+    with pytest.raises(ParameterError, match="tta"):
+        predict(image, SPEC, n_classes=3, window=32, stride=16, tta="rot8")  # type: ignore[arg-type]
+
+
+@pytest.mark.cluster
+def test_model_loads_once_per_worker_process(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    path = tmp_path / "tiny.pt"
+    _save_torchscript(path)
+    spec = ModelSpec(torchscript=str(path), name="tiny-script")
+    image = _image().chunk({"band": 1, "y": 64, "x": 65})  # 3 × 2 = 6 chunks
+    eager = predict(_image(), spec, n_classes=3, window=64, stride=48)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        lazy = predict(image, spec, n_classes=3, window=64, stride=48)
+        result = client.compute(lazy).result()
+        loads = client.run(lambda: sarcube.infer.model_cache_info().get("tiny-script", 0))
+    assert sum(loads.values()) >= 1 and all(n <= 1 for n in loads.values())
+    assert np.nanmax(np.abs(result.values - eager.values)) <= 1e-5
+
+
+def test_accessor_predict() -> None:
+    image = _image((80, 70))
+    xr.testing.assert_identical(
+        image.sar.predict(SPEC, n_classes=3, window=64, stride=32),
+        predict(image, SPEC, n_classes=3, window=64, stride=32),
+    )
