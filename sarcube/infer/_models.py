@@ -61,9 +61,9 @@ class ModelSpec:
 
     Examples
     --------
-    >>> spec = ModelSpec(torchscript="model.pt", name="unet")
+    >>> spec = ModelSpec(factory="torch.nn:Identity", activation="none", name="identity")
     >>> spec.kind
-    'torchscript'
+    'factory'
     """
 
     torchscript: str | None = None
