@@ -1,0 +1,107 @@
+"""Chips for torch, losses, and the training loop on a task it must learn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sarcube.errors import DimensionError, ParameterError
+from sarcube.ml import ChipDataset, TrainingLog, evaluate, make_loss, plot_training_log, train
+from sarcube.ml.train import image_miou
+from sarcube.models import UNet
+
+
+def _task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy images whose dark blobs are the class to find."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32]
+    labels = np.zeros((n, 32, 32), np.uint8)
+    for i in range(n):
+        cy, cx, r = [*rng.integers(6, 26, 2).tolist(), int(rng.integers(4, 9))]
+        labels[i] = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+    inputs = (1.0 - 2.0 * labels[:, None] + rng.normal(0, 0.6, (n, 1, 32, 32))).astype(np.float32)
+    return inputs, labels
+
+
+def test_dataset_augments_input_and_label_alike() -> None:
+    inputs, labels = _task(6, 0)
+    ds = ChipDataset(
+        np.concatenate([inputs, labels[:, None].astype(np.float32)], 1),
+        labels,
+        augment=True,
+        crop=24,
+    )
+    for i in range(6):
+        x, y = ds[i]
+        assert x.shape == (2, 24, 24) and y.shape == (24, 24) and y.dtype == torch.int64
+        np.testing.assert_array_equal(x[1].numpy(), y.numpy())
+    with pytest.raises(DimensionError):
+        ChipDataset(inputs[:, 0], labels)
+    with pytest.raises(ParameterError, match="NaN"):
+        ChipDataset(inputs * np.nan, labels)
+
+
+def test_losses() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8)
+    target = torch.randint(0, 3, (2, 8, 8))
+    target[0, 0, 0] = 255
+    assert torch.isclose(
+        make_loss("ce")(logits, target), F.cross_entropy(logits, target, ignore_index=255)
+    )
+    perfect = F.one_hot(target.clamp(0, 2), 3).permute(0, 3, 1, 2).float() * 50
+    assert float(make_loss("dice")(perfect, target)) < 1e-3
+    assert float(make_loss("focal")(perfect, target)) < 1e-6
+    both = make_loss("ce+dice")(logits, target)
+    assert torch.isclose(both, make_loss("ce")(logits, target) + make_loss("dice")(logits, target))
+    assert float(make_loss("tversky")(logits, target)) > 0
+    with pytest.raises(ParameterError, match="ce\\+dice"):
+        make_loss("lovasz")
+
+
+def test_image_miou_counts_absent_classes_as_one() -> None:
+    truth = np.array([[1, 1], [0, 255]])
+    assert image_miou(np.array([[1, 0], [0, 1]]), truth, 2, 255) == pytest.approx((0.5 + 0.5) / 2)
+    assert image_miou(np.ones((2, 2)), np.ones((2, 2)), 2, 255) == 1.0
+
+
+def test_train_learns_keeps_the_best_epoch_and_is_reproducible(tmp_path: Path) -> None:
+    inputs, labels = _task(48, 1)
+    val_inputs, val_labels = _task(16, 2)
+    val = ChipDataset(val_inputs, val_labels)
+
+    def run(name: str) -> tuple[TrainingLog, torch.nn.Module]:
+        torch.manual_seed(0)
+        model = UNet(in_channels=1, n_classes=2, base=4, depth=2)
+        log = train(
+            model,
+            ChipDataset(inputs, labels, augment=True),
+            val,
+            epochs=4,
+            batch_size=8,
+            lr=1e-2,
+            seed=3,
+            checkpoint=tmp_path / f"{name}.pt",
+            log_path=tmp_path / f"{name}.json",
+        )
+        return log, model
+
+    before = evaluate(UNet(in_channels=1, n_classes=2, base=4, depth=2), val)["miou"]
+    log, model = run("a")
+    assert log.best_val_miou > 0.8 > before
+    assert log.best_val_miou == max(r["val_miou"] for r in log.epochs)
+    assert evaluate(model, val)["miou"] == pytest.approx(log.best_val_miou)  # best weights back
+    saved = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert TrainingLog.from_json(tmp_path / "a.json") == log
+    log_b, model_b = run("b")
+    assert log_b.epochs == [
+        r | {"seconds": rb["seconds"]} for r, rb in zip(log.epochs, log_b.epochs, strict=True)
+    ]
+    assert all(torch.equal(model_b.state_dict()[k], v) for k, v in model.state_dict().items())
+    plot_training_log(log, path=tmp_path / "log.png")
+    assert (tmp_path / "log.png").read_bytes().startswith(b"\x89PNG")
