@@ -12,7 +12,15 @@ import xarray as xr
 
 import sarcube
 from sarcube.errors import DimensionError, ParameterError
-from sarcube.infer import ModelSpec, classify, predict, ramp_weights, window_starts
+from sarcube.infer import (
+    ModelSpec,
+    classify,
+    predict,
+    ramp_weights,
+    stack_channels,
+    sweep_norms,
+    window_starts,
+)
 
 from conftest import raise_if_dask_computes
 
@@ -177,3 +185,40 @@ def test_accessor_predict() -> None:
         image.sar.predict(SPEC, n_classes=3, window=64, stride=32),
         predict(image, SPEC, n_classes=3, window=64, stride=32),
     )
+
+
+def test_stack_channels_order_and_normalisation() -> None:
+    cube = sarcube.synthetic.make_scene((40, 30), seed=1).cube.chunk({"time": 1, "y": 20})
+    config = sarcube.NormConfig(
+        clamp=0.3, mean={"vv": 0.05, "vh": 0.01}, std={"vv": 0.02, "vh": 0.005}
+    )
+    with raise_if_dask_computes():
+        stack = stack_channels(cube, bands=["vv", "vh"], times=[-3, -2, -1], norm=config)
+    assert stack.dims == ("channel", "y", "x") and stack.sizes["channel"] == 6
+    assert stack["channel"].values.tolist() == ["vv@0", "vh@0", "vv@1", "vh@1", "vv@2", "vh@2"]
+    expected = sarcube.normalise(cube["vh"].isel(time=1), config, band="vh")
+    np.testing.assert_allclose(stack.sel(channel="vh@1").values, expected.values, rtol=1e-6)
+    by_label = stack_channels(cube, bands=["vh"], times=[cube["time"].values[0]])
+    np.testing.assert_array_equal(by_label.values[0], cube["vh"].isel(time=0).values)
+    with pytest.raises(DimensionError, match="times="):
+        stack_channels(cube, bands=["vv"])
+    with pytest.raises(sarcube.errors.BandNotFoundError):
+        stack_channels(cube, bands=["hh"], times=[0])
+
+
+def test_sweep_norms_reports_class_percentages() -> None:
+    cube = sarcube.synthetic.make_scene((70, 64), seed=1, nodata_edge=False).cube
+    configs = {
+        f"clamp {c}": sarcube.NormConfig.from_stats(
+            sarcube.clamp_stats(cube, (c,), dims=("time", "y", "x")).compute(), clamp=c
+        )
+        for c in (0.15, 0.5)
+    }
+    spec = ModelSpec(factory=tiny_net, name="tiny")
+    report = sweep_norms(
+        cube, spec, configs, bands=["vv", "vh"], times=[-1], n_classes=3, window=64, stride=32
+    )
+    assert list(report) == ["clamp 0.15", "clamp 0.5"]
+    for row in report.values():
+        assert sum(v for k, v in row.items() if k != "nodata") == pytest.approx(100)
+    assert report["clamp 0.15"] != report["clamp 0.5"]

@@ -8,6 +8,7 @@ map. Models are described by a :class:`ModelSpec` and loaded once per process.
 
 from ._models import ModelSpec, clear_model_cache, load_model, model_cache_info
 from ._predict import classify, predict, ramp_weights, window_starts
+from ._stack import stack_channels, sweep_norms
 
 __all__ = [
     "ModelSpec",
@@ -17,5 +18,7 @@ __all__ = [
     "model_cache_info",
     "predict",
     "ramp_weights",
+    "stack_channels",
+    "sweep_norms",
     "window_starts",
 ]
