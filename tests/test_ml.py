@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from sarcube.errors import DimensionError, ParameterError
-from sarcube.ml import ChipDataset, TrainingLog, evaluate, make_loss, plot_training_log, train
+from sarcube.ml import (
+    ChipDataset,
+    TrainingLog,
+    evaluate,
+    make_loss,
+    plot_training_log,
+    to_chips,
+    train,
+)
 from sarcube.ml.train import image_miou
 from sarcube.models import UNet
 
@@ -105,3 +113,53 @@ def test_train_learns_keeps_the_best_epoch_and_is_reproducible(tmp_path: Path) -
     assert all(torch.equal(model_b.state_dict()[k], v) for k, v in model.state_dict().items())
     plot_training_log(log, path=tmp_path / "log.png")
     assert (tmp_path / "log.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_to_chips_writes_georeferenced_chips_and_an_index(tmp_path: Path) -> None:
+    import rasterio
+
+    import sarcube
+
+    scene = sarcube.synthetic.make_scene((100, 90), seed=3)
+    cube = scene.cube.chunk({"time": 1, "y": 40, "x": 40})
+    label = scene.flood.isel(time=-1, drop=True)
+    index = to_chips(cube, tmp_path / "stack", bands=["vv", "vh"], size=32, max_nodata=0.5)
+    # 4 x 3 positions (the last row/column flush with the edge), some dropped for nodata
+    assert 0 < len(index) <= 12
+    assert set(index["row"]) <= {0, 32, 64, 68} and set(index["col"]) <= {0, 32, 58}
+    assert (index["nodata_fraction"] <= 0.5).all()
+    first = index.iloc[0]
+    with rasterio.open(tmp_path / "stack" / "image" / f"{first.chip_id}.tif") as src:
+        assert src.count == 6 and src.crs.to_epsg() == 32633  # 3 dates x 2 bands, time-major
+        data = src.read()
+        assert (src.bounds.left, src.bounds.top) == (first.minx, first.maxy)
+    window = {"y": slice(first.row, first.row + 32), "x": slice(first.col, first.col + 32)}
+    np.testing.assert_array_equal(data[3], cube["vh"].isel(time=1, **window).values)
+    assert (tmp_path / "stack" / "index.csv").read_text().startswith("chip_id,row,col")
+
+    triplets = to_chips(
+        cube,
+        tmp_path / "triplets",
+        bands=["vv"],
+        size=32,
+        stride=16,
+        layout="triplets",
+        times=[0, 1, 2],
+        label=label,
+        max_nodata=0.0,
+        class_fractions={1: (0.05, 1.0)},
+    )
+    assert len(triplets) > 0 and (triplets["class_1_fraction"] >= 0.05).all()
+    assert (triplets["nodata_fraction"] == 0).all()
+    assert sorted(p.name for p in (tmp_path / "triplets").iterdir()) == [
+        "index.csv",
+        "label",
+        "t0",
+        "t1",
+        "t2",
+    ]
+    with pytest.raises(sarcube.errors.OutputError, match="overwrite"):
+        to_chips(cube, tmp_path / "stack", bands=["vv"], size=32)
+    with pytest.raises(ParameterError, match="label"):
+        to_chips(cube, tmp_path / "x", bands=["vv"], class_fractions={1: (0.1, 1)})
+    assert not (tmp_path / "x").exists()

@@ -6,6 +6,7 @@ focal, Tversky), per-epoch validation with per-image IoU, best-checkpoint
 selection and a JSON training log (:func:`plot_training_log` draws it).
 """
 
+from .chips import to_chips
 from .data import ChipDataset, augment
 from .losses import LOSSES, make_loss
 from .train import TrainingLog, evaluate, plot_training_log, train
@@ -18,5 +19,6 @@ __all__ = [
     "evaluate",
     "make_loss",
     "plot_training_log",
+    "to_chips",
     "train",
 ]

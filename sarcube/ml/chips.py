@@ -1,0 +1,240 @@
+"""Chips for training: georeferenced GeoTIFF windows of a cube, with an index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+from dask.base import compute
+from dask.delayed import delayed
+
+from .._checks import check_spatial, check_xarray
+from ..errors import BandNotFoundError, DimensionError, OutputError, ParameterError
+
+__all__ = ["to_chips"]
+
+
+def _window_starts(n: int, size: int, stride: int) -> list[int]:
+    """Chip starts along an axis: every *stride*, the last one flush with the edge."""
+    if n < size:
+        return []
+    starts = list(range(0, n - size + 1, stride))
+    if starts[-1] != n - size:
+        starts.append(n - size)
+    return starts
+
+
+def _write_tif(
+    path: Path, data: np.ndarray, transform: Affine, crs: Any, nodata: float | None
+) -> None:
+    profile = {
+        "driver": "GTiff",
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "count": data.shape[0],
+        "dtype": data.dtype.name,
+        "transform": transform,
+        "compress": "deflate",
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+
+
+def _chip_task(
+    layers: dict[str, np.ndarray],
+    label: np.ndarray | None,
+    *,
+    out: Path,
+    chip_id: str,
+    row: int,
+    col: int,
+    transform: Affine,
+    crs: Any,
+    max_nodata: float,
+    class_limits: dict[int, tuple[float, float]],
+) -> dict[str, Any] | None:
+    """Check one chip against the filters and write it; its index row, or None if dropped."""
+    valid = np.ones(next(iter(layers.values())).shape[1:], dtype=bool)
+    for data in layers.values():
+        valid &= np.isfinite(data).all(axis=0)
+    nodata = 1.0 - float(valid.mean())
+    if nodata > max_nodata:
+        return None
+    record: dict[str, Any] = {"chip_id": chip_id, "row": row, "col": col, "nodata_fraction": nodata}
+    if label is not None:
+        labelled = label != 255
+        for c, (lo, hi) in class_limits.items():
+            share = float((label[labelled] == c).mean()) if labelled.any() else 0.0
+            if not lo <= share <= hi:
+                return None
+        for c in np.unique(label[labelled]).tolist():
+            record[f"class_{c}_fraction"] = float((label[labelled] == c).mean())
+    for name, data in layers.items():
+        _write_tif(out / name / f"{chip_id}.tif", data.astype(np.float32), transform, crs, np.nan)
+    if label is not None:
+        _write_tif(
+            out / "label" / f"{chip_id}.tif", label[None].astype(np.uint8), transform, crs, 255
+        )
+    return record
+
+
+def to_chips(
+    cube: xr.Dataset,
+    out: str | os.PathLike[str],
+    *,
+    bands: Sequence[str],
+    size: int = 512,
+    stride: int | None = None,
+    label: xr.DataArray | None = None,
+    layout: Literal["stack", "triplets"] = "stack",
+    times: Sequence[int] | None = None,
+    max_nodata: float = 0.0,
+    class_fractions: dict[int, tuple[float, float]] | None = None,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Cut a cube (and its label map) into georeferenced chips with an index (**computes**).
+
+    Chips are ``size × size`` windows every *stride* pixels (default *size*:
+    no overlap; the last chip of a row or column is moved flush with the
+    edge). Each is a GeoTIFF with its own transform and the cube's CRS.
+
+    Parameters
+    ----------
+    cube
+        Bands on ``(time, y, x)`` or ``(y, x)``.
+    out
+        Output folder (created; refused if it exists unless *overwrite*).
+    bands
+        Bands to write, in order.
+    label
+        Optional ``(y, x)`` class map (uint8, 255 = no label) written as ``label/``.
+    layout
+        ``"stack"``: one file per chip in ``image/`` with every (time, band)
+        layer, time-major. ``"triplets"``: one folder per position in *times*
+        (``t0/``, ``t1/``, … e.g. pre_1, pre_2, post), each with the bands.
+    times
+        Time positions to use (default: all dates).
+    max_nodata
+        Drop chips with a larger fraction of pixels NaN in any layer.
+    class_fractions
+        ``{class: (min, max)}``: keep chips whose label has that class share.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The index, also written as ``index.csv``: ``chip_id``, ``row``, ``col``
+        (pixel offsets), ``minx``, ``miny``, ``maxx``, ``maxy`` (CRS units),
+        ``nodata_fraction`` and ``class_<c>_fraction`` per label class.
+    """
+    func = "to_chips"
+    check_xarray(cube, func)
+    if not isinstance(cube, xr.Dataset):
+        raise ParameterError(f"{func}: pass a cube (Dataset) with one variable per band")
+    check_spatial(cube, func)
+    missing = [b for b in bands if b not in cube.data_vars]
+    if missing or not bands:
+        raise BandNotFoundError(f"{func}: bands {missing or list(bands)} not in the cube")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ParameterError(f"{func}: size must be a positive integer, got {size!r}")
+    stride = size if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ParameterError(f"{func}: stride must be a positive integer, got {stride!r}")
+    if layout not in ("stack", "triplets"):
+        raise ParameterError(f"{func}: layout must be 'stack' or 'triplets', got {layout!r}")
+    if not 0 <= max_nodata <= 1:
+        raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
+    limits = {int(c): (float(lo), float(hi)) for c, (lo, hi) in (class_fractions or {}).items()}
+    if limits and label is None:
+        raise ParameterError(f"{func}: class_fractions needs a label map")
+    if label is not None and (label.sizes.get("y"), label.sizes.get("x")) != (
+        cube.sizes["y"],
+        cube.sizes["x"],
+    ):
+        raise DimensionError(f"{func}: the label map is not on the cube's grid")
+    has_time = "time" in cube.dims
+    positions = list(range(cube.sizes["time"])) if has_time and times is None else list(times or [])
+    if not has_time and (times is not None or layout == "triplets"):
+        raise DimensionError(f"{func}: times= and layout='triplets' need a time dim")
+    target = Path(out)
+    if target.exists():
+        if not overwrite:
+            raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
+        shutil.rmtree(target)
+
+    if has_time:
+        layer_names = (
+            [f"t{i}" for i in range(len(positions))] if layout == "triplets" else ["image"]
+        )
+    else:
+        layer_names = ["image"]
+
+    def layers_for(window: dict[str, slice]) -> dict[str, Any]:
+        part = cube[list(bands)].isel(window)
+        if not has_time:
+            return {"image": xr.concat([part[b] for b in bands], "layer").data}
+        per_time = [
+            xr.concat([part[b].isel(time=p) for b in bands], "layer").data for p in positions
+        ]
+        if layout == "triplets":
+            return dict(zip(layer_names, per_time, strict=True))
+        stacked = xr.concat([xr.DataArray(d, dims=("layer", "y", "x")) for d in per_time], "layer")
+        return {"image": stacked.data}
+
+    transform = cube.rio.transform(recalc=True)
+    crs = cube.rio.crs
+    ys = _window_starts(cube.sizes["y"], size, stride)
+    xs = _window_starts(cube.sizes["x"], size, stride)
+    if not ys or not xs:
+        raise DimensionError(
+            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one chip"
+        )
+    target.mkdir(parents=True)
+    for name in layer_names + (["label"] if label is not None else []):
+        (target / name).mkdir()
+    tasks = []
+    for r in ys:
+        for c in xs:
+            window = {"y": slice(r, r + size), "x": slice(c, c + size)}
+            chip_transform = transform * Affine.translation(c, r)
+            chip_label = None if label is None else label.isel(window).transpose("y", "x").data
+            tasks.append(
+                delayed(_chip_task)(
+                    layers_for(window),
+                    chip_label,
+                    out=target,
+                    chip_id=f"chip_{r:06d}_{c:06d}",
+                    row=r,
+                    col=c,
+                    transform=chip_transform,
+                    crs=crs,
+                    max_nodata=max_nodata,
+                    class_limits=limits,
+                )
+            )
+    (records,) = compute(tasks)
+    rows = [rec for rec in records if rec is not None]
+    index = pd.DataFrame(
+        rows, columns=None if rows else ["chip_id", "row", "col", "nodata_fraction"]
+    )
+    if len(index):
+        res_x, res_y = transform.a, transform.e
+        index["minx"] = transform.c + index["col"] * res_x
+        index["maxx"] = index["minx"] + size * res_x
+        top = transform.f + index["row"] * res_y
+        index["maxy"] = np.maximum(top, top + size * res_y)
+        index["miny"] = np.minimum(top, top + size * res_y)
+    index.to_csv(target / "index.csv", index=False)
+    return index
