@@ -26,7 +26,7 @@ from .filters import (
     tv_denoise,
 )
 from .flood import flood_map
-from .io.export import to_vector
+from .io.export import to_cog, to_vector
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
 from .regions import boundary_ratio, region_stats, remove_small_regions
@@ -79,6 +79,7 @@ __all__ = [
     "superpixels",
     "synthetic",
     "threshold",
+    "to_cog",
     "to_db",
     "to_linear",
     "to_vector",

@@ -87,3 +87,25 @@ def test_to_vector_plain_arrays_and_errors(tmp_path: Path) -> None:
     with pytest.raises(MaskError, match="other than 0, 1"):
         sarcube.to_vector(plain.astype(np.uint8) * 3)
     assert not list(tmp_path.iterdir())
+
+
+def test_to_cog_round_trip(tmp_path: Path) -> None:
+    import rasterio
+
+    mask = _mask().chunk({"y": 30}).assign_attrs(flag_values=[0, 1, 255])
+    path = sarcube.to_cog(mask, tmp_path / "flood.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32633 and src.nodata == 255
+        assert src.transform == mask.rio.transform() and src.dtypes == ("uint8",)
+        np.testing.assert_array_equal(src.read(1), mask.values)
+        assert src.profile.get("tiled") or src.block_shapes[0][0] < src.height
+    with pytest.raises(OutputError, match="overwrite=True"):
+        sarcube.to_cog(mask, path)
+    floats = sarcube.synthetic.make_scene((40, 30)).cube["vv"].isel(time=0)
+    sarcube.to_cog(floats, tmp_path / "vv.tif")
+    with rasterio.open(tmp_path / "vv.tif") as src:
+        assert np.isnan(src.nodata)
+        np.testing.assert_array_equal(src.read(1), floats.values)
+    with pytest.raises(ParameterError, match=r"\.tif"):
+        sarcube.to_cog(mask, tmp_path / "flood.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flood.tif", "vv.tif"]

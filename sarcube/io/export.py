@@ -1,4 +1,4 @@
-"""Exports of products: flood/change masks as vector polygons (GeoParquet, GeoJSON)."""
+"""Exports of products: maps as Cloud-Optimised GeoTIFFs, masks as polygons (GeoParquet/GeoJSON)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..regions import _check_mask, _labels
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["to_vector"]
+__all__ = ["to_cog", "to_vector"]
 
 _FORMATS = {
     ".parquet": "parquet",
@@ -181,3 +181,61 @@ def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def to_cog(
+    da: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    compress: str = "DEFLATE",
+) -> Path:
+    """Write a 2-D map (or ``(band, y, x)`` stack) as a Cloud-Optimised GeoTIFF (**computes**).
+
+    The CRS and transform come from the map's ``spatial_ref`` and coordinates;
+    the nodata value is 255 for uint8 maps with CF flags (e.g.
+    :func:`sarcube.flood_map`) and NaN for floats. Written to a temporary name
+    and renamed, so no half-written file is left.
+    """
+    func = "to_cog"
+    check = _check_raster(da, func)
+    target = Path(path)
+    if target.suffix.lower() not in (".tif", ".tiff"):
+        raise ParameterError(f"{func}: use a .tif path, got {target.name!r}")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
+    if not target.resolve().parent.is_dir():
+        raise OutputError(f"{func}: {target.parent} is not a folder; create it first")
+    nodata: float | None
+    if np.issubdtype(check.dtype, np.floating):
+        nodata = float("nan")
+    elif "flag_values" in check.attrs and 255 in np.asarray(check.attrs["flag_values"]).tolist():
+        nodata = 255
+    else:
+        nodata = None
+    computed = check.compute()
+    attrs = {k: v for k, v in computed.attrs.items() if isinstance(v, str | int | float)}
+    computed = computed.copy()
+    computed.attrs = attrs
+    if nodata is not None:
+        computed = computed.rio.write_nodata(nodata, encoded=False)
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        computed.rio.to_raster(tmp, driver="COG", compress=compress)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _check_raster(da: Any, func: str) -> xr.DataArray:
+    from .._checks import check_spatial, check_xarray
+
+    check_xarray(da, func)
+    if not isinstance(da, xr.DataArray):
+        raise ParameterError(f"{func}: pass one map (a DataArray), e.g. cube['vv'].isel(time=0)")
+    check_spatial(da, func)
+    extra = [d for d in da.dims if d not in ("y", "x")]
+    if len(extra) > 1:
+        raise DimensionError(f"{func}: the map has dims {da.dims}; pass (y, x) or (band, y, x)")
+    return da.transpose(*extra, "y", "x")
