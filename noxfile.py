@@ -60,7 +60,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML documentation; any warning fails the build."""
-    _install(session, "plot,vector", "docs")
+    _install(session, "plot,vector,torch", "docs")
     out = os.environ.get("SARCUBE_DOCS_OUT", str(ROOT / "docs" / "_build" / "html"))
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", out)
 
@@ -68,7 +68,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run ``sarcube demo`` into ./sarcube-demo."""
-    _install(session, "plot,vector")
+    _install(session, "plot,vector,torch")
     session.run(
         "sarcube", "demo", "--out", "sarcube-demo", *session.posargs, env=_numba_cache(session)
     )

@@ -9,7 +9,11 @@ Score, per chip: the mean of the IoU of the flood class and of the no-flood
 class; then the mean over chips (a class absent from both maps counts 1).
 
     python benchmarks/validate_ombria.py [--data ../shared/data/ombria-s1/train]
-        [--variants] [--oracle] [--json out.json]
+        [--variants] [--oracle] [--model] [--json out.json]
+
+``--model`` adds the shipped bitemporal U-Net (``sarcube.models.ombria``), run
+through :func:`sarcube.infer.predict` without and with flip test-time
+augmentation; it was trained on the chips that are not held out.
 
 ``--oracle`` adds two upper bounds that use the labels: the best threshold per
 chip on the filtered post image, and the best pair of thresholds (filtered
@@ -90,8 +94,8 @@ def _best_split(values: list[np.ndarray], truth: np.ndarray, levels: int = 64) -
     return float(max(best.max(), empty))
 
 
-def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]], bool]) -> dict[str, float]:
-    data, number, configs, oracle = args
+def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]], bool, bool]) -> dict[str, float]:
+    data, number, configs, oracle, model = args
     before, after, truth = read_chip(data, number)
     scores = {}
     t = float(sarcube.threshold(after, method="otsu")["threshold"])
@@ -99,6 +103,19 @@ def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]], bool]) -> dict[
     for name, kwargs in configs.items():
         pred = sarcube.flood_map(before, after, **kwargs).values == 1
         scores[name] = mean_iou(pred, truth)
+    if model:
+        from sarcube.infer import classify, predict
+        from sarcube.models.ombria import prepare, pretrained
+
+        for tta in ("none", "flip4"):
+            probs = predict(
+                prepare(before, after),
+                pretrained(),
+                n_classes=2,
+                window=256,
+                tta=tta,  # type: ignore[arg-type]
+            )
+            scores[f"shipped model, tta={tta}"] = mean_iou(classify(probs).values == 1, truth)
     if oracle:  # the same filtering as flood_map's defaults
         post_f = sarcube.boxcar_filter(sarcube.median_filter(after, size=7), size=5).values
         pre_f = sarcube.boxcar_filter(sarcube.median_filter(before, size=7), size=5).values
@@ -115,6 +132,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--variants", action="store_true", help="also score other settings")
     parser.add_argument("--oracle", action="store_true", help="add the label-based upper bounds")
+    parser.add_argument("--model", action="store_true", help="add the shipped flood model")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args()
@@ -127,7 +145,9 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(
             pool.map(
-                score_chip, [(args.data, n, configs, args.oracle) for n in numbers], chunksize=8
+                score_chip,
+                [(args.data, n, configs, args.oracle, args.model) for n in numbers],
+                chunksize=8,
             )
         )
     elapsed = time.perf_counter() - start
