@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
 import sarcube
@@ -28,7 +29,11 @@ def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     for name in ("flood_maps.png", "flood_agreement.png", "flood_differences.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     report = json.loads((tmp_path / "flood_report.json").read_text())
-    assert set(report["maps"]) == {"otsu", "ki", "tiled", "kmeans"}
+    assert set(report["maps"]) == {"otsu", "ki", "tiled", "kmeans", "shipped model"}
+    model_map = sarcube.open_zarr(tmp_path / "model_flood.zarr")
+    assert set(model_map.data_vars) == {"flood", "flood_probability"}
+    assert model_map.odc.crs.epsg == 32633 and model_map["flood"].dtype == np.uint8
+    assert report["maps"]["shipped model"]["miou"] > 0.5
     # the synthetic flood is found (measured mIoU 0.97 at 256 px; the test image is small)
     assert report["maps"]["otsu"]["miou"] > 0.8
     assert report["agreement"]["otsu"]["otsu"] == 1.0
