@@ -80,7 +80,7 @@ def prepare(before: xr.DataArray, after: xr.DataArray) -> xr.DataArray:
         da = da.drop_vars([c for c in da.coords if c not in da.dims and c != "spatial_ref"])
         values = da.astype(np.float32)
         if da.attrs.get("units") == "1":  # calibrated linear power: the chips are dB
-            values = 10 * np.log10(values.where(values > 0))
+            values = 10 * xr.apply_ufunc(np.log10, values.where(values > 0), dask="allowed")
         if np.issubdtype(da.dtype, np.integer):
             info = np.iinfo(da.dtype)
             usable = values.where((da != info.min) & (da != info.max))
