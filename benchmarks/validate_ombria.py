@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,9 +31,9 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from PIL import Image
 
 import sarcube
+from sarcube.models import ombria
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ombria-s1" / "train"
@@ -50,13 +49,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def read_chip(data: Path, number: int) -> tuple[xr.DataArray, xr.DataArray, np.ndarray]:
-    def read(folder: str, stem: str) -> np.ndarray:
-        image = np.asarray(Image.open(data / folder / f"S1_{stem}_{number:04d}.png"))
-        return image[..., 0] if image.ndim == 3 else image
-
-    before = xr.DataArray(read("BEFORE", "before"), dims=("y", "x"), name="vv")
-    after = xr.DataArray(read("AFTER", "after"), dims=("y", "x"), name="vv")
-    return before, after, read("MASK", "mask") > 0
+    before, after, truth = ombria.read_chip(data, number)
+    return (
+        xr.DataArray(before, dims=("y", "x"), name="vv"),
+        xr.DataArray(after, dims=("y", "x"), name="vv"),
+        truth,
+    )
 
 
 def mean_iou(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -137,9 +135,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args()
 
-    numbers = sorted(
-        int(re.findall(r"\d+", p.name)[-1]) for p in (args.data / "AFTER").glob("*.png")
-    )
+    numbers = ombria.chip_numbers(args.data)
     configs = {**CONFIGS, **(VARIANTS if args.variants else {})}
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:

@@ -37,7 +37,7 @@ from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import BandNotFoundError, DimensionError, ParameterError, UnitsError
 from .filters import boxcar_filter, median_filter
 from .regions import remove_small_regions
-from .thresholds import threshold
+from .thresholds import histogram, threshold
 from .validate import NODATA
 
 __all__ = ["FLOOD", "NO_FLOOD", "flood_map"]
@@ -290,7 +290,5 @@ def flood_map(
 
 
 def _whole(unit: xr.DataArray) -> xr.DataArray:
-    from .thresholds import histogram
-
     hist: xr.DataArray = histogram(unit, bins=_BINS, range=(0.0, 1.0))
     return hist

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import xarray as xr
-from PIL import Image
 
 import sarcube
 from sarcube.errors import (
@@ -17,6 +14,7 @@ from sarcube.errors import (
     ParameterError,
     UnitsError,
 )
+from sarcube.models.ombria import chip_numbers, read_chip
 
 from conftest import OMBRIA_DIR, missing_resource, raise_if_dask_computes
 
@@ -109,15 +107,8 @@ def test_flood_map_bad_input() -> None:
 
 
 def _ombria_chip(number: int) -> tuple[xr.DataArray, xr.DataArray, np.ndarray]:
-    def read(folder: str, stem: str) -> np.ndarray:
-        image = np.asarray(
-            Image.open(OMBRIA_DIR / "train" / folder / f"S1_{stem}_{number:04d}.png")
-        )
-        return image[..., 0] if image.ndim == 3 else image
-
-    before = xr.DataArray(read("BEFORE", "before"), dims=("y", "x"))
-    after = xr.DataArray(read("AFTER", "after"), dims=("y", "x"))
-    return before, after, read("MASK", "mask") > 0
+    before, after, truth = read_chip(OMBRIA_DIR / "train", number)
+    return xr.DataArray(before, dims=("y", "x")), xr.DataArray(after, dims=("y", "x")), truth
 
 
 @pytest.mark.real_data
@@ -125,7 +116,7 @@ def test_flood_map_on_ombria_chips_beats_otsu_on_the_post_image() -> None:
     folder = OMBRIA_DIR / "train" / "AFTER"
     if not folder.is_dir():
         missing_resource(f"OMBRIA chips not found at {folder}")
-    numbers = sorted(int(re.findall(r"\d+", p.name)[-1]) for p in folder.glob("*.png"))
+    numbers = chip_numbers(OMBRIA_DIR / "train")
     held_out = [n for n in numbers if n % 10 == 0]  # a subset of the validation split
     assert len(held_out) > 50
     ours, otsu = [], []

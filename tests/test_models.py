@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import torch
 import xarray as xr
-from PIL import Image
 
 import sarcube
 from sarcube.infer import classify, predict
 from sarcube.models import UNet
-from sarcube.models.ombria import WEIGHTS, prepare, prepare_chip, pretrained
+from sarcube.models.ombria import (
+    WEIGHTS,
+    chip_numbers,
+    prepare,
+    prepare_chip,
+    pretrained,
+    read_chip,
+)
 
 from conftest import OMBRIA_DIR, missing_resource
 
@@ -48,12 +52,7 @@ def test_shipped_model_on_held_out_ombria_chips() -> None:
     folder = OMBRIA_DIR / "train"
     if not (folder / "AFTER").is_dir():
         missing_resource(f"OMBRIA chips not found at {folder}")
-    numbers = sorted(int(re.findall(r"\d+", p.name)[-1]) for p in (folder / "AFTER").glob("*.png"))
-    held_out = [n for n in numbers if n % 10 == 0]  # never seen in training or selection
-
-    def read(sub: str, stem: str, n: int) -> np.ndarray:
-        image = np.asarray(Image.open(folder / sub / f"S1_{stem}_{n:04d}.png"))
-        return image[..., 0] if image.ndim == 3 else image
+    held_out = [n for n in chip_numbers(folder) if n % 10 == 0]  # never seen in training
 
     def iou(a: np.ndarray, b: np.ndarray) -> float:
         union = (a | b).sum()
@@ -61,9 +60,9 @@ def test_shipped_model_on_held_out_ombria_chips() -> None:
 
     model_scores, threshold_scores = [], []
     for n in held_out:
-        before = xr.DataArray(read("BEFORE", "before", n), dims=("y", "x"))
-        after = xr.DataArray(read("AFTER", "after", n), dims=("y", "x"))
-        truth = read("MASK", "mask", n) > 0
+        before_np, after_np, truth = read_chip(folder, n)
+        before = xr.DataArray(before_np, dims=("y", "x"))
+        after = xr.DataArray(after_np, dims=("y", "x"))
         pred = classify(predict(prepare(before, after), pretrained(), n_classes=2)).values == 1
         mapped = sarcube.flood_map(before, after).values == 1
         for scores, p in ((model_scores, pred), (threshold_scores, mapped)):

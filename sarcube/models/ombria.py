@@ -25,7 +25,15 @@ import xarray as xr
 from ..errors import ParameterError
 from ..infer import ModelSpec
 
-__all__ = ["ARCHITECTURE", "prepare", "prepare_chip", "pretrained", "read_chips"]
+__all__ = [
+    "ARCHITECTURE",
+    "chip_numbers",
+    "prepare",
+    "prepare_chip",
+    "pretrained",
+    "read_chip",
+    "read_chips",
+]
 
 NAME = "ombria-s1-bitemporal"
 ARCHITECTURE = {"in_channels": 2, "n_classes": 2, "base": 16, "depth": 4}
@@ -92,21 +100,28 @@ def prepare(before: xr.DataArray, after: xr.DataArray) -> xr.DataArray:
     return stacked.assign_coords(channel=["before", "after"]).astype(np.float32)
 
 
-def read_chips(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model inputs (N, 2, H, W), labels (N, H, W) uint8 and chip numbers of an OMBRIA split."""
+def chip_numbers(folder: Path) -> list[int]:
+    """The chip numbers of an OMBRIA split folder (``BEFORE/``, ``AFTER/``, ``MASK/``)."""
+    return sorted(int(re.findall(r"\d+", p.name)[-1]) for p in (folder / "AFTER").glob("*.png"))
+
+
+def read_chip(folder: Path, number: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One OMBRIA triplet: 8-bit VV before and after (H, W) and the flood mask (bool)."""
     from PIL import Image
 
-    def read(sub: str, stem: str, n: int) -> np.ndarray:
-        image = np.asarray(Image.open(folder / sub / f"S1_{stem}_{n:04d}.png"))
+    def read(sub: str, stem: str) -> np.ndarray:
+        image = np.asarray(Image.open(folder / sub / f"S1_{stem}_{number:04d}.png"))
         return image[..., 0] if image.ndim == 3 else image
 
-    numbers = np.array(
-        sorted(int(re.findall(r"\d+", p.name)[-1]) for p in (folder / "AFTER").glob("*.png"))
-    )
-    inputs = np.stack(
-        [prepare_chip(read("BEFORE", "before", n), read("AFTER", "after", n)) for n in numbers]
-    )
-    labels = np.stack([(read("MASK", "mask", n) > 0).astype(np.uint8) for n in numbers])
+    return read("BEFORE", "before"), read("AFTER", "after"), read("MASK", "mask") > 0
+
+
+def read_chips(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs (N, 2, H, W), labels (N, H, W) uint8 and chip numbers of an OMBRIA split."""
+    numbers = np.array(chip_numbers(folder))
+    triplets = [read_chip(folder, int(n)) for n in numbers]
+    inputs = np.stack([prepare_chip(before, after) for before, after, _ in triplets])
+    labels = np.stack([mask.astype(np.uint8) for _, _, mask in triplets])
     return inputs, labels, numbers
 
 
