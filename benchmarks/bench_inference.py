@@ -4,7 +4,9 @@ The loop is the common hand-written one: cut 256-pixel patches without
 overlap, run the model on one patch at a time under ``torch.no_grad()``, paste
 the probabilities back. ``predict`` runs the same windows (stride = window,
 uniform blend, so both give the same output) in batches, under
-``torch.inference_mode()``, and through Dask with one torch thread per task.
+``torch.inference_mode()``, with batch norms folded into the convolutions and
+the channels-last layout (``optimize=True``, the default), in memory and
+through Dask with one torch thread per task; and once more in bfloat16.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_inference.py [--size 1536] [--repeat 2]
 """
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=256)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 run")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -76,21 +79,40 @@ def main() -> None:
             args.repeat,
             lambda: predict(chunked, spec, **options).values,  # type: ignore[arg-type]
         )
+    t_plain, plain = best_of(
+        args.repeat,
+        lambda: predict(da, spec, **options, threads=None, optimize=False).values,  # type: ignore[arg-type]
+    )
     diff = max(
         float(np.abs(eager - ref).max()),  # type: ignore[operator]
         float(np.abs(lazy - ref).max()),  # type: ignore[operator]
+        float(np.abs(plain - ref).max()),  # type: ignore[operator]
     )
+    bf16_line = ""
+    if not args.no_bf16:
+        with dask.config.set(scheduler="threads", num_workers=2):
+            t_bf16, low = best_of(
+                args.repeat,
+                lambda: predict(chunked, spec, **options, dtype="bfloat16").values,  # type: ignore[arg-type]
+            )
+        agree = float((low.argmax(0) == ref.argmax(0)).mean())  # type: ignore[union-attr,attr-defined]
+        bf16_line = (
+            f"predict bfloat16, dask threads ×2       {t_bf16:7.2f} s   {t_naive / t_bf16:5.2f}×"
+            f"   (max |Δp| {float(np.abs(low - ref).max()):.1e}, "  # type: ignore[operator]
+            f"class map agreement {agree:.4%})"
+        )
     print(
         f"image 2×{args.size}², {w}-px windows, UNet(base=16, depth=4), torch {torch.__version__}"
     )
-    print(f"patch loop (batch 1, no_grad)        {t_naive:7.2f} s")
-    print(
-        f"predict in memory (batch {args.batch})      {t_eager:7.2f} s   {t_naive / t_eager:5.2f}×"
-    )
-    print(
-        f"predict, dask threads ×2 (batch {args.batch}) {t_dask:7.2f} s   {t_naive / t_dask:5.2f}×"
-    )
-    print(f"max |difference| to the loop: {diff:.2e}")
+    print(f"patch loop (batch 1, no_grad)           {t_naive:7.2f} s")
+    print(f"predict optimize=False, in memory       {t_plain:7.2f} s   {t_naive / t_plain:5.2f}×")
+    label = f"predict in memory (batch {args.batch})"
+    print(f"{label:<40}{t_eager:7.2f} s   {t_naive / t_eager:5.2f}×")
+    label = f"predict, dask threads ×2 (batch {args.batch})"
+    print(f"{label:<40}{t_dask:7.2f} s   {t_naive / t_dask:5.2f}×")
+    if bf16_line:
+        print(bf16_line)
+    print(f"float32 runs: max |difference| to the loop {diff:.2e}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import torch
 import xarray as xr
 
 import sarcube
+import sarcube.models
 from sarcube.errors import DimensionError, ParameterError
 from sarcube.infer import (
     ModelSpec,
@@ -104,6 +105,30 @@ def test_predict_equals_the_reference(blend: str, tta: str) -> None:
     np.testing.assert_allclose(probs.sum("class"), 1, atol=1e-5)
 
 
+def _bn_unet() -> torch.nn.Module:
+    torch.manual_seed(1)
+    model = sarcube.models.UNet(in_channels=2, n_classes=3, base=4, depth=2)
+    for module in model.modules():  # batch norms with non-trivial statistics to fold
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def test_optimized_model_gives_the_plain_models_probabilities() -> None:
+    image = _image((96, 80))
+    spec = ModelSpec(factory=_bn_unet, name="bn-unet")
+    options = dict(n_classes=3, window=32, stride=24, tta="flip4")
+    plain = predict(image, spec, **options, optimize=False).values  # type: ignore[arg-type]
+    fast = predict(image, spec, **options).values  # type: ignore[arg-type]
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
+    folded = sarcube.infer.load_model(spec, "cpu", optimize=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    low = predict(image, spec, **options, dtype="bfloat16").values  # type: ignore[arg-type]
+    assert low.dtype == np.float32 and np.abs(low - plain).max() < 0.05
+    assert (low.argmax(0) == plain.argmax(0)).mean() > 0.95
+
+
 @pytest.mark.parametrize("chunks", [{"y": 100, "x": 90}, {"y": 37, "x": 41}, {"y": 150, "x": 65}])
 def test_predict_is_lazy_and_chunk_invariant(chunks: dict[str, int]) -> None:
     image = _image()
@@ -128,17 +153,30 @@ def test_predict_is_lazy_and_chunk_invariant(chunks: dict[str, int]) -> None:
     np.testing.assert_array_equal(labels.values[10:], np.nanargmax(eager.values[:, 10:], axis=0))
 
 
-def test_state_dict_and_torchscript_specs(tmp_path: Path) -> None:
+def test_state_dict_torchscript_and_export_specs(tmp_path: Path) -> None:
     image = _image((80, 70))
     torch.save(tiny_net().state_dict(), tmp_path / "tiny.pth")
     _save_torchscript(tmp_path / "tiny.pt")
-    by_factory = predict(image, SPEC, n_classes=3, window=64, stride=32)
+    auto = torch.export.Dim.AUTO
+    program = torch.export.export(
+        tiny_net().eval(),
+        (torch.zeros(2, 2, 32, 32),),
+        dynamic_shapes=({0: auto, 2: auto, 3: auto},),
+    )
+    torch.export.save(program, tmp_path / "tiny.pt2")
+    by_factory = predict(image, SPEC, n_classes=3, window=64, stride=32, batch_size=3)
     for spec in (
         ModelSpec(state_dict=str(tmp_path / "tiny.pth"), builder=f"{__name__}:tiny_net"),
         ModelSpec(torchscript=str(tmp_path / "tiny.pt")),
+        ModelSpec(exported=str(tmp_path / "tiny.pt2"), name="exported"),
     ):
-        out = predict(image, spec, n_classes=3, window=64, stride=32)
+        out = predict(image, spec, n_classes=3, window=64, stride=32, batch_size=3)
         np.testing.assert_allclose(out.values, by_factory.values, atol=1e-6)
+    (tmp_path / "junk.pt2").write_bytes(b"not a program")
+    with pytest.raises(ParameterError, match=r"torch\.export program"):
+        predict(
+            image, ModelSpec(exported=str(tmp_path / "junk.pt2")), n_classes=3, window=64, stride=32
+        )
 
 
 def test_predict_bad_input(tmp_path: Path) -> None:

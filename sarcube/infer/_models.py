@@ -46,6 +46,11 @@ class ModelSpec:
 
     Parameters
     ----------
+    exported
+        Path of a ``torch.export`` program (``torch.export.save``, ``.pt2``),
+        the format torch recommends in place of TorchScript. Export it with
+        dynamic batch, height and width (``torch.export.Dim.AUTO``) so any
+        window size and batch fit.
     torchscript
         Path of a TorchScript file (``torch.jit.save``).
     state_dict, builder
@@ -67,6 +72,7 @@ class ModelSpec:
     """
 
     torchscript: str | None = None
+    exported: str | None = None
     state_dict: str | None = None
     builder: str | Callable[..., Any] | None = None
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -77,13 +83,14 @@ class ModelSpec:
     def __post_init__(self) -> None:
         forms = [
             self.torchscript is not None,
+            self.exported is not None,
             self.state_dict is not None or self.builder is not None,
             self.factory is not None,
         ]
         if sum(forms) != 1:
             raise ParameterError(
-                "ModelSpec: give exactly one of torchscript=, state_dict= with builder=, "
-                "or factory="
+                "ModelSpec: give exactly one of exported=, torchscript=, state_dict= with "
+                "builder=, or factory="
             )
         if (self.state_dict is None) != (self.builder is None):
             raise ParameterError("ModelSpec: state_dict= and builder= go together")
@@ -92,7 +99,7 @@ class ModelSpec:
                 f"ModelSpec: activation must be 'softmax', 'sigmoid' or 'none', "
                 f"got {self.activation!r}"
             )
-        for path in (self.torchscript, self.state_dict):
+        for path in (self.torchscript, self.exported, self.state_dict):
             if path is not None and not Path(path).is_file():
                 raise ParameterError(f"ModelSpec: no model file at {path}")
 
@@ -100,6 +107,8 @@ class ModelSpec:
     def kind(self) -> str:
         if self.torchscript is not None:
             return "torchscript"
+        if self.exported is not None:
+            return "exported"
         return "state_dict" if self.state_dict is not None else "factory"
 
     def key(self) -> tuple[Any, ...]:
@@ -111,6 +120,7 @@ class ModelSpec:
         return (
             self.kind,
             self.torchscript and str(Path(self.torchscript).resolve()),
+            self.exported and str(Path(self.exported).resolve()),
             self.state_dict and str(Path(self.state_dict).resolve()),
             ident(self.builder),
             tuple(sorted((k, repr(v)) for k, v in self.builder_kwargs.items())),
@@ -132,6 +142,17 @@ def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
             # users already have still load fine.
             warnings.simplefilter("ignore", DeprecationWarning)
             model = torch.jit.load(spec.torchscript, map_location=device)  # type: ignore[no-untyped-call]
+    elif spec.exported is not None:
+        try:
+            program = torch.export.load(spec.exported)
+        except Exception as err:
+            raise ParameterError(
+                f"{spec.name}: {spec.exported} is not a torch.export program "
+                f"(save one with torch.export.save): {err}"
+            ) from err
+        # an exported program is already in inference form (no .eval() on it)
+        module: torch.nn.Module = program.module().to(device)
+        return module
     elif spec.state_dict is not None:
         assert spec.builder is not None
         model = _resolve(spec.builder)(**spec.builder_kwargs)
@@ -145,13 +166,47 @@ def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def load_model(spec: ModelSpec, device: str) -> torch.nn.Module:
-    """The model of *spec* on *device*, loaded at most once per process."""
-    key = (*spec.key(), device)
+def _optimized(model: torch.nn.Module) -> torch.nn.Module:
+    """*model* prepared for inference: batch norms folded into the convolutions before
+    them (``torch.fx``), weights in channels-last layout. Models fx cannot trace and
+    TorchScript modules are returned as they are; the outputs agree with the
+    original to float rounding."""
+    import torch
+
+    if isinstance(model, torch.jit.ScriptModule):
+        return model
+    try:
+        with warnings.catch_warnings():
+            # importing the fx optimisation helpers touches deprecated TorchScript APIs
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torch.fx.experimental.optimization import fuse
+
+            model = fuse(model)  # a traced copy; the original is left unchanged
+    except Exception:  # data-dependent control flow fx cannot trace: keep the model
+        pass
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
+
+
+def load_model(
+    spec: ModelSpec, device: str, *, dtype: str = "float32", optimize: bool = False
+) -> torch.nn.Module:
+    """The model of *spec* on *device*, loaded at most once per process.
+
+    *dtype* casts the weights (``"bfloat16"``/``"float16"`` for reduced precision);
+    *optimize* folds batch norms into convolutions and uses the channels-last
+    layout, which is what makes CPU inference fast (see ``predict``).
+    """
+    key = (*spec.key(), device, dtype, optimize)
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
+            import torch
+
             model = _build(spec, device)
+            if optimize:
+                model = _optimized(model)
+            if dtype != "float32":
+                model = model.to(getattr(torch, dtype))
             _CACHE[key] = model
             _LOADS[spec.name] = _LOADS.get(spec.name, 0) + 1
     return model

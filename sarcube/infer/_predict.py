@@ -57,11 +57,19 @@ def _device(device: str) -> str:
 
 
 def _run(
-    model: Any, patches: np.ndarray, spec: ModelSpec, tta: str, device: str, dtype: Any
+    model: Any,
+    patches: np.ndarray,
+    spec: ModelSpec,
+    tta: str,
+    device: str,
+    dtype: Any,
+    channels_last: bool,
 ) -> np.ndarray:
     import torch
 
     x = torch.from_numpy(patches).to(device=device, dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     total: Any = None
     with torch.inference_mode():
         for dims in _FLIPS[tta]:
@@ -93,6 +101,7 @@ def _predict_block(
     blend: str,
     device: str,
     compute_dtype: str,
+    optimize: bool,
     threads: int | None,
     block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
@@ -108,7 +117,7 @@ def _predict_block(
         a = c = 0
     h, w = ext.shape[1] - 2 * halo, ext.shape[2] - 2 * halo
     dev = _device(device)
-    model = load_model(spec, dev)
+    model = load_model(spec, dev, dtype=compute_dtype, optimize=optimize)
     torch_dtype = getattr(torch, compute_dtype)
     valid = np.isfinite(ext).all(axis=0)
     filled = np.where(np.isfinite(ext), ext, 0).astype(np.float32)
@@ -131,7 +140,7 @@ def _predict_block(
                 for sy, sx in batch
             ]
         )
-        probs = _run(model, patches, spec, tta, dev, torch_dtype)
+        probs = _run(model, patches, spec, tta, dev, torch_dtype, optimize)
         for (sy, sx), p in zip(batch, probs, strict=True):
             y0, y1 = max(sy, a), min(sy + window, a + h)
             x0, x1 = max(sx, c), min(sx + window, c + w)
@@ -194,6 +203,7 @@ def predict(
     dtype: Literal["float32", "float16", "bfloat16"] = "float32",
     channels: list[str] | None = None,
     threads: int | None = 1,
+    optimize: bool = True,
 ) -> xr.DataArray:
     """Class probabilities of a model over a whole (lazy) image, identical for any chunking.
 
@@ -221,10 +231,17 @@ def predict(
     device
         ``"auto"`` (CUDA when the process sees it, else CPU), ``"cpu"``, ``"cuda"``…
     dtype
-        Compute precision of the model.
+        Compute precision of the model (weights and inputs). ``"bfloat16"``
+        roughly halves CPU time again on processors with bf16 instructions, at
+        the cost of probabilities that differ by up to about 1e-2.
     threads
         torch threads per task (1 suits one task per core under Dask); None
         leaves torch's setting.
+    optimize
+        Fold batch norms into the preceding convolutions and run in the
+        channels-last layout (the model is prepared once per process). The
+        probabilities agree with the plain model to float rounding (about 1e-7);
+        ``False`` runs the model exactly as given.
 
     Returns
     -------
@@ -276,6 +293,7 @@ def predict(
         blend=blend,
         device=device,
         compute_dtype=dtype,
+        optimize=optimize,
     )
     data = stack.data
     if isinstance(data, dsa.Array):
