@@ -65,6 +65,8 @@ def _chip_task(
     crs: Any,
     max_nodata: float,
     class_limits: dict[int, tuple[float, float]],
+    cloud: np.ndarray | None = None,
+    max_cloud: float = 1.0,
 ) -> dict[str, Any] | None:
     """Check one chip against the filters and write it; its index row, or None if dropped."""
     valid = np.ones(next(iter(layers.values())).shape[1:], dtype=bool)
@@ -74,6 +76,11 @@ def _chip_task(
     if nodata > max_nodata:
         return None
     record: dict[str, Any] = {"chip_id": chip_id, "row": row, "col": col, "nodata_fraction": nodata}
+    if cloud is not None:
+        share = float(np.mean(np.asarray(cloud) != 0))
+        if share > max_cloud:
+            return None
+        record["cloud_fraction"] = share
     if label is not None:
         labelled = label != 255
         for c, (lo, hi) in class_limits.items():
@@ -103,6 +110,8 @@ def to_chips(
     times: Sequence[int] | None = None,
     max_nodata: float = 0.0,
     class_fractions: dict[int, tuple[float, float]] | None = None,
+    cloud: xr.DataArray | None = None,
+    max_cloud: float = 1.0,
     overwrite: bool = False,
 ) -> pd.DataFrame:
     """Cut a cube (and its label map) into georeferenced chips with an index (**computes**).
@@ -130,7 +139,12 @@ def to_chips(
     max_nodata
         Drop chips with a larger fraction of pixels NaN in any layer.
     class_fractions
-        ``{class: (min, max)}``: keep chips whose label has that class share.
+        ``{class: (min, max)}``: keep chips whose label has that class share
+        (e.g. ``{1: (0.05, 1)}`` for a minimum water fraction of 5 %).
+    cloud
+        Optional ``(y, x)`` cloud mask of the optical layers (non-zero = cloud).
+    max_cloud
+        Drop chips with a larger cloud fraction (written as ``cloud_fraction``).
 
     Returns
     -------
@@ -156,6 +170,13 @@ def to_chips(
         raise ParameterError(f"{func}: layout must be 'stack' or 'triplets', got {layout!r}")
     if not 0 <= max_nodata <= 1:
         raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
+    if not 0 <= max_cloud <= 1:
+        raise ParameterError(f"{func}: max_cloud must be in [0, 1], got {max_cloud!r}")
+    if cloud is not None and (cloud.sizes.get("y"), cloud.sizes.get("x")) != (
+        cube.sizes["y"],
+        cube.sizes["x"],
+    ):
+        raise DimensionError(f"{func}: the cloud mask is not on the cube's grid")
     limits = {int(c): (float(lo), float(hi)) for c, (lo, hi) in (class_fractions or {}).items()}
     if limits and label is None:
         raise ParameterError(f"{func}: class_fractions needs a label map")
@@ -210,6 +231,7 @@ def to_chips(
             window = {"y": slice(r, r + size), "x": slice(c, c + size)}
             chip_transform = transform * Affine.translation(c, r)
             chip_label = None if label is None else label.isel(window).transpose("y", "x").data
+            chip_cloud = None if cloud is None else cloud.isel(window).transpose("y", "x").data
             tasks.append(
                 delayed(_chip_task)(
                     layers_for(window),
@@ -222,6 +244,8 @@ def to_chips(
                     crs=crs,
                     max_nodata=max_nodata,
                     class_limits=limits,
+                    cloud=chip_cloud,
+                    max_cloud=max_cloud,
                 )
             )
     (records,) = compute(tasks)
