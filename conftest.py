@@ -19,3 +19,5 @@ import sarcube
 def _doctest_names(doctest_namespace: dict[str, Any]) -> None:
     doctest_namespace.update({"np": np, "xr": xr, "sarcube": sarcube})
     doctest_namespace.update({name: getattr(sarcube, name) for name in sarcube.__all__})
+    # the accessor's InSAR methods carry sarcube.insar's docstrings and examples
+    doctest_namespace.update({name: getattr(sarcube.insar, name) for name in sarcube.insar.__all__})

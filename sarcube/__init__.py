@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor as _accessor  # registers .sar on Dataset and DataArray
-from . import catalog, synthetic
+from . import catalog, insar, multisensor, synthetic
 from .calibration import clamp_stats, to_db, to_linear
 from .change import difference, log_ratio, normalized_change, reduce_time
 from .classify import kmeans, sar_rgb, superpixels
@@ -27,8 +27,17 @@ from .filters import (
 )
 from .flood import flood_map
 from .io.export import to_cog, to_vector
+from .io.rle import rle_decode, rle_encode, rle_frame
 from .io.stac import failed_assets, load, open_cube, plan_load, search
 from .io.zarr import open_zarr, to_zarr
+from .io.zonal import zonal_stats
+from .multisensor import (
+    apply_water_prior,
+    coregister,
+    feature_stack,
+    sar_features,
+    three_class_metrics,
+)
 from .regions import boundary_ratio, region_stats, remove_small_regions
 from .scaling import NormConfig, clamp, normalise
 from .thresholds import threshold
@@ -46,6 +55,7 @@ __all__ = [
     "SarcubeError",
     "__version__",
     "agreement_matrix",
+    "apply_water_prior",
     "boundary_ratio",
     "boxcar_filter",
     "catalog",
@@ -53,17 +63,21 @@ __all__ = [
     "clamp_stats",
     "class_fractions",
     "confusion_matrix",
+    "coregister",
     "difference",
     "estimate_enl",
     "failed_assets",
+    "feature_stack",
     "flood_map",
     "frost_filter",
     "gamma_map_filter",
+    "insar",
     "kmeans",
     "lee_filter",
     "load",
     "log_ratio",
     "median_filter",
+    "multisensor",
     "normalise",
     "normalized_change",
     "open_cube",
@@ -73,11 +87,16 @@ __all__ = [
     "refined_lee",
     "region_stats",
     "remove_small_regions",
+    "rle_decode",
+    "rle_encode",
+    "rle_frame",
+    "sar_features",
     "sar_rgb",
     "search",
     "segmentation_metrics",
     "superpixels",
     "synthetic",
+    "three_class_metrics",
     "threshold",
     "to_cog",
     "to_db",
@@ -85,4 +104,5 @@ __all__ = [
     "to_vector",
     "to_zarr",
     "tv_denoise",
+    "zonal_stats",
 ]

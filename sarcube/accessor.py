@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import calibration, change, classify, regions, scaling, thresholds
+from . import calibration, change, classify, insar, multisensor, regions, scaling, thresholds
 from .conventions import SPATIAL_DIMS
 from .filters import speckle, tv
-from .io import export
+from .io import export, rle, zonal
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -144,6 +144,25 @@ class SarAccessor(Generic[XObj]):
     def sar_rgb(self, **kwargs: Any) -> xr.DataArray:
         return classify.sar_rgb(self._obj, **kwargs)  # type: ignore[arg-type]
 
+    def coregister(self, layers: Any, **kwargs: Any) -> xr.Dataset:
+        """Reproject *layers* onto this cube's grid: ``sarcube.coregister(layers, like=obj)``."""
+        return multisensor.coregister(layers, self._obj, **kwargs)
+
+    def sar_features(self, **kwargs: Any) -> xr.Dataset:
+        return multisensor.sar_features(self._obj, **kwargs)  # type: ignore[arg-type]
+
+    def zonal_stats(self, polygons: Any, **kwargs: Any) -> gpd.GeoDataFrame:
+        return zonal.zonal_stats(self._obj, polygons, **kwargs)  # type: ignore[arg-type]
+
+    def rle_encode(self, **kwargs: Any) -> str:
+        return rle.rle_encode(self._obj, **kwargs)
+
+    def phase_to_displacement(self, **kwargs: Any) -> xr.DataArray:
+        return insar.phase_to_displacement(self._obj, **kwargs)  # type: ignore[arg-type]
+
+    def los_to_vertical(self, incidence: Any, **kwargs: Any) -> xr.DataArray:
+        return insar.los_to_vertical(self._obj, incidence, **kwargs)  # type: ignore[arg-type]
+
     to_db.__doc__ = calibration.to_db.__doc__
     to_linear.__doc__ = calibration.to_linear.__doc__
     clamp_stats.__doc__ = calibration.clamp_stats.__doc__
@@ -168,6 +187,11 @@ class SarAccessor(Generic[XObj]):
     kmeans.__doc__ = classify.kmeans.__doc__
     superpixels.__doc__ = classify.superpixels.__doc__
     sar_rgb.__doc__ = classify.sar_rgb.__doc__
+    sar_features.__doc__ = multisensor.sar_features.__doc__
+    zonal_stats.__doc__ = zonal.zonal_stats.__doc__
+    rle_encode.__doc__ = rle.rle_encode.__doc__
+    phase_to_displacement.__doc__ = insar.phase_to_displacement.__doc__
+    los_to_vertical.__doc__ = insar.los_to_vertical.__doc__
 
 
 @xr.register_dataset_accessor("sar")

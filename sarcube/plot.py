@@ -20,6 +20,7 @@ from .errors import DimensionError, GridMismatchError, ParameterError
 from .validate import NODATA
 
 __all__ = [
+    "accuracy_vs_density",
     "agreement_heatmap",
     "clamp_histogram",
     "comparison_grid",
@@ -366,5 +367,54 @@ def difference_maps(
         ax.set_title(f"{a} vs {b}\nonly {a}: {only_a:.1f}%  only {b}: {only_b:.1f}%", fontsize=8)
     for ax in axes.ravel():
         ax.set_axis_off()
+    _finish(fig, path)
+    return fig
+
+
+def accuracy_vs_density(
+    table: Any,
+    *,
+    metric: str = "rmse",
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Accuracy at validation gauges against the number of calibration gauges.
+
+    *table* is the output of :func:`sarcube.insar.gauge_density_experiment`.
+    For each method the median of *metric* over the replicates is drawn as a
+    line, with the 5–95 % range of the replicates shaded. Returns the figure;
+    with *path* it is also saved.
+    """
+    plt = _pyplot()
+    func = "accuracy_vs_density"
+    columns = getattr(table, "columns", None)
+    if columns is None or not {"n_calibration", "method"} <= set(columns):
+        raise ParameterError(
+            f"{func}: pass the table returned by sarcube.insar.gauge_density_experiment"
+        )
+    keys = {"n_calibration", "replicate", "method"}
+    metrics = [c for c in columns if c not in keys]
+    if metric not in metrics:
+        raise ParameterError(f"{func}: no metric {metric!r} in the table; have {metrics}")
+    if len(table) == 0:
+        raise ParameterError(f"{func}: the table is empty; run the experiment first")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    for k, (method, rows) in enumerate(table.groupby("method", sort=True)):
+        by_size = rows.groupby("n_calibration", sort=True)[metric]
+        medians = by_size.median()
+        sizes = medians.index.to_numpy(dtype=float)
+        median = medians.to_numpy(dtype=float)
+        low = by_size.quantile(0.05).to_numpy(dtype=float)
+        high = by_size.quantile(0.95).to_numpy(dtype=float)
+        colour = f"C{k % 10}"
+        ax.fill_between(sizes, low, high, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(sizes, median, "o-", color=colour, label=f"{method} (median, 5–95 %)")
+    if metric == "bias":
+        ax.axhline(0.0, color="0.4", linewidth=0.8)
+    sizes_all = np.unique(np.asarray(table["n_calibration"], dtype=int))
+    ax.set_xticks(sizes_all, [str(s) for s in sizes_all])
+    ax.set_xlabel("calibration gauges")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} at validation gauges")
+    ax.legend(fontsize=8)
     _finish(fig, path)
     return fig

@@ -91,3 +91,16 @@ def test_accessor_forwards_change_and_classification() -> None:
     xr.testing.assert_identical(cube.sar.sar_rgb(), sarcube.sar_rgb(cube))
     for name in ("log_ratio", "threshold", "remove_small_regions", "to_vector", "superpixels"):
         assert getattr(xr.DataArray.sar, name).__doc__ == getattr(sarcube, name).__doc__
+
+
+def test_accessor_forwards_multisensor_exports_and_insar() -> None:
+    cube = random_cube(nan_block=False).isel(time=0)
+    xr.testing.assert_identical(cube.sar.sar_features(), sarcube.sar_features(cube))
+    mask = (cube["vv"] > cube["vv"].median()).astype("uint8")
+    assert mask.sar.rle_encode(order="C") == sarcube.rle_encode(mask, order="C")
+    phase = (cube["vv"] * 3).assign_attrs(wavelength=0.0555)
+    los = phase.sar.phase_to_displacement()
+    xr.testing.assert_identical(los, sarcube.insar.phase_to_displacement(phase))
+    xr.testing.assert_identical(
+        los.sar.los_to_vertical(35.0), sarcube.insar.los_to_vertical(los, 35.0)
+    )

@@ -1,7 +1,10 @@
-"""Input/output at the edge of sarcube: STAC search and load, Zarr, vector exports."""
+"""Input/output at the edge of sarcube: STAC search and load, Zarr, raster/vector exports,
+run-length encoding and zonal statistics."""
 
-from .export import to_vector
+from .export import to_cog, to_vector
+from .rle import rle_decode, rle_encode, rle_frame
 from .stac import FailedAsset, LoadPlan, failed_assets, load, open_cube, plan_load, search
+from .zonal import zonal_stats
 
 __all__ = [
     "FailedAsset",
@@ -10,6 +13,11 @@ __all__ = [
     "load",
     "open_cube",
     "plan_load",
+    "rle_decode",
+    "rle_encode",
+    "rle_frame",
     "search",
+    "to_cog",
     "to_vector",
+    "zonal_stats",
 ]

@@ -17,6 +17,7 @@ from dask.delayed import delayed
 
 from ..errors import DimensionError, OutputError, ParameterError
 from ..regions import _check_mask, _labels
+from ._atomic import atomic_target
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -172,15 +173,11 @@ def to_vector(
 
 
 def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.partial")
-    try:
+    with atomic_target(target) as tmp:
         if _FORMATS[target.suffix.lower()] == "parquet":
             frame.to_parquet(tmp)
         else:
             frame.to_file(tmp, driver="GeoJSON", layer=target.stem)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def to_cog(
@@ -219,12 +216,8 @@ def to_cog(
     computed.attrs = attrs
     if nodata is not None:
         computed = computed.rio.write_nodata(nodata, encoded=False)
-    tmp = target.with_name(f".{target.name}.partial")
-    try:
+    with atomic_target(target) as tmp:
         computed.rio.to_raster(tmp, driver="COG", compress=compress)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
