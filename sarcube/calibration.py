@@ -258,7 +258,9 @@ def clamp_stats(
     if clamp_values.size == 0:
         raise ParameterError("clamp_stats: clamps is empty; pass e.g. clamps=(0.15, 0.3, 0.5)")
     if np.unique(clamp_values).size != clamp_values.size:
-        raise ParameterError(f"clamp_stats: clamps {tuple(clamps)} has duplicates")
+        raise ParameterError(
+            f"clamp_stats: clamps {tuple(clamps)} has duplicates; pass each clamp once"
+        )
 
     per_band = []
     kept: list[Hashable] = []

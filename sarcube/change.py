@@ -12,7 +12,6 @@ mapping chain is :func:`sarcube.flood_map`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
 from typing import Any, Literal, TypeVar, cast
 
@@ -141,6 +140,8 @@ def log_ratio(pre: XObj, post: XObj) -> XObj:
     >>> log_ratio(pre, post).values.tolist()
     [[-10.0, 0.0]]
     """
+    check_xarray(pre, "log_ratio (pre)")
+    check_xarray(post, "log_ratio (post)")
     for name, da in (*data_arrays(pre), *data_arrays(post)):
         if da.attrs.get("units") == DB_UNITS:
             raise UnitsError(
@@ -175,17 +176,28 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
     return _pairwise(pre, post, "normalized_change", op, LINEAR_UNITS, "normalised change")
 
 
+# The two reducers below avoid numpy's warnings for all-NaN slices instead of filtering
+# them: ``warnings.catch_warnings`` is not thread-safe, and dask runs them in threads.
+
+
 def _quiet_nanmedian(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """nanmedian without the warning for pixels that are NaN on every date (they stay NaN)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    """nanmedian; pixels that are NaN on every date stay NaN, without a warning."""
+    empty = np.isnan(values).all(axis=axis, keepdims=True)
+    if not empty.any():
         return np.asarray(np.nanmedian(values, axis=axis))
+    out = np.array(np.nanmedian(np.where(empty, 0, values), axis=axis))
+    out[np.squeeze(empty, axis=axis)] = np.nan
+    return out
 
 
 def _quiet_nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(values, axis=axis))
+    """nanmean; pixels that are NaN on every date stay NaN (0/0), without a warning."""
+    valid = ~np.isnan(values)
+    total = np.where(valid, values, 0).sum(axis=axis)
+    count = valid.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):  # thread-safe, unlike warnings
+        # divided in float64 and cast back, as numpy's nanmean does
+        return np.asarray((total / count).astype(total.dtype, copy=False))
 
 
 def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
@@ -201,11 +213,15 @@ def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: st
     ('y', 'x')
     """
     check_xarray(obj, "reduce_time")
+    check_real(obj, "reduce_time")
     if how not in ("mean", "median"):
         raise ParameterError(f"reduce_time: how must be 'mean' or 'median', got {how!r}")
     for name, da in data_arrays(obj):
         if dim not in da.dims:
-            raise DimensionError(f"reduce_time: {name!r} has no {dim!r} dim (dims {da.dims})")
+            raise DimensionError(
+                f"reduce_time: {name!r} has no {dim!r} dim (dims {da.dims}); pass dim= one of "
+                f"{tuple(da.dims)}, or skip the reduction for a single date"
+            )
 
     reducer = _quiet_nanmedian if how == "median" else _quiet_nanmean
 

@@ -117,6 +117,13 @@ def _fit_centres(sample: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
             f"kmeans: only {rows.shape[0]} valid pixels in the sample for {n_clusters} clusters; "
             "raise sample= or check the nodata fraction"
         )
+    distinct = np.unique(rows, axis=0).shape[0]
+    if distinct < n_clusters:  # scikit-learn would warn and return duplicate centres
+        raise ParameterError(
+            f"kmeans: only {distinct} distinct feature vectors among the {rows.shape[0]} valid "
+            f"pixels of the sample for {n_clusters} clusters; lower n_clusters, raise sample= "
+            "or check that the features vary"
+        )
     model = KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit(rows)
     centres = model.cluster_centers_
     return np.asarray(centres[np.argsort(centres[:, 0])])

@@ -261,6 +261,27 @@ def _catalog_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+
+    say = (lambda *a: None) if args.quiet else print
+    start = time.perf_counter()
+    plan = Pipeline.from_file(args.config)
+    products = plan.build()
+    tasks = sum(len(v.data.__dask_graph__()) for v in products.data_vars.values() if v.chunks)
+    say(
+        f"sarcube run: {', '.join(map(str, products.data_vars))} on a "
+        f"{products.sizes['y']}x{products.sizes['x']} grid, {tasks} tasks before optimisation"
+    )
+    if args.dry_run:
+        say("dry run: configuration checked and graph built; nothing computed")
+        return 0
+    store = plan.run(scheduler=args.scheduler, progress=not args.quiet)
+    say(f"wrote {store}" + (f" and {plan.output['cog']}" if "cog" in plan.output else ""))
+    say(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from .catalog import PATTERNS
@@ -275,6 +296,23 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_demo)
+
+    run = sub.add_parser(
+        "run",
+        help="run the chain (load, despeckle, flood map, model, Zarr) from a TOML/YAML config",
+    )
+    run.add_argument("config", help="configuration file (.toml, .yaml); see sarcube.pipeline")
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        help="threads (default), processes, synchronous, local:N (a LocalCluster of N "
+        "workers) or the address of a dask.distributed scheduler (tcp://host:8786)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument(
+        "--dry-run", action="store_true", help="check the config and build the graph only"
+    )
+    run.set_defaults(func=_run)
 
     cat = sub.add_parser("catalog", help="STAC catalog tools")
     cat_sub = cat.add_subparsers(dest="catalog_command", required=True)

@@ -133,7 +133,8 @@ def _unit_range(da: xr.DataArray, mask: xr.DataArray) -> tuple[xr.DataArray, Any
 
 
 def _std_from_histogram(hist: xr.DataArray) -> xr.DataArray:
-    n = hist.sum()
+    total = hist.sum()
+    n = total.where(total > 0)  # an empty histogram (no usable pixel) gives NaN, not 0/0
     mean = (hist * hist["bin"]).sum() / n
     variance: xr.DataArray = ((hist * hist["bin"] ** 2).sum() / n - mean**2).clip(0)
     return variance**0.5
@@ -210,7 +211,11 @@ def flood_map(
         raise ParameterError(f"{func}: scale must be 'auto', 'linear', 'db' or 'log'")
     for label, value in (("median_size", median_size), ("boxcar_size", boxcar_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
-            raise ParameterError(f"{func}: {label} must be a positive odd integer, got {value!r}")
+            odd = value + 1 if isinstance(value, int) and value > 1 else 1
+            raise ParameterError(
+                f"{func}: {label} must be a positive odd integer (1 skips the step), got "
+                f"{value!r}; e.g. {label}={odd}"
+            )
     for label, value in (("min_size", min_size), ("nodata_buffer", nodata_buffer)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ParameterError(f"{func}: {label} must be an integer >= 0, got {value!r}")

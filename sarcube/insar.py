@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -365,10 +364,16 @@ def phase_to_displacement(
 
 
 def _plane_nanmedian(block: np.ndarray) -> np.ndarray:
-    """NaN-ignoring median over the last two axes; NaN (no warning) for all-NaN planes."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmedian(block, axis=(-2, -1)), dtype=block.dtype)
+    """NaN-ignoring median over the last two axes; NaN (no warning) for all-NaN planes.
+
+    All-NaN planes are filled before the median rather than the warning filtered:
+    ``warnings.catch_warnings`` is not thread-safe, and dask calls this in threads.
+    """
+    empty = np.isnan(block).all(axis=(-2, -1))
+    filled = np.where(empty[..., None, None], 0, block) if empty.any() else block
+    out = np.array(np.nanmedian(filled, axis=(-2, -1)), dtype=block.dtype)
+    out[empty] = np.nan
+    return out
 
 
 def _spatial_median(da: xr.DataArray) -> xr.DataArray:
@@ -988,7 +993,9 @@ def fit_gain_offset(
     func = "fit_gain_offset"
     xv, yv = _vector(x, "x", func), _vector(y, "y", func)
     if xv.shape != yv.shape:
-        raise ParameterError(f"{func}: x and y differ in length ({xv.size} vs {yv.size})")
+        raise ParameterError(
+            f"{func}: x and y differ in length ({xv.size} vs {yv.size}); pass one y per x"
+        )
     if isinstance(min_points_for_gain, bool) or not isinstance(min_points_for_gain, int):
         raise ParameterError(f"{func}: min_points_for_gain must be an integer >= 2")
     if min_points_for_gain < 2:
@@ -1179,7 +1186,8 @@ def accuracy_metrics(predicted: ArrayLike, observed: ArrayLike) -> dict[str, flo
     p, o = _vector(predicted, "predicted", func), _vector(observed, "observed", func)
     if p.shape != o.shape:
         raise ParameterError(
-            f"{func}: predicted and observed differ in length ({p.size}, {o.size})"
+            f"{func}: predicted and observed differ in length ({p.size}, {o.size}); pass one "
+            "observation per prediction"
         )
     ok = np.isfinite(p) & np.isfinite(o)
     p, o = p[ok], o[ok]

@@ -21,7 +21,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import check_spatial, check_xarray
+from ._checks import check_real, check_spatial, check_xarray
 from .calibration import to_db
 from .conventions import DB_UNITS
 from .errors import (
@@ -68,7 +68,10 @@ def _open(name: str, layer: Layer, chunks: Mapping[str, int]) -> xr.DataArray | 
 
         path = Path(layer)
         if not path.is_file():
-            raise ParameterError(f"coregister: layer {name!r}: no raster file at {path}")
+            raise ParameterError(
+                f"coregister: layer {name!r}: no raster file at {path}; pass the path of an "
+                "existing raster (e.g. a GeoTIFF) or a georeferenced DataArray"
+            )
         opened = rioxarray.open_rasterio(path, chunks=dict(chunks), masked=False)
         if isinstance(opened, list):
             raise ParameterError(f"coregister: layer {name!r}: {path} holds several grids")
@@ -257,6 +260,7 @@ def sar_features(cube: xr.Dataset, *, co: str = "vv", cross: str = "vh") -> xr.D
             f"sar_features: bands {missing} not in the cube; available: "
             f"{[str(v) for v in cube.data_vars]} — pass co=/cross="
         )
+    check_real(cube[[co, cross]], "sar_features")
     units = {cube[b].attrs.get("units", "1") for b in (co, cross)}
     if len(units) > 1:
         raise UnitsError(
@@ -336,7 +340,11 @@ def feature_stack(
     if label is not None:
         check_xarray(label, "feature_stack (label)")
         if (label.sizes.get("y"), label.sizes.get("x")) != (layers.sizes["y"], layers.sizes["x"]):
-            raise GridMismatchError("feature_stack: the label is not on the layers' grid")
+            raise GridMismatchError(
+                f"feature_stack: the label ({dict(label.sizes)}) is not on the layers' grid "
+                f"(y: {layers.sizes['y']}, x: {layers.sizes['x']}); put it there with "
+                "sarcube.coregister({'label': label}, layers, resampling='nearest')"
+            )
         valid = label.notnull()
         if label_nodata is not None:
             valid = valid & (label != label_nodata)

@@ -25,7 +25,8 @@ is 4.4 (Sentinel-1 Product Definition, ESA), the default here.
 
 :func:`make_scene` returns the cube in memory; :func:`write_event` writes it
 as Cloud-Optimised GeoTIFFs plus a static STAC catalog that
-:func:`sarcube.open_cube` reads.
+:func:`sarcube.open_cube` reads. :func:`lazy_cube` generates a cube of any
+size block by block, without files, for benchmarks and scale tests.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -52,6 +54,7 @@ __all__ = [
     "DEFAULT_DATES",
     "SyntheticEvent",
     "SyntheticScene",
+    "lazy_cube",
     "make_scene",
     "write_event",
 ]
@@ -147,6 +150,19 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: float
     return out
 
 
+def _check_shape(shape: object, func: str) -> tuple[int, int]:
+    """(ny, nx) as ints, or a ParameterError naming the expected form."""
+    if (
+        not isinstance(shape, (tuple, list))
+        or len(shape) != 2
+        or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape)
+    ):
+        raise ParameterError(
+            f"{func}: shape must be (ny, nx) pixels, e.g. (512, 512); got {shape!r}"
+        )
+    return int(shape[0]), int(shape[1])
+
+
 def _check_dates(
     dates: Sequence[dt.datetime], flood_date: dt.datetime | None
 ) -> tuple[tuple[dt.datetime, ...], dt.datetime]:
@@ -197,11 +213,11 @@ def make_scene(
     >>> scene.cube["vv"].shape, int(scene.flood.isel(time=-1).sum()) > 0
     ((3, 64, 64), True)
     """
-    ny, nx = (int(shape[0]), int(shape[1]))
+    ny, nx = _check_shape(shape, "make_scene")
     if ny < 8 or nx < 8:
         raise ParameterError(f"make_scene: shape {shape} too small; use at least (8, 8)")
-    if not (looks > 0):
-        raise ParameterError(f"make_scene: looks must be > 0, got {looks!r}")
+    if isinstance(looks, bool) or not isinstance(looks, (int, float)) or not looks > 0:
+        raise ParameterError(f"make_scene: looks must be a number > 0, got {looks!r}")
     times, flood_date = _check_dates(dates, flood_date)
     # Separate streams: the landscape does not depend on whether speckle is drawn.
     rng, speckle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
@@ -390,4 +406,167 @@ def write_event(
         truth=root / "truth",
         dates=times,
         flood_date=flood_at,
+    )
+
+
+# --------------------------------------------------------------------------
+# lazily generated cubes of any size
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _hash(*keys: np.ndarray | int) -> np.ndarray:
+    """splitmix64 of a combination of integer keys (broadcast), as uint64."""
+    with np.errstate(over="ignore"):
+        h: Any = np.uint64(0x9E3779B97F4A7C15)
+        for k in keys:
+            h = (h ^ np.asarray(k, dtype=np.uint64)) * _MIX1
+            h = h ^ (h >> np.uint64(31))
+        h = (h ^ (h >> np.uint64(30))) * _MIX1
+        h = (h ^ (h >> np.uint64(27))) * _MIX2
+        return np.asarray(h ^ (h >> np.uint64(31)))
+
+
+def _uniform(*keys: np.ndarray | int) -> np.ndarray:
+    """Uniform (0, 1) float64 from hashed keys."""
+    return np.asarray(((_hash(*keys) >> np.uint64(11)) + 0.5) / float(1 << 53))
+
+
+def _lazy_block(
+    *,
+    seed: int,
+    pol: int,
+    t: int,
+    flooded: bool,
+    looks: float,
+    y0: int,
+    x0: int,
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """One (1, ny, nx) block of linear power; every pixel depends only on its global index."""
+    ny, nx = shape
+    yy = np.arange(y0, y0 + ny, dtype=np.int64)[:, None]
+    xx = np.arange(x0, x0 + nx, dtype=np.int64)[None, :]
+    # land cover from hashed 48-px cells, with a 16-px jitter of the cell edges
+    jy = (_uniform(seed, 1, yy // 16, xx // 16) * 16).astype(np.int64)
+    jx = (_uniform(seed, 2, yy // 16, xx // 16) * 16).astype(np.int64)
+    cls = (_hash(seed, 3, (yy + jy) // 48, (xx + jx) // 48) % np.uint64(len(CLASSES))).astype(
+        np.int64
+    )
+    db_by_class = np.array([CLASSES[c][1 + pol] for c in sorted(CLASSES)])
+    offsets = (_uniform(seed, 4, t, pol, np.arange(len(CLASSES))) - 0.5) * 1.0
+    db = (db_by_class + offsets)[cls]
+    if flooded:  # open land (cropland, grassland) in flood zones of 256-px cells
+        zone = _uniform(seed, 5, yy // 256, xx // 256) < 0.35
+        db = np.where(zone & (cls >= 3), FLOOD_DB[pol], db)
+    power = np.power(10.0, db / 10.0)
+    if np.isfinite(looks):
+        # gamma(looks, 1/looks) speckle by the Wilson-Hilferty cube of a normal
+        # (Box-Muller from two hashed uniforms); mean 1, variance ~1/looks
+        u1 = _uniform(seed, 6, t, pol, yy, xx)
+        u2 = _uniform(seed, 7, t, pol, yy, xx)
+        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        c = 1.0 / (9.0 * looks)
+        power = power * np.maximum(1.0 - c + z * np.sqrt(c), 0.0) ** 3
+    return power.astype(np.float32)[None]
+
+
+def lazy_cube(
+    shape: tuple[int, int],
+    *,
+    chunks: int | tuple[int, int] = 1024,
+    dates: Sequence[dt.datetime] = DEFAULT_DATES,
+    flood_date: dt.datetime | None = None,
+    looks: float = 4.4,
+    seed: int = 0,
+    resolution: float = 20.0,
+    crs: str = "EPSG:32633",
+    origin: tuple[float, float] = (500_000.0, 5_000_000.0),
+) -> xr.Dataset:
+    """A dual-pol cube of any size, generated block by block when computed (no files).
+
+    Every pixel is a pure function of its global position, date, band and
+    *seed* (counter-based hashing), so the values do not depend on *chunks*
+    and any block can be computed alone: a continent-sized cube costs nothing
+    until computed. Land cover comes in 48-pixel patches of the classes of
+    :data:`CLASSES`; from *flood_date* on (default: the last date), open land
+    in flood zones (256-pixel cells, 35 %) takes the flood-water backscatter.
+    Speckle is gamma-like with *looks* looks (Wilson-Hilferty approximation).
+
+    Examples
+    --------
+    >>> cube = lazy_cube((100_000, 100_000), chunks=2048)
+    >>> cube["vv"].shape, cube["vv"].data.npartitions
+    ((3, 100000, 100000), 7203)
+    >>> float(cube["vv"][0, 50_000, 50_000]) > 0
+    True
+    """
+    ny, nx = _check_shape(shape, "lazy_cube")
+    if min(ny, nx) < 1:
+        raise ParameterError(f"lazy_cube: shape must be positive, got {shape}")
+    cy, cx = (chunks, chunks) if isinstance(chunks, int) else chunks
+    if min(cy, cx) < 1:
+        raise ParameterError(f"lazy_cube: chunks must be positive, got {chunks}")
+    times, flood_at = _check_dates(dates, flood_date)
+    import dask.array as dsa
+    from dask.array.core import normalize_chunks
+    from dask.base import tokenize
+
+    ychunks, xchunks = normalize_chunks((cy, cx), (ny, nx))
+    flooded = tuple(when >= flood_at for when in times)
+    bands = {
+        pol: dsa.map_blocks(
+            _generated_block,
+            seed=seed,
+            pol=p,
+            flooded=flooded,
+            looks=looks,
+            chunks=((1,) * len(times), ychunks, xchunks),
+            dtype=np.float32,
+            meta=np.empty((0, 0, 0), dtype=np.float32),
+            name=f"sarcube-lazy-{pol}-" + tokenize(seed, p, flooded, looks, ychunks, xchunks),
+        )
+        for p, pol in enumerate(("vv", "vh"))
+    }
+    geobox = GeoBox.from_bbox(
+        (origin[0], origin[1] - ny * resolution, origin[0] + nx * resolution, origin[1]),
+        crs=crs,
+        resolution=resolution,
+    )
+    time = np.array([t.replace(tzinfo=None) for t in times], dtype="datetime64[ns]")
+    return xr.Dataset(
+        {
+            pol: xr.DataArray(
+                arr,
+                dims=("time", "y", "x"),
+                attrs={"units": LINEAR_UNITS, "long_name": long_name(pol, LINEAR_UNITS)},
+            )
+            for pol, arr in bands.items()
+        },
+        coords={"time": time, **xr_coords(geobox)},
+        attrs={"source": "sarcube.synthetic.lazy_cube", "seed": seed, "looks": float(looks)},
+    )
+
+
+def _generated_block(
+    *,
+    seed: int,
+    pol: int,
+    flooded: tuple[bool, ...],
+    looks: float,
+    block_info: dict[object, Any] | None = None,
+) -> np.ndarray:
+    assert block_info is not None
+    (t0, _), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    return _lazy_block(
+        seed=seed,
+        pol=pol,
+        t=t0,
+        flooded=flooded[t0],
+        looks=looks,
+        y0=y0,
+        x0=x0,
+        shape=(y1 - y0, x1 - x0),
     )

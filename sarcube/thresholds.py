@@ -84,7 +84,10 @@ def histogram(
         raise ParameterError(f"histogram: bins must be an integer >= 2, got {bins!r}")
     lo, hi = _default_range(da) if range is None else (float(range[0]), float(range[1]))
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ParameterError(f"histogram: range must be finite with low < high, got {range!r}")
+        example = f"({hi:g}, {lo:g})" if math.isfinite(lo) and hi < lo else "(-30, 30)"
+        raise ParameterError(
+            f"histogram: range must be finite with low < high, got {range!r}; e.g. range={example}"
+        )
     data = da.data
     if isinstance(data, dsa.Array):
         parts = dsa.map_blocks(

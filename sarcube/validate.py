@@ -34,6 +34,36 @@ def _block_confusion(
     return counts.reshape((1,) * truth.ndim + (k, k))
 
 
+def _check_class_map(obj: Any, name: str, func: str) -> xr.DataArray:
+    """*obj* as a class map: a DataArray of integers, booleans or (integral) floats."""
+    check_xarray(obj, f"{func} ({name})")
+    if not isinstance(obj, xr.DataArray):
+        raise DTypeError(f"{func}: {name} must be a DataArray (a class map), not a Dataset")
+    kinds = (np.bool_, np.integer, np.floating)
+    if not any(np.issubdtype(obj.dtype, kind) for kind in kinds):
+        raise DTypeError(
+            f"{func}: {name} has dtype {obj.dtype}; pass integer class maps, e.g. "
+            "flood_map(...) or (probability > 0.5).astype('uint8')"
+        )
+    return obj
+
+
+def _class_values(classes: Sequence[int], func: str) -> np.ndarray:
+    """The sorted, unique integer class values, or ParameterError naming the fix."""
+    if isinstance(classes, str | bytes) or not isinstance(classes, Sequence | np.ndarray):
+        raise ParameterError(
+            f"{func}: classes must be a sequence of class values, got {classes!r}; "
+            "e.g. classes=[0, 1]"
+        )
+    values = list(classes)
+    if not all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in values):
+        raise ParameterError(
+            f"{func}: classes must be integers, e.g. classes=[0, 1], got {classes!r} "
+            "(the values in the maps, not class names)"
+        )
+    return np.asarray(sorted({int(c) for c in values}), dtype=np.int64)
+
+
 def confusion_matrix(
     pred: xr.DataArray,
     truth: xr.DataArray,
@@ -47,18 +77,26 @@ def confusion_matrix(
     not one of *classes* (e.g. a 255 nodata flag), are not counted — as
     ``sklearn.metrics.confusion_matrix(labels=classes)`` does.
     """
+    func = "confusion_matrix"
     for name, obj in (("pred", pred), ("truth", truth)):
-        check_xarray(obj, f"confusion_matrix ({name})")
-        if not isinstance(obj, xr.DataArray):
-            raise DTypeError(f"confusion_matrix: {name} must be a DataArray (a class map)")
+        _check_class_map(obj, name, func)
     if pred.shape != truth.shape or pred.dims != truth.dims:
         raise GridMismatchError(
             f"confusion_matrix: pred {dict(pred.sizes)} and truth {dict(truth.sizes)} differ; "
             "compare maps on one grid"
         )
-    values = np.asarray(sorted(set(int(c) for c in classes)))
+    values = _class_values(classes, func)
     if values.size < 2:
-        raise ParameterError(f"confusion_matrix: need at least two classes, got {classes!r}")
+        raise ParameterError(
+            f"confusion_matrix: need at least two classes, got {classes!r}; e.g. classes=[0, 1]"
+        )
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer)
+    ):
+        raise ParameterError(
+            f"confusion_matrix: ignore_index must be an integer or None, got {ignore_index!r}; "
+            "e.g. ignore_index=255"
+        )
     k = values.size
     tdata, pdata = truth.data, pred.data
     if isinstance(tdata, dsa.Array) or isinstance(pdata, dsa.Array):
@@ -194,7 +232,13 @@ def class_fractions(
     >>> class_fractions(m, classes=[0, 1]).values.round(3).tolist()
     [0.333, 0.667]
     """
-    check_xarray(class_map, "class_fractions")
+    func = "class_fractions"
+    _check_class_map(class_map, "class_map", func)
+    values = _class_values(classes, func)
+    if values.size == 0:
+        raise ParameterError(
+            f"{func}: classes is empty; pass the class values, e.g. classes=[0, 1]"
+        )
     valid = (class_map != nodata).sum()
     fractions = [(class_map == c).sum() / valid.where(valid > 0) for c in classes]
     out = xr.concat(fractions, dim="class").assign_coords({"class": list(classes)})

@@ -206,7 +206,7 @@ def test_model_loads_once_per_worker_process(tmp_path: Path) -> None:
     eager = predict(_image(), spec, n_classes=3, window=64, stride=48)
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
         ) as cluster,
         Client(cluster) as client,
     ):

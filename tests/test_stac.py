@@ -96,6 +96,11 @@ def test_search_item_collection_and_items(synthetic_event: Any, tmp_path: Path) 
     assert len(sarcube.search(list(items), datetime="2024-05-14")) == 1
     with pytest.raises(ParameterError, match=r"pystac\.Item"):
         sarcube.search([1, 2])  # type: ignore[list-item]
+    # an empty search is an error, never an empty cube
+    with pytest.raises(EmptySearchError, match="widen the search"):
+        sarcube.search(synthetic_event.catalog, datetime="1999")
+    with pytest.raises(EmptySearchError, match="widen the search"):
+        sarcube.open_cube(synthetic_event.catalog, ids=["no-such-item"], chunks={"y": 32})
 
 
 # --------------------------------------------------------------------------
@@ -160,12 +165,22 @@ def test_load_band_errors(synthetic_event: Any) -> None:
     with pytest.raises(BandNotFoundError, match="missing from 1 of 3 items"):
         sarcube.load(broken, bands=["vv", "vh"])
     assert list(sarcube.load(broken, chunks={"y": 32, "x": 32}).data_vars) == ["vv"]
+    # no polarisation common to every item: the error lists those seen
+    del broken[0].assets["vv"]
+    with pytest.raises(BandNotFoundError, match=r"seen: \['vv', 'vh'\].*pass bands="):
+        sarcube.load(broken)
     with pytest.raises(EmptySearchError):
         sarcube.load([])
     with pytest.raises(ParameterError, match="chunks"):
         sarcube.load(items, chunks={"band": 1})
     with pytest.raises(ParameterError, match="resampling"):
         sarcube.load(items, resampling="magic")
+    with pytest.raises(ParameterError, match="retries"):
+        sarcube.load(items, retries=-1)
+    with pytest.raises(ParameterError, match="retry_backoff_s"):
+        sarcube.load(items, retry_backoff_s=float("nan"))
+    plan = sarcube.plan_load(items, retries=5, retry_backoff_s=0.1)
+    assert (plan.retries, plan.retry_backoff_s) == (5, 0.1)
 
 
 def test_load_mixed_crs_needs_crs(tmp_path: Path) -> None:
@@ -173,7 +188,7 @@ def test_load_mixed_crs_needs_crs(tmp_path: Path) -> None:
     _tif(tmp_path / "in" / "b_20240502_VV.tif", epsg=32632, x0=700_000.0)
     build(tmp_path / "in", tmp_path / "cat", collection_id="mixed", pattern="generic")
     items = sarcube.search(tmp_path / "cat")
-    with pytest.raises(CatalogError, match=r"2 CRSs.*pass crs="):
+    with pytest.raises(CatalogError, match=r"2 CRSs.*pass crs= and resolution="):
         sarcube.load(items)
     cube = sarcube.load(items, crs="EPSG:32633", resolution=20, chunks={"x": 64, "y": 64})
     assert cube.odc.crs.epsg == 32633

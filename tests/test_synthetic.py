@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import xarray as xr
 
+import sarcube
 from sarcube.errors import OutputError, ParameterError
 from sarcube.synthetic import CLASSES, FLOOD_DB, make_scene, write_event
 
@@ -107,3 +109,24 @@ def test_write_event_files(tmp_path: Path) -> None:
 def test_bad_parameters(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ParameterError):
         make_scene(**kwargs)
+
+
+def test_lazy_cube_is_lazy_chunk_invariant_and_floods_the_last_date() -> None:
+    from conftest import raise_if_dask_computes
+
+    with raise_if_dask_computes():
+        big = sarcube.synthetic.lazy_cube((200_000, 150_000), chunks=4096)
+    assert big["vv"].shape == (3, 200_000, 150_000) and big.rio.crs is not None
+    a = sarcube.synthetic.lazy_cube((300, 280), chunks=128, seed=5)
+    b = sarcube.synthetic.lazy_cube((300, 280), chunks=(97, 280), seed=5)
+    xr.testing.assert_identical(a.compute(), b.compute())
+    window = big.isel(y=slice(100_000, 100_300), x=slice(70_000, 70_280))
+    assert np.isfinite(window["vh"].values).all() and (window["vh"].values > 0).all()
+    db = 10 * np.log10(a["vv"].values)
+    assert -16 < db[0].mean() < -8  # land-cover backscatter
+    assert db[-1].mean() < db[0].mean() - 0.5  # flooded open land after the event
+    speckle = a["vv"].values[1] / a["vv"].values[0]
+    assert 0.3 < np.var(np.log(speckle)) < 1.5  # two independent 4.4-look draws
+    assert not np.array_equal(
+        a["vv"].values, sarcube.synthetic.lazy_cube((300, 280), seed=6)["vv"].values
+    )

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import sarcube
-from sarcube.errors import OutputError
+from sarcube.errors import OutputError, ParameterError
 
 from conftest import random_cube
 
@@ -106,9 +106,92 @@ def test_resume_after_a_crash_before_any_chunk(tmp_path: Path) -> None:
     store = tmp_path / "out.zarr"
     store.mkdir()
     (tmp_path / "out.zarr.sarcube-progress").mkdir()  # metadata stage never finished
+    for incomplete in ("raise", "mask"):
+        with pytest.raises(OutputError, match=r"before any chunk.*resume=True"):
+            sarcube.open_zarr(store, incomplete=incomplete)  # type: ignore[arg-type]
     sarcube.to_zarr(_lazy(10**6), store, resume=True)
     back = sarcube.open_zarr(store)
     assert back["vv"].shape == (2, 40, 36) and back.rio.crs is not None
     # a marker lost after its chunk was written: the chunk is written again, same store
     sarcube.to_zarr(_lazy(10**6), tmp_path / "new.zarr", resume=True)  # no store yet: fresh
     assert _files(tmp_path / "new.zarr") == _files(store)
+
+
+def _stop_after(block: np.ndarray, fail_after: int) -> np.ndarray:
+    """The block unchanged; raises once *fail_after* blocks were computed."""
+    if len(_COMPUTED) >= fail_after:
+        raise RuntimeError(f"worker lost after {fail_after} blocks")
+    _COMPUTED.append(1)
+    return block
+
+
+def _products(fail_after: int) -> xr.Dataset:
+    """A float band, a CF class map with a nodata flag and plain integer counts."""
+    cube = random_cube((2, 40, 36), nan_block=False)
+    flood = (cube["vv"] < 0.08).astype(np.uint8).where(cube["vh"] > 0.001, 255).astype(np.uint8)
+    flood.attrs = {"flag_values": [0, 1, 255], "flag_meanings": "no_flood flood nodata"}
+    ds = xr.Dataset(
+        {"vv": cube["vv"], "flood": flood, "count": (cube["vv"] * 1000).astype(np.int16)},
+        coords=cube.coords,
+    ).chunk({"time": 1, "y": 20, "x": 18})  # 8 regions
+    return ds.map(
+        lambda da: da.copy(
+            data=da.data.map_blocks(
+                _stop_after, fail_after, dtype=da.dtype, meta=np.empty((0, 0, 0), da.dtype)
+            )
+        )
+    )
+
+
+def test_open_zarr_refuses_or_masks_an_interrupted_store(tmp_path: Path) -> None:
+    store = tmp_path / "out.zarr"
+    expected = _products(10**6).compute()
+    with dask.config.set(scheduler="synchronous"):
+        _COMPUTED.clear()
+        with pytest.raises(RuntimeError, match="worker lost"):
+            sarcube.to_zarr(_products(10), store)  # a region holds 3 blocks
+    done = {
+        tuple(int(i) for i in p.name.removesuffix(".done").split("_")[1].split("."))
+        for p in (tmp_path / "out.zarr.sarcube-progress").glob("*.done")
+    }
+    assert 0 < len(done) < 8
+
+    with pytest.raises(OutputError, match=rf"{len(done)} of 8 chunks.*resume=True.*'mask'"):
+        sarcube.open_zarr(store)
+    with pytest.raises(ParameterError, match="chunks=None"):
+        sarcube.open_zarr(store, incomplete="mask", chunks=None)
+    with pytest.raises(ParameterError, match="incomplete"):
+        sarcube.open_zarr(store, incomplete="ignore")  # type: ignore[arg-type]
+
+    masked = sarcube.open_zarr(store, incomplete="mask")
+    assert masked["vv"].chunks == ((1, 1), (20, 20), (18, 18))  # the store's chunks
+    assert (masked["vv"].dtype, masked["flood"].dtype) == (np.float32, np.uint8)
+    assert masked["count"].dtype == np.float32  # no nodata value: promoted to hold NaN
+    assert "dtype" not in masked["count"].encoding  # writing it again keeps the NaN
+    assert masked["flood"].attrs == expected["flood"].attrs
+    rechunked = sarcube.open_zarr(store, incomplete="mask", chunks={"y": 40, "x": 36})
+    assert rechunked["vv"].chunks == ((1, 1), (40,), (36,))
+    xr.testing.assert_identical(rechunked.compute(), masked.compute())
+    masked = masked.compute()
+    for t, iy, ix in np.ndindex(2, 2, 2):
+        region = {"time": t, "y": slice(20 * iy, 20 * iy + 20), "x": slice(18 * ix, 18 * ix + 18)}
+        got, want = masked.isel(region), expected.isel(region)
+        if (t, iy, ix) in done:
+            np.testing.assert_array_equal(got["vv"].values, want["vv"].values)
+            np.testing.assert_array_equal(got["flood"].values, want["flood"].values)
+            np.testing.assert_array_equal(got["count"].values, want["count"].values)
+        else:
+            assert np.isnan(got["vv"].values).all() and np.isnan(got["count"].values).all()
+            assert (got["flood"].values == 255).all()
+
+    sarcube.to_zarr(_products(10**6), store, resume=True)
+    for incomplete in ("raise", "mask"):
+        back = sarcube.open_zarr(store, incomplete=incomplete)  # type: ignore[arg-type]
+        xr.testing.assert_identical(back.compute(), expected)
+
+
+def test_lazy_coordinates_are_written(tmp_path: Path) -> None:
+    cube = random_cube().chunk({"y": 7})
+    cube = cube.assign_coords(northing=("y", cube["y"].chunk(7).data / 1000))
+    back = sarcube.open_zarr(sarcube.to_zarr(cube, tmp_path / "c.zarr"))
+    xr.testing.assert_identical(back["northing"].compute(), cube["northing"].compute())

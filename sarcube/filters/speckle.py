@@ -7,6 +7,11 @@ mirrored with the edge pixel repeated, as numpy's ``pad(mode="symmetric")`` /
 scipy.ndimage's ``mode="reflect"``). NaN is nodata: windows ignore it and NaN
 pixels stay NaN. Output is float32 with the input's dims, coords and attrs.
 
+The filters that model multiplicative speckle (all but boxcar, median and the
+tutorial Lee variant) need linear power: they refuse ``units="dB"`` before
+anything is built, and negative values — in memory at once, on dask chunk by
+chunk when computed.
+
 References
 ----------
 - Lee, J.-S. (1980), Digital image enhancement and noise filtering by use of
@@ -75,6 +80,31 @@ def _check_input(obj: object, func: str, *, linear: bool) -> None:
                     f"{func}: variable {name!r} is in dB, but this filter models multiplicative "
                     "speckle on linear power; call sarcube.to_linear first"
                 )
+            if not isinstance(da.data, dsa.Array):  # in memory: check the values now
+                _nonnegative_block(np.asarray(da.data), func, name)
+
+
+def _nonnegative_block(block: np.ndarray, func: str, name: Hashable) -> np.ndarray:
+    """*block* unchanged, or UnitsError when it holds a negative value (NaN is nodata)."""
+    negative = block < 0
+    if negative.any():
+        raise UnitsError(
+            f"{func}: variable {name!r} holds negative values (e.g. {block[negative].flat[0]}), "
+            "but linear power is >= 0; if the values are dB, set attrs['units']='dB' and call "
+            "sarcube.to_linear; clip noise-removal residuals with obj.clip(min=0)"
+        )
+    return block
+
+
+def _nonnegative(da: xr.DataArray, func: str) -> xr.DataArray:
+    """*da*, checked for negative values chunk by chunk when computed (dask input).
+
+    In-memory input was checked by :func:`_check_input` already.
+    """
+    if not isinstance(da.data, dsa.Array):
+        return da
+    checked = dsa.map_blocks(_nonnegative_block, da.data, func, da.name, dtype=da.dtype)
+    return da.copy(data=checked)
 
 
 def _check_size(size: object, func: str) -> int:
@@ -206,8 +236,10 @@ def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     size = _check_size(size, func)
     _fits(obj, size // 2, func)
     if isinstance(obj, xr.Dataset):
-        return xr.Dataset({name: _enl_array(obj[name], size) for name in obj.data_vars})
-    return _enl_array(obj, size)
+        return xr.Dataset(
+            {name: _enl_array(_nonnegative(obj[name], func), size) for name in obj.data_vars}
+        )
+    return _enl_array(_nonnegative(obj, func), size)
 
 
 def _image_moments(da: xr.DataArray) -> tuple[Any, Any]:
@@ -302,6 +334,9 @@ def lee_filter(
     )
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        source = da
+        if variant != "tutorial":
+            da = _nonnegative(da, func)
         # tutorial: σ² of the image; the others: 1/ENL
         params = (
             _image_moments(da)[1] if variant == "tutorial" else _inverse_enl(da, enl_value, size)
@@ -313,7 +348,7 @@ def lee_filter(
             params=params,
             args=(size, _RULES[variant], damping),
         )
-        return _tag(out, da, description)
+        return _tag(out, source, description)
 
     return map_arrays(obj, apply)
 
@@ -340,11 +375,12 @@ def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> X
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        checked = _nonnegative(da, func)
         out = apply_window_kernel(
-            da,
+            checked,
             _kernels.moments_rule_kernel,
             size // 2,
-            params=_inverse_enl(da, enl_value, size),
+            params=_inverse_enl(checked, enl_value, size),
             args=(size, _RULES["gamma_map"], 1.0),
         )
         return _tag(out, da, f"gamma_map(size={size}, enl={enl_value or 'estimated'})")
@@ -423,7 +459,9 @@ def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        out = apply_window_kernel(da, _kernels.frost_kernel, size // 2, args=(size, damping))
+        out = apply_window_kernel(
+            _nonnegative(da, func), _kernels.frost_kernel, size // 2, args=(size, damping)
+        )
         return _tag(out, da, f"frost(size={size}, damping={damping})")
 
     return map_arrays(obj, apply)
@@ -451,8 +489,9 @@ def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
     _fits(obj, 3, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
+        checked = _nonnegative(da, func)
         out = apply_window_kernel(
-            da, _kernels.refined_lee_kernel, 3, params=_inverse_enl(da, enl_value, 7)
+            checked, _kernels.refined_lee_kernel, 3, params=_inverse_enl(checked, enl_value, 7)
         )
         return _tag(out, da, f"refined_lee(enl={enl_value or 'estimated'})")
 

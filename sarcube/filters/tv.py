@@ -47,7 +47,7 @@ from .._overlap import apply_window_kernel, halo_sizes, overlapped
 from ..calibration import to_db, to_linear
 from ..conventions import SPATIAL_DIMS
 from ..errors import ParameterError
-from .speckle import _check_input, _image_moments
+from .speckle import _check_input, _image_moments, _nonnegative
 
 __all__ = ["tv_denoise"]
 
@@ -550,6 +550,7 @@ def tv_denoise(
         (Chambolle 200 and 2e-4, Bregman 100 and 1e-3).
     halo
         Pixels each dask chunk borrows from its neighbours (ignored in memory).
+        An image whose smaller side is at most *halo* is solved in one chunk.
     precision
         Arithmetic of the solver. ``"float32"`` matches skimage on float32
         images; ``"float64"`` matches it on float64 images.
@@ -591,7 +592,13 @@ def tv_denoise(
     double = precision == "float64"
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        work = to_db(da) if domain == "db" else da
+        work = to_db(_nonnegative(da, func)) if domain == "db" else da
+        depth = halo
+        if isinstance(work.data, dsa.Array) and min(work.sizes["y"], work.sizes["x"]) <= halo:
+            # The halo spans the image: solve it whole, as in memory (dask's overlap
+            # cannot borrow more pixels than the image has).
+            work = work.chunk({"y": -1, "x": -1})
+            depth = min(work.sizes["y"], work.sizes["x"])
         fill = _image_moments(work)[0]  # NaN is filled with the image mean while solving
         params: Any = fill
         if isinstance(work.data, dsa.Array):
@@ -599,11 +606,11 @@ def tv_denoise(
             # until its iteration count is known (dask.graph_manipulation.clone,
             # which would recompute them instead, breaks task fusion on odc-stac
             # graphs in dask 2026.8).
-            params = _global_iterations(work, fill, halo, method_id, w, tol, iters, double)
+            params = _global_iterations(work, fill, depth, method_id, w, tol, iters, double)
         out = apply_window_kernel(
             work,
             tv_kernel,
-            halo,
+            depth,
             params=params,
             args=(method_id, w, tol, iters, double),
             boundary="none",

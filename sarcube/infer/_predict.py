@@ -21,7 +21,7 @@ import xarray as xr
 
 from .._checks import check_real, check_spatial, check_xarray
 from ..conventions import SPATIAL_DIMS
-from ..errors import DimensionError, ParameterError
+from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 from ._models import ModelSpec, load_model
 
 __all__ = ["classify", "predict", "ramp_weights", "window_starts"]
@@ -172,8 +172,11 @@ def _channels(obj: xr.DataArray | xr.Dataset, channels: list[str] | None) -> xr.
     if isinstance(obj, xr.Dataset):
         names = [str(v) for v in obj.data_vars] if channels is None else channels
         missing = [n for n in names if n not in obj.data_vars]
-        if missing:
-            raise ParameterError(f"predict: channels {missing} not in the Dataset")
+        if missing or not names:
+            raise BandNotFoundError(
+                f"predict: channels {missing or names} not in the Dataset; available: "
+                f"{sorted(map(str, obj.data_vars))}"
+            )
         stacked = xr.concat(
             [obj[n].astype(np.float32) for n in names], dim="channel", coords="minimal"
         )
@@ -342,8 +345,19 @@ def predict(
 def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
     """The most probable class per pixel, uint8, *nodata* where probabilities are NaN."""
     check_xarray(probs, "classify")
+    if not isinstance(probs, xr.DataArray):
+        raise DTypeError("classify: pass the probabilities predict returns (a DataArray)")
     if "class" not in probs.dims:
         raise DimensionError(f"classify: expected a 'class' dim (from predict), got {probs.dims}")
+    check_real(probs, "classify")
+    n_classes = probs.sizes["class"]
+    if isinstance(nodata, bool) or not isinstance(nodata, int | np.integer):
+        raise ParameterError(f"classify: nodata must be an integer, got {nodata!r}")
+    if not n_classes <= nodata <= 255:
+        raise ParameterError(
+            f"classify: nodata must fit uint8 and differ from the {n_classes} class numbers; "
+            f"pass a value in {n_classes}..255, e.g. nodata=255, got {nodata}"
+        )
     valid = probs.notnull().all("class")
     best = probs.fillna(-1).argmax("class")
     out = best.where(valid, nodata).astype(np.uint8)

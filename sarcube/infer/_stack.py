@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_xarray
+from .._checks import check_real, check_spatial, check_xarray
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 from ..scaling import NormConfig, normalise
 from ._models import ModelSpec
@@ -56,12 +56,15 @@ def stack_channels(
     check_xarray(cube, "stack_channels")
     if not isinstance(cube, xr.Dataset):
         raise DTypeError("stack_channels: pass a cube (Dataset) with one variable per band")
+    bands = [bands] if isinstance(bands, str) else list(bands)
     missing = [b for b in bands if b not in cube.data_vars]
     if missing or not bands:
         raise BandNotFoundError(
             f"stack_channels: bands {missing or list(bands)} not in the cube; available: "
             f"{sorted(map(str, cube.data_vars))}"
         )
+    check_spatial(cube[bands], "stack_channels")
+    check_real(cube[bands], "stack_channels")
     if norm is not None:
         cube = normalise(cube[list(bands)], norm)
     layers, names, band_of, time_of = [], [], [], []
@@ -71,13 +74,27 @@ def stack_channels(
                 "stack_channels: the cube has a time dim; pass times=, e.g. [-3, -2, -1]"
             )
         positions = []
+        n = cube.sizes["time"]
         for t in times:
-            if isinstance(t, int | np.integer):
-                if not -cube.sizes["time"] <= t < cube.sizes["time"]:
-                    raise ParameterError(f"stack_channels: time position {t} out of range")
-                positions.append(int(t) % cube.sizes["time"])
-            else:
-                positions.append(int(cube.indexes["time"].get_loc(t)))
+            if isinstance(t, int | np.integer) and not isinstance(t, bool):
+                if not -n <= t < n:
+                    raise ParameterError(
+                        f"stack_channels: time position {t} out of range for {n} dates; pass "
+                        f"positions in {-n}..{n - 1}"
+                    )
+                positions.append(int(t) % n)
+                continue
+            try:
+                found = cube.indexes["time"].get_loc(t)
+            except (KeyError, TypeError, ValueError):
+                found = None
+            if not isinstance(found, int | np.integer):  # missing, or a slice/mask of several
+                raise ParameterError(
+                    f"stack_channels: time {t!r} does not match one date of the cube; pass "
+                    "positions or dates from the cube's time coordinate, e.g. "
+                    f"{[str(v)[:19] for v in cube['time'].values[-2:]]}"
+                )
+            positions.append(int(found))
         for p in positions:
             for b in bands:
                 layers.append(cube[b].isel(time=p, drop=True))

@@ -15,9 +15,10 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from ..errors import DimensionError, OutputError, ParameterError
+from .._checks import check_real
+from ..errors import DimensionError, ParameterError
 from ..regions import _check_mask, _labels
-from ._atomic import atomic_target
+from ._atomic import atomic_target, check_writable
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -129,8 +130,7 @@ def to_vector(
             raise ParameterError(
                 f"{func}: unknown vector format {target.suffix!r}; use .parquet or .geojson"
             )
-        if target.exists() and not overwrite:
-            raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
+        check_writable(target, overwrite, func)
     transform, crs = _pixel_transform(arr)
     foreground = arr.data if arr.dtype == bool else arr.data == 1
     labels, _ = _labels(foreground, connectivity)
@@ -191,18 +191,19 @@ def to_cog(
 
     The CRS and transform come from the map's ``spatial_ref`` and coordinates;
     the nodata value is 255 for uint8 maps with CF flags (e.g.
-    :func:`sarcube.flood_map`) and NaN for floats. Written to a temporary name
-    and renamed, so no half-written file is left.
+    :func:`sarcube.flood_map`) and NaN for floats; boolean masks are written as
+    uint8 0/1. Written to a temporary name and renamed, so no half-written file
+    is left. The path is checked before anything is computed.
     """
     func = "to_cog"
     check = _check_raster(da, func)
+    if check.dtype == bool:  # GeoTIFF has no boolean type
+        check = check.astype(np.uint8)
+    check_real(check, func)
     target = Path(path)
     if target.suffix.lower() not in (".tif", ".tiff"):
         raise ParameterError(f"{func}: use a .tif path, got {target.name!r}")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
-    if not target.resolve().parent.is_dir():
-        raise OutputError(f"{func}: {target.parent} is not a folder; create it first")
+    check_writable(target, overwrite, func)
     nodata: float | None
     if np.issubdtype(check.dtype, np.floating):
         nodata = float("nan")

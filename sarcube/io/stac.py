@@ -14,32 +14,37 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import logging
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import numpy as np
 import odc.stac
 import pystac
 import rasterio
 import xarray as xr
-from odc.loader._rio import RioDriver, RioReader
+from odc.loader._rio import GDAL_CLOUD_DEFAULTS, RioDriver, RioReader
 
 from ..conventions import LINEAR_UNITS, POLARISATIONS, TIME_METADATA, long_name
 from ..errors import (
     AssetReadError,
     BandNotFoundError,
     CatalogError,
+    DTypeError,
     EmptySearchError,
     ParameterError,
 )
 
 __all__ = [
+    "RETRY_MAX_BACKOFF_S",
     "FailedAsset",
     "LoadPlan",
     "failed_assets",
@@ -51,6 +56,12 @@ __all__ = [
 
 BBox = tuple[float, float, float, float]
 DatetimeLike = str | dt.datetime | dt.date | tuple[Any, Any] | None
+_T = TypeVar("_T")
+
+log = logging.getLogger(__name__)
+
+#: Longest wait between two attempts to read a remote asset, in seconds.
+RETRY_MAX_BACKOFF_S = 8.0
 
 # --------------------------------------------------------------------------
 # search
@@ -101,7 +112,18 @@ def search(
     EmptySearchError
         When nothing matches (an empty search never becomes an empty cube).
     """
+    if not isinstance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
+        raise ParameterError(
+            f"search: source must be a STAC API URL, a catalog/collection path or STAC items, "
+            f"got {type(source).__name__}"
+        )
     collections = [collections] if isinstance(collections, str) else collections
+    if collections is not None and (
+        not isinstance(collections, Iterable) or not all(isinstance(c, str) for c in collections)
+    ):
+        raise ParameterError(
+            f"search: collections must be a collection id or a list of ids, got {collections!r}"
+        )
     ids = [ids] if isinstance(ids, str) else ids
     bbox_t = _check_bbox(bbox)
     interval = _parse_interval(datetime)
@@ -375,6 +397,10 @@ class LoadPlan:
         ``"raise"`` or ``"skip"`` (see :func:`load`).
     failed
         Assets dropped at planning time (``on_error="skip"`` only).
+    retries
+        Extra attempts at a failed read of a remote asset (see :func:`load`).
+    retry_backoff_s
+        Wait before the first retry, in seconds; doubled for each further one.
     """
 
     items: tuple[pystac.Item, ...]
@@ -389,6 +415,8 @@ class LoadPlan:
     resampling: str
     on_error: Literal["raise", "skip"]
     failed: tuple[FailedAsset, ...] = field(default=())
+    retries: int = 3
+    retry_backoff_s: float = 0.5
 
     def __str__(self) -> str:
         lines = [
@@ -462,13 +490,21 @@ def plan_load(
     bbox: Sequence[float] | None = None,
     resampling: str = "nearest",
     on_error: Literal["raise", "skip"] = "raise",
+    retries: int = 3,
+    retry_backoff_s: float = 0.5,
 ) -> LoadPlan:
     """Validate the arguments of :func:`load` and decide what it will read.
 
     No pixel is read; with ``on_error="skip"`` every requested asset is opened
-    once (header only) to find the unreadable ones. See :func:`load` for the
-    parameters.
+    once (header and one pixel, with the same retries as a read) to find the
+    unreadable ones. See :func:`load` for the parameters.
     """
+    if isinstance(items, pystac.Item):
+        raise ParameterError("load: pass a list of items; for one item use load([item])")
+    if not isinstance(items, Iterable):
+        raise ParameterError(
+            f"load: items must be STAC items (e.g. from search), got {type(items).__name__}"
+        )
     items = list(items)
     if not items:
         raise EmptySearchError("no STAC items to load; search returned nothing")
@@ -477,19 +513,51 @@ def plan_load(
             raise ParameterError(f"load: expected pystac.Item objects, got {type(item).__name__}")
     if on_error not in ("raise", "skip"):
         raise ParameterError(f"load: on_error must be 'raise' or 'skip', got {on_error!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ParameterError(f"load: retries must be an integer >= 0, got {retries!r}")
+    if not (
+        isinstance(retry_backoff_s, int | float)
+        and math.isfinite(retry_backoff_s)
+        and retry_backoff_s >= 0
+    ):
+        raise ParameterError(
+            f"load: retry_backoff_s must be a number of seconds >= 0, got {retry_backoff_s!r}"
+        )
     if resampling not in {"nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med"}:
         raise ParameterError(
             f"load: unknown resampling {resampling!r}; use 'nearest', 'bilinear', 'average', ..."
         )
-    if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
+    if resolution is not None and not (
+        isinstance(resolution, int | float)
+        and not isinstance(resolution, bool)
+        and math.isfinite(resolution)
+        and resolution > 0
+    ):
         raise ParameterError(f"load: resolution must be > 0 (CRS units), got {resolution!r}")
     if chunks is not None:
-        bad = {k: v for k, v in chunks.items() if k not in ("time", "y", "x") or int(v) < 1}
+        bad = {
+            k: v
+            for k, v in chunks.items()
+            if k not in ("time", "y", "x")
+            or isinstance(v, bool)
+            or not isinstance(v, int | np.integer)
+            or v < 1
+        }
         if bad:
             raise ParameterError(
                 f"load: bad chunks {bad}; use positive sizes for 'time', 'y', 'x', "
                 "e.g. chunks={'time': 1, 'y': 1024, 'x': 1024}"
             )
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except CRSError as e:
+            raise ParameterError(
+                f"load: crs={crs!r} is not a CRS pyproj knows ({e}); pass e.g. crs='EPSG:32633'"
+            ) from e
     bbox_t = _check_bbox(bbox)
 
     assets = [_sar_assets(item) for item in items]
@@ -545,7 +613,7 @@ def plan_load(
 
     failed: list[FailedAsset] = []
     if on_error == "skip":
-        failed = _probe_assets(normalised)
+        failed = _probe_assets(normalised, retries, retry_backoff_s)
         bad_items = {f.item for f in failed}
         normalised = [item for item in normalised if item.id not in bad_items]
         if not normalised:
@@ -590,15 +658,81 @@ def plan_load(
         resampling=resampling,
         on_error=on_error,
         failed=tuple(failed),
+        retries=retries,
+        retry_backoff_s=float(retry_backoff_s),
     )
 
 
-def _probe_assets(items: Sequence[pystac.Item]) -> list[FailedAsset]:
+def _is_remote(href: str) -> bool:
+    """True for hrefs read over a network (``http(s)``, ``s3``, ``gs``, ``/vsicurl/`` ...)."""
+    if href.startswith("/vsi"):
+        return not href.startswith("/vsimem/")
+    scheme = urlsplit(href).scheme.lower()
+    return len(scheme) > 1 and scheme != "file"  # one letter: a Windows drive
+
+
+def _gdal_name(href: str) -> str:
+    """The GDAL virtual file name of a remote href (what GDAL keys its cache by)."""
+    scheme = urlsplit(href).scheme.lower()
+    prefixes = {"http": "/vsicurl/", "https": "/vsicurl/", "s3": "/vsis3/", "gs": "/vsigs/"}
+    if scheme in ("s3", "gs"):
+        return prefixes[scheme] + href.split("://", 1)[1]
+    return prefixes.get(scheme, "") + href
+
+
+def _with_retries(
+    action: Callable[[], _T], href: str, retries: int, backoff_s: float, what: str
+) -> _T:
+    """Run *action* (a read of *href*); retry a remote href with exponential backoff.
+
+    GDAL remembers a failed request for the life of the process, so retries
+    run with ``CPL_VSIL_CURL_NON_CACHED`` set for the href: each one asks the
+    server again. Local files are read once: a missing or corrupt file on a
+    disk does not heal by waiting.
+
+    Raises
+    ------
+    AssetReadError
+        After the last attempt, naming *href* and the number of attempts.
+    """
+    attempts = 1 + retries if _is_remote(href) else 1
+    for attempt in range(attempts):
+        try:
+            if attempt == 0:
+                return action()
+            # (GDAL splits this option at ':', so for http(s) it covers every
+            # URL of the scheme while the attempt runs: slower, never wrong)
+            with rasterio.Env(CPL_VSIL_CURL_NON_CACHED=_gdal_name(href)):
+                return action()
+        except rasterio.errors.RasterioError as e:
+            if attempt + 1 == attempts:
+                tries = f" after {attempts} attempts" if attempts > 1 else ""
+                raise AssetReadError(f"failed to {what} asset {href}{tries}: {e}") from e
+            delay = min(RETRY_MAX_BACKOFF_S, backoff_s * 2**attempt)
+            log.warning(
+                "cannot %s asset %s (%s); retry %d of %d in %.2f s",
+                what,
+                href,
+                e,
+                attempt + 1,
+                retries,
+                delay,
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _probe_assets(
+    items: Sequence[pystac.Item], retries: int, backoff_s: float
+) -> list[FailedAsset]:
+    def open_one(href: str) -> None:
+        with rasterio.open(href, sharing=False) as src:  # as odc-stac reads
+            src.read(1, window=((0, 1), (0, 1)))
+
     def probe(job: tuple[str, str, str]) -> FailedAsset | None:
         item_id, band, href = job
         try:
-            with rasterio.open(href) as src:
-                src.read(1, window=((0, 1), (0, 1)))
+            _with_retries(lambda: open_one(href), href, retries, backoff_s, "open")
         except Exception as e:  # any failure to open is what we are looking for
             return FailedAsset(item=item_id, band=band, href=href, error=str(e))
         return None
@@ -609,20 +743,45 @@ def _probe_assets(items: Sequence[pystac.Item]) -> list[FailedAsset]:
 
 
 class _NamingReader(RioReader):
-    """odc-stac's rasterio reader, re-raising read failures as :class:`AssetReadError`."""
+    """odc-stac's rasterio reader with retries, raising :class:`AssetReadError` naming the asset."""
+
+    def __init__(self, src: Any, ctx: Any, retries: int, backoff_s: float) -> None:
+        super().__init__(src, ctx)
+        self._retries = retries
+        self._backoff_s = backoff_s
 
     def read(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().read(*args, **kwargs)
-        except rasterio.errors.RasterioError as e:
-            raise AssetReadError(f"failed to read asset {self._src.uri}: {e}") from e
+        read = super().read
+        # a retry reads into the same window of the output again, replacing
+        # whatever a failed attempt left there
+        return _with_retries(
+            lambda: read(*args, **kwargs),
+            self._src.uri,
+            self._retries,
+            self._backoff_s,
+            "read",
+        )
 
 
 class _NamingDriver(RioDriver):
     """odc-stac's rasterio driver with :class:`_NamingReader`; picklable for dask workers."""
 
+    def __init__(self, retries: int = 3, backoff_s: float = 0.5) -> None:
+        super().__init__()
+        self._retries = retries
+        self._backoff_s = backoff_s
+
+    def capture_env(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().capture_env()
+        if env == GDAL_CLOUD_DEFAULTS:
+            # Nothing configured by the caller: odc-stac's default lets GDAL
+            # retry an HTTP error 10 times with a growing delay (minutes per
+            # read); sarcube's own retries are the one policy instead.
+            env = {**env, "GDAL_HTTP_MAX_RETRY": "0"}
+        return env
+
     def open(self, src: Any, ctx: Any) -> _NamingReader:
-        return _NamingReader(src, ctx)
+        return _NamingReader(src, ctx, self._retries, self._backoff_s)
 
 
 def _group_callable(plan: LoadPlan) -> Callable[[pystac.Item, Any, int], int]:
@@ -651,7 +810,7 @@ def execute_plan(plan: LoadPlan) -> xr.Dataset:
         resampling=plan.resampling,
         dtype="float32",
         fail_on_error=True,  # a failed read must never become silent nodata
-        driver=_NamingDriver(),
+        driver=_NamingDriver(plan.retries, plan.retry_backoff_s),
         **kwargs,
     )
     ds = ds[list(plan.bands)].assign_coords(time=np.array(plan.times, dtype="datetime64[ns]"))
@@ -692,6 +851,8 @@ def load(
     bbox: Sequence[float] | None = None,
     resampling: str = "nearest",
     on_error: Literal["raise", "skip"] = "raise",
+    retries: int = 3,
+    retry_backoff_s: float = 0.5,
 ) -> xr.Dataset:
     """Load STAC items as a SAR cube.
 
@@ -716,10 +877,23 @@ def load(
         Resampling for reprojection (``"nearest"``, ``"bilinear"``, ...).
     on_error
         ``"raise"`` (default): a failed read raises :class:`AssetReadError`
-        naming the asset. ``"skip"``: every asset is opened once at planning
-        time; items with an unreadable asset are left out and listed in
-        ``ds.attrs["failed_assets"]`` (see :func:`failed_assets`). Read
-        failures at compute time still raise.
+        naming the asset — at compute time for a lazy cube, in :func:`load`
+        when *chunks* is ``None``. ``"skip"``: every asset is opened once at
+        planning time; items with an unreadable asset are left out and listed
+        in ``ds.attrs["failed_assets"]`` (see :func:`failed_assets`). Read
+        failures at compute time still raise. A failed read never becomes
+        nodata.
+    retries
+        Extra attempts after a failed open or read of a remote asset (``http``,
+        ``https``, ``s3``, ``gs``, ``/vsi...``), each asking the server again;
+        :class:`AssetReadError` is raised after the last. Local files are read
+        once.
+    retry_backoff_s
+        Seconds to wait before the first retry; each further wait doubles, up
+        to :data:`RETRY_MAX_BACKOFF_S`. GDAL's own HTTP retries
+        (``GDAL_HTTP_MAX_RETRY``) are turned off unless you configured them
+        (``rasterio.Env`` or ``odc.stac.configure_rio``), so these two
+        parameters are the whole retry policy.
 
     Returns
     -------
@@ -734,6 +908,11 @@ def load(
         A requested band is missing (the message lists the available ones).
     CatalogError
         Items in several CRSs without ``crs=``, or no SAR assets.
+    EmptySearchError
+        *items* is empty.
+    AssetReadError
+        An asset cannot be read (see *on_error*), or with ``on_error="skip"``
+        no item is readable.
     """
     return execute_plan(
         plan_load(
@@ -746,12 +925,18 @@ def load(
             bbox=bbox,
             resampling=resampling,
             on_error=on_error,
+            retries=retries,
+            retry_backoff_s=retry_backoff_s,
         )
     )
 
 
 def failed_assets(cube: xr.Dataset) -> list[FailedAsset]:
     """The assets :func:`load` left out with ``on_error="skip"`` (empty if none)."""
+    if not isinstance(cube, xr.Dataset):
+        raise DTypeError(
+            f"failed_assets: pass the cube (Dataset) that load returned, got {type(cube).__name__}"
+        )
     return [FailedAsset(**entry) for entry in cube.attrs.get("failed_assets", [])]
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
-from dask.base import compute
+from dask.base import compute, tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from .._checks import check_xarray
 from ..errors import OutputError, ParameterError
@@ -59,7 +62,8 @@ def to_zarr(
     removed. If the write is interrupted (a crash, a killed job), calling
     again with ``resume=True`` and the same data computes and writes only the
     chunks that were not recorded, and ends with the same store as an
-    uninterrupted run.
+    uninterrupted run. Until then :func:`open_zarr` refuses the store (or,
+    with ``incomplete="mask"``, reads the unrecorded chunks as missing).
 
     Parameters
     ----------
@@ -72,6 +76,10 @@ def to_zarr(
     resume
         Complete an interrupted write of the same data (same variables, shapes,
         dtypes and chunks); starts afresh when *store* does not exist yet.
+        Chunks recorded as written are not computed again; the others are
+        written whole, replacing whatever a killed write left there. The
+        process that was writing must have ended. (Every write ends by
+        removing the temporary files a killed writer left in the store.)
     encoding
         Extra per-variable Zarr encoding (e.g. ``{"vv": {"compressors": ...}}``).
     progress
@@ -98,6 +106,7 @@ def to_zarr(
             f"cannot write {path}: {parent} is not a writable folder; create it first"
         )
     ds = _prepared(obj)
+    _check_encoding(ds, encoding)
     plan = _plan(ds)
     progress_dir = path.with_name(path.name + _PROGRESS)
     if resume and path.exists():
@@ -133,8 +142,9 @@ def to_zarr(
 
     done = {p.name for p in progress_dir.iterdir() if p.suffix == ".done"}
     tasks = []
-    for dims, names in _lazy_groups(ds).items():
+    for names, _ in _write_groups(plan, list(ds.data_vars)).values():
         first = ds[names[0]].data
+        dims = ds[names[0]].dims
         # one tiny output block per chunk: computing some of them computes (and
         # writes) only those chunks
         writes = dsa.map_blocks(
@@ -152,14 +162,60 @@ def to_zarr(
             if _marker(dims, index) not in done:
                 tasks.append(writes.blocks[index])
     if progress:
-        from dask.diagnostics.progress import ProgressBar
-
-        with ProgressBar():
-            compute(tasks)
+        _compute_with_progress(tasks)
     else:
         compute(tasks)
+    _remove_partial_files(path)  # left by a killed writer (this run's workers or an earlier run)
     shutil.rmtree(progress_dir)
     return path
+
+
+#: Per-variable encoding keys xarray's Zarr v3 writer takes.
+_ENCODING_KEYS = frozenset(
+    {
+        "chunks", "shards", "compressors", "compressor", "filters", "serializer",
+        "fill_value", "_FillValue", "dtype", "scale_factor", "add_offset", "units",
+        "calendar", "preferred_chunks", "write_empty_chunks", "object_codec", "codecs",
+    }
+)  # fmt: skip
+
+
+def _check_encoding(ds: xr.Dataset, encoding: Mapping[str, Mapping[str, Any]] | None) -> None:
+    """Refuse an encoding for unknown variables or with unknown keys, before any write."""
+    for name, settings in (encoding or {}).items():
+        if name not in ds.variables:
+            raise ParameterError(
+                f"to_zarr: encoding names {name!r}, which is not in the data; available: "
+                f"{sorted(map(str, ds.data_vars))}"
+            )
+        unknown = sorted(set(settings) - _ENCODING_KEYS)
+        if unknown:
+            raise ParameterError(
+                f"to_zarr: encoding of {name!r} has unknown keys {unknown}; use Zarr encoding "
+                f"keys such as {sorted(_ENCODING_KEYS)[:6]}"
+            )
+
+
+def _compute_with_progress(tasks: list[Any]) -> None:
+    """Compute with a progress bar: distributed's when a Client is active, else dask's."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):  # no distributed client: a local scheduler
+        client = None
+    if client is not None and dask.config.get("scheduler", None) in (None, "dask.distributed"):
+        from distributed import progress, wait
+
+        futures = client.compute(tasks)  # type: ignore[no-untyped-call]
+        progress(futures)  # type: ignore[no-untyped-call]
+        wait(futures)  # type: ignore[no-untyped-call]
+        client.gather(futures)  # type: ignore[no-untyped-call]  # raises the first task error, as compute() does
+        return
+    from dask.diagnostics.progress import ProgressBar
+
+    with ProgressBar():
+        compute(tasks)
 
 
 _PROGRESS = ".sarcube-progress"  # a sibling folder: zarr warns about foreign files inside
@@ -168,6 +224,10 @@ _PROGRESS = ".sarcube-progress"  # a sibling folder: zarr warns about foreign fi
 def _prepared(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
     ds = obj.to_dataset(name=obj.name or "data") if isinstance(obj, xr.DataArray) else obj
     ds = ds.copy()
+    # only data variables are written chunk by chunk: lazy coordinates (small) now
+    lazy_coords = [k for k, v in ds.coords.items() if isinstance(v.data, dsa.Array)]
+    if lazy_coords:
+        ds = ds.assign_coords({k: ds.coords[k].compute() for k in lazy_coords})
     for name in ds.variables:
         target = _uniform_chunks(ds[name])
         if target is not None:
@@ -179,12 +239,21 @@ def _prepared(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _lazy_groups(ds: xr.Dataset) -> dict[tuple[Hashable, ...], list[Hashable]]:
-    """Lazy data variables grouped by their dims (each group is written region by region)."""
-    groups: dict[tuple[Hashable, ...], list[Hashable]] = {}
-    for name, var in ds.data_vars.items():
-        if isinstance(var.data, dsa.Array):
-            groups.setdefault(tuple(var.dims), []).append(name)
+def _write_groups(
+    plan: Mapping[str, Any], data_vars: Sequence[Hashable]
+) -> dict[tuple[str, ...], tuple[list[str], list[list[int]]]]:
+    """Lazy data variables grouped by dims, with the chunks their regions are written in.
+
+    Each group is written region by region on its first variable's chunks and
+    one ``.done`` marker per region records the whole group. Worked out from
+    the recorded plan so that :func:`open_zarr` finds the same regions.
+    """
+    names = {str(n) for n in data_vars}
+    groups: dict[tuple[str, ...], tuple[list[str], list[list[int]]]] = {}
+    for name, entry in plan.items():
+        if name in names and entry["chunks"] is not None:
+            dims = tuple(entry["dims"])
+            groups.setdefault(dims, ([], entry["chunks"]))[0].append(name)
     return groups
 
 
@@ -226,18 +295,184 @@ def _write_chunk(
     return np.ones((1,) * len(dims), dtype=bool)
 
 
+# zarr's local store writes each file as "<name>.<32 hex>.partial" and renames it
+_PARTIAL = re.compile(r".*\.[0-9a-f]{32}\.partial")
+
+
+def _remove_partial_files(path: Path) -> None:
+    """Remove the temporary files a killed writer left in the store."""
+    for p in path.rglob("*.partial"):
+        if p.is_file() and _PARTIAL.fullmatch(p.name):
+            p.unlink()
+
+
 def _atomic_write(target: Path, text: str) -> None:
     tmp = target.with_name(target.name + ".partial")
     tmp.write_text(text)
     os.replace(tmp, target)
 
 
-def open_zarr(store: str | os.PathLike[str], **kwargs: Any) -> xr.Dataset:
-    """Open a store written by :func:`to_zarr`, lazily, with ``spatial_ref`` as a coordinate."""
+def open_zarr(
+    store: str | os.PathLike[str],
+    *,
+    incomplete: Literal["raise", "mask"] = "raise",
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Open a store written by :func:`to_zarr`, lazily, with ``spatial_ref`` as a coordinate.
+
+    A store whose write was interrupted (its ``<store>.sarcube-progress/``
+    record still exists) holds chunks that were never written or were only
+    partly written; by default it is refused rather than read as if valid.
+
+    Parameters
+    ----------
+    store
+        Path of the store.
+    incomplete
+        What to do with an interrupted store. ``"raise"`` (default): raise
+        :class:`~sarcube.errors.OutputError` saying how to complete it.
+        ``"mask"``: open it, and read every chunk of the chunk-by-chunk
+        written variables that is not recorded as finished as missing —
+        NaN for floats (NaT for times), the ``nodata`` flag value where the
+        variable has CF ``flag_values``/``flag_meanings``, and otherwise NaN
+        after promoting integers and booleans to floating point. Those chunks
+        are never read, so a half-written chunk cannot leak through. Variables
+        written with the metadata (in-memory data, coordinates) are complete.
+        A complete store opens the same either way.
+    **kwargs
+        Passed to :func:`xarray.open_zarr` (``decode_coords="all"`` and
+        ``consolidated=False`` by default). With ``incomplete="mask"`` the
+        variables come in the store's chunks, or are rechunked to the
+        ``chunks`` given; ``chunks=None`` (eager) is refused.
+
+    Returns
+    -------
+    xarray.Dataset
+        The store's contents, lazy.
+
+    Raises
+    ------
+    OutputError
+        The store does not exist, or its write was interrupted (with
+        ``incomplete="raise"``, or with any setting when it stopped before a
+        single chunk was written).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cube.zarr"
+    >>> cube = sarcube.synthetic.make_scene((32, 32), seed=1).cube.chunk({"y": 16})
+    >>> back = open_zarr(to_zarr(cube, path))
+    >>> back["vv"].chunks[1], back.rio.crs.to_epsg()
+    ((16, 16), 32633)
+    """
     path = Path(store)
     if not path.exists():
         raise OutputError(f"{path} does not exist; pass the path given to to_zarr")
+    if incomplete not in ("raise", "mask"):
+        raise ParameterError(f"open_zarr: incomplete must be 'raise' or 'mask', got {incomplete!r}")
     kwargs.setdefault("decode_coords", "all")
     kwargs.setdefault("consolidated", False)
-    ds: xr.Dataset = xr.open_zarr(path, **kwargs)
+    progress_dir = path.with_name(path.name + _PROGRESS)
+    if not progress_dir.exists():
+        if not (path / "zarr.json").is_file() and not (path / ".zgroup").is_file():
+            raise OutputError(
+                f"open_zarr: {path} is not a Zarr store (no zarr.json); pass a store written "
+                "by sarcube.to_zarr or another Zarr writer"
+            )
+        ds: xr.Dataset = xr.open_zarr(path, **kwargs)
+        return ds
+
+    recorded = progress_dir / "plan.json"
+    fix = (
+        f"call sarcube.to_zarr(data, {str(path)!r}, resume=True) with the same data to complete it"
+    )
+    if not recorded.exists():
+        raise OutputError(f"{path} is an interrupted write that stopped before any chunk; {fix}")
+    plan = json.loads(recorded.read_text())
+    done = {p.name for p in progress_dir.iterdir() if p.suffix == ".done"}
+    if incomplete == "raise":
+        total = sum(
+            int(np.prod([len(c) for c in chunks]))
+            for _, chunks in _write_groups(plan, list(plan)).values()
+        )
+        raise OutputError(
+            f"{path} is an interrupted write ({len(done)} of {total} chunks finished, "
+            f"recorded in {progress_dir}); unfinished chunks may hold nothing or partial "
+            f"data. {fix[0].upper()}{fix[1:]}, or pass incomplete='mask' to read the "
+            "finished chunks with the others missing"
+        )
+
+    chunks = kwargs.pop("chunks", {})
+    if chunks is None:
+        raise ParameterError(
+            "open_zarr: incomplete='mask' reads lazily; leave out chunks=None and call "
+            ".load() on the result to read it into memory"
+        )
+    ds = xr.open_zarr(path, chunks={}, **kwargs)  # one dask chunk per Zarr chunk
+    for dims, (names, grid) in _write_groups(plan, list(ds.data_vars)).items():
+        finished = np.zeros([len(c) for c in grid], dtype=bool)
+        for index in itertools.product(*[range(len(c)) for c in grid]):
+            finished[index] = _marker(dims, index) in done
+        for name in names:
+            ds[name] = _masked(ds[name], grid, finished)
+    if chunks != {}:
+        ds = ds.chunk(chunks)
     return ds
+
+
+def _nodata(var: xr.DataArray) -> tuple[Any, np.dtype[Any]]:
+    """The value an unwritten chunk of *var* reads as, and the dtype that holds it."""
+    dtype = var.dtype
+    if dtype.kind in "fc":
+        return np.nan, dtype
+    if dtype.kind in "mM":
+        return np.array("NaT", dtype=dtype), dtype
+    meanings = str(var.attrs.get("flag_meanings", "")).split()
+    values = np.atleast_1d(var.attrs.get("flag_values", []))
+    if "nodata" in meanings and len(values) == len(meanings):
+        return values[meanings.index("nodata")], dtype
+    return np.nan, np.result_type(dtype, np.float32)
+
+
+def _masked(var: xr.DataArray, grid: list[list[int]], finished: np.ndarray) -> xr.DataArray:
+    """*var* with every block that is not wholly inside finished chunks replaced by nodata.
+
+    The graph aliases the finished blocks of the source and builds the others
+    from scratch, so an unfinished block is never read.
+    """
+    fill, dtype = _nodata(var)
+    data = var.data
+    assert isinstance(data, dsa.Array)
+    if dtype != data.dtype:
+        data = data.astype(dtype)
+    # which finished-grid chunks each block overlaps, per dim
+    spans: list[list[range]] = []
+    for block_sizes, grid_sizes in zip(data.chunks, grid, strict=True):
+        grid_edges = np.cumsum([0, *grid_sizes])
+        starts = np.cumsum([0, *block_sizes[:-1]])
+        spans.append(
+            [
+                range(
+                    int(np.searchsorted(grid_edges, lo, side="right")) - 1,
+                    int(np.searchsorted(grid_edges, lo + size - 1, side="right")),
+                )
+                for lo, size in zip(starts, block_sizes, strict=True)
+            ]
+        )
+    name = "sarcube-masked-" + tokenize(data, finished, fill)
+    layer: dict[Any, Any] = {}  # dask keys are (name, *block index)
+    for index in itertools.product(*[range(n) for n in data.numblocks]):
+        overlap = tuple(slice(s[i].start, s[i].stop) for s, i in zip(spans, index, strict=True))
+        if finished[overlap].all():
+            layer[(name, *index)] = (data.name, *index)
+        else:
+            shape = tuple(c[i] for c, i in zip(data.chunks, index, strict=True))
+            layer[(name, *index)] = (np.full, shape, fill, dtype)
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[data])
+    masked = dsa.Array(
+        graph, name, data.chunks, dtype=dtype, meta=np.empty((0,) * data.ndim, dtype)
+    )
+    out = var.copy(data=masked)
+    out.encoding = {k: v for k, v in var.encoding.items() if k != "dtype" or dtype == var.dtype}
+    return out

@@ -17,8 +17,15 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from .._checks import check_spatial, check_xarray
-from ..errors import BandNotFoundError, DimensionError, OutputError, ParameterError
+from .._checks import check_real, check_spatial, check_xarray
+from ..errors import (
+    BandNotFoundError,
+    DimensionError,
+    DTypeError,
+    GridMismatchError,
+    ParameterError,
+)
+from ..io._atomic import check_writable
 
 __all__ = ["to_chips"]
 
@@ -125,7 +132,10 @@ def to_chips(
     cube
         Bands on ``(time, y, x)`` or ``(y, x)``.
     out
-        Output folder (created; refused if it exists unless *overwrite*).
+        Output folder, refused if it exists unless *overwrite*. The chips are
+        written to a hidden sibling folder that is renamed to *out* when
+        complete, so a failed run leaves no half-written folder (and, with
+        *overwrite*, keeps the old one). Its parent folder must exist.
     bands
         Bands to write, in order.
     label
@@ -156,11 +166,16 @@ def to_chips(
     func = "to_chips"
     check_xarray(cube, func)
     if not isinstance(cube, xr.Dataset):
-        raise ParameterError(f"{func}: pass a cube (Dataset) with one variable per band")
+        raise DTypeError(f"{func}: pass a cube (Dataset) with one variable per band")
     check_spatial(cube, func)
+    bands = [bands] if isinstance(bands, str) else list(bands)
     missing = [b for b in bands if b not in cube.data_vars]
     if missing or not bands:
-        raise BandNotFoundError(f"{func}: bands {missing or list(bands)} not in the cube")
+        raise BandNotFoundError(
+            f"{func}: bands {missing or bands} not in the cube; available: "
+            f"{sorted(map(str, cube.data_vars))}"
+        )
+    check_real(cube[bands], func)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ParameterError(f"{func}: size must be a positive integer, got {size!r}")
     stride = size if stride is None else stride
@@ -172,28 +187,47 @@ def to_chips(
         raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
     if not 0 <= max_cloud <= 1:
         raise ParameterError(f"{func}: max_cloud must be in [0, 1], got {max_cloud!r}")
-    if cloud is not None and (cloud.sizes.get("y"), cloud.sizes.get("x")) != (
-        cube.sizes["y"],
-        cube.sizes["x"],
-    ):
-        raise DimensionError(f"{func}: the cloud mask is not on the cube's grid")
+    for what, layer in (("cloud mask", cloud), ("label map", label)):
+        if layer is None:
+            continue
+        check_xarray(layer, f"{func} ({what})")
+        if (layer.sizes.get("y"), layer.sizes.get("x")) != (cube.sizes["y"], cube.sizes["x"]):
+            raise GridMismatchError(
+                f"{func}: the {what} ({dict(layer.sizes)}) is not on the cube's grid (y: "
+                f"{cube.sizes['y']}, x: {cube.sizes['x']}); put it there with "
+                "sarcube.coregister(..., like=cube, resampling='nearest')"
+            )
+    if label is not None and label.dtype != bool and not np.issubdtype(label.dtype, np.integer):
+        raise DTypeError(
+            f"{func}: the label map has dtype {label.dtype}; pass integer classes with 255 for "
+            "no label, e.g. label.fillna(255).astype('uint8')"
+        )
     limits = {int(c): (float(lo), float(hi)) for c, (lo, hi) in (class_fractions or {}).items()}
     if limits and label is None:
         raise ParameterError(f"{func}: class_fractions needs a label map")
-    if label is not None and (label.sizes.get("y"), label.sizes.get("x")) != (
-        cube.sizes["y"],
-        cube.sizes["x"],
-    ):
-        raise DimensionError(f"{func}: the label map is not on the cube's grid")
     has_time = "time" in cube.dims
-    positions = list(range(cube.sizes["time"])) if has_time and times is None else list(times or [])
     if not has_time and (times is not None or layout == "triplets"):
         raise DimensionError(f"{func}: times= and layout='triplets' need a time dim")
-    target = Path(out)
-    if target.exists():
-        if not overwrite:
-            raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
-        shutil.rmtree(target)
+    n_times = cube.sizes.get("time", 0)
+    positions = list(range(n_times)) if has_time and times is None else list(times or [])
+    for p in positions:
+        if (
+            isinstance(p, bool)
+            or not isinstance(p, int | np.integer)
+            or not -n_times <= p < n_times
+        ):
+            raise ParameterError(
+                f"{func}: time position {p!r} is not one of the cube's {n_times} dates; pass "
+                f"positions in {-n_times}..{n_times - 1}"
+            )
+    ys = _window_starts(cube.sizes["y"], size, stride)
+    xs = _window_starts(cube.sizes["x"], size, stride)
+    if not ys or not xs:
+        raise DimensionError(
+            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one chip; "
+            f"pass size <= {min(cube.sizes['y'], cube.sizes['x'])}"
+        )
+    target = check_writable(Path(out), overwrite, func)
 
     if has_time:
         layer_names = (
@@ -203,7 +237,7 @@ def to_chips(
         layer_names = ["image"]
 
     def layers_for(window: dict[str, slice]) -> dict[str, Any]:
-        part = cube[list(bands)].isel(window)
+        part = cube[bands].isel(window)
         if not has_time:
             return {"image": xr.concat([part[b] for b in bands], "layer").data}
         per_time = [
@@ -216,15 +250,54 @@ def to_chips(
 
     transform = cube.rio.transform(recalc=True)
     crs = cube.rio.crs
-    ys = _window_starts(cube.sizes["y"], size, stride)
-    xs = _window_starts(cube.sizes["x"], size, stride)
-    if not ys or not xs:
-        raise DimensionError(
-            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one chip"
+    # Chips go to a hidden sibling folder that replaces *out* only when complete:
+    # a failed run leaves neither a half-written folder nor a removed old one.
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir()
+        for name in layer_names + (["label"] if label is not None else []):
+            (partial / name).mkdir()
+        index = _write_chips(
+            partial,
+            layers_for,
+            label,
+            cloud,
+            ys,
+            xs,
+            size,
+            transform,
+            crs,
+            max_nodata=max_nodata,
+            limits=limits,
+            max_cloud=max_cloud,
         )
-    target.mkdir(parents=True)
-    for name in layer_names + (["label"] if label is not None else []):
-        (target / name).mkdir()
+        if target.is_dir() and not target.is_symlink():  # overwrite=True, checked above
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return index
+
+
+def _write_chips(
+    folder: Path,
+    layers_for: Any,
+    label: xr.DataArray | None,
+    cloud: xr.DataArray | None,
+    ys: list[int],
+    xs: list[int],
+    size: int,
+    transform: Affine,
+    crs: Any,
+    *,
+    max_nodata: float,
+    limits: dict[int, tuple[float, float]],
+    max_cloud: float,
+) -> pd.DataFrame:
+    """Compute and write every chip into *folder*, and the index; returns the index."""
     tasks = []
     for r in ys:
         for c in xs:
@@ -236,7 +309,7 @@ def to_chips(
                 delayed(_chip_task)(
                     layers_for(window),
                     chip_label,
-                    out=target,
+                    out=folder,
                     chip_id=f"chip_{r:06d}_{c:06d}",
                     row=r,
                     col=c,
@@ -260,5 +333,5 @@ def to_chips(
         top = transform.f + index["row"] * res_y
         index["maxy"] = np.maximum(top, top + size * res_y)
         index["miny"] = np.minimum(top, top + size * res_y)
-    index.to_csv(target / "index.csv", index=False)
+    index.to_csv(folder / "index.csv", index=False)
     return index

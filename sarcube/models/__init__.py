@@ -1,5 +1,14 @@
-"""Model architectures shipped with sarcube (need the ``torch`` extra)."""
+"""Model architectures and shipped models (need the ``torch`` extra).
 
+:func:`pretrained` gives the :class:`~sarcube.infer.ModelSpec` of a shipped
+model by name (see :data:`MODELS`), ready for :func:`sarcube.infer.predict`.
+"""
+
+from .ombria import NAME as _OMBRIA
+from .ombria import pretrained
 from .unet import UNet
 
-__all__ = ["UNet"]
+#: Names of the models shipped inside the package.
+MODELS: tuple[str, ...] = (_OMBRIA,)
+
+__all__ = ["MODELS", "UNet", "pretrained"]
