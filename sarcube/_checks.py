@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .conventions import SPATIAL_DIMS
-from .errors import DimensionError, DTypeError, ParameterError
+from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -86,3 +86,15 @@ def check_positive_finite(value: float, name: str, func: str) -> float:
     if not np.isfinite(out) or out <= 0:
         raise ParameterError(f"{func}: {name} must be finite and > 0, got {value!r}")
     return out
+
+
+def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list[str]:
+    """*bands* as a list, or a :class:`BandNotFoundError` listing the cube's variables."""
+    names = [bands] if isinstance(bands, str) else list(bands)
+    missing = [b for b in names if b not in cube.data_vars]
+    if missing or not names:
+        raise BandNotFoundError(
+            f"{func}: bands {missing or names} not in the cube; available: "
+            f"{sorted(map(str, cube.data_vars))}"
+        )
+    return names

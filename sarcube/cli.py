@@ -276,7 +276,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         say("dry run: configuration checked and graph built; nothing computed")
         return 0
-    store = plan.run(scheduler=args.scheduler, progress=not args.quiet)
+    store = plan.run(scheduler=args.scheduler, progress=not args.quiet, products=products)
     say(f"wrote {store}" + (f" and {plan.output['cog']}" if "cog" in plan.output else ""))
     say(f"done in {time.perf_counter() - start:.1f} s")
     return 0

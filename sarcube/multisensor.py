@@ -162,14 +162,9 @@ def coregister(
         if m is not None and m not in _RESAMPLINGS:
             raise ParameterError(f"coregister: resampling must be one of {_RESAMPLINGS}, got {m!r}")
     geobox = like.odc.geobox
-    if like.chunks:
-        ref = like if isinstance(like, xr.DataArray) else next(iter(like.data_vars.values()))
-        chunks = {
-            "y": int(ref.chunksizes["y"][0]) if ref.chunks else like.sizes["y"],
-            "x": int(ref.chunksizes["x"][0]) if ref.chunks else like.sizes["x"],
-        }
-    else:
-        chunks = {"y": like.sizes["y"], "x": like.sizes["x"]}
+    ref = like if isinstance(like, xr.DataArray) else next(iter(like.data_vars.values()))
+    sizes = ref.chunksizes  # empty for numpy-backed input: one chunk
+    chunks = {d: int(sizes[d][0]) if d in sizes else like.sizes[d] for d in ("y", "x")}
     out: dict[str, xr.DataArray] = {}
     for key, layer in layers.items():
         opened = _open(key, layer, chunks)

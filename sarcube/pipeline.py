@@ -284,13 +284,20 @@ class Pipeline:
         products.attrs = {"source": "sarcube run", "post_date": str(post["time"].values)[:19]}
         return products
 
-    def run(self, *, scheduler: str | None = None, progress: bool = True) -> Path:
+    def run(
+        self,
+        *,
+        scheduler: str | None = None,
+        progress: bool = True,
+        products: xr.Dataset | None = None,
+    ) -> Path:
         """Build the chain and write it (**computes**); returns the Zarr store path."""
         from .io.zarr import to_zarr
 
-        products = self.build()
+        if products is None:  # callers that inspected build() pass it on
+            products = self.build()
         store = Path(self.output["zarr"])
-        with _scheduler(scheduler):
+        with _use_scheduler(scheduler):
             to_zarr(
                 products,
                 store,
@@ -322,7 +329,8 @@ def _despeckle(cube: xr.Dataset, options: dict[str, Any]) -> xr.Dataset:
     return result
 
 
-def scheduler(spec: str | None) -> Any:
+@contextmanager
+def scheduler(spec: str | None) -> Iterator[None]:
     """A context manager that makes *spec* the Dask scheduler for its block.
 
     ``None`` or ``"threads"``: dask's threads; ``"processes"``,
@@ -330,11 +338,6 @@ def scheduler(spec: str | None) -> Any:
     worker processes (closed afterwards); anything with ``://`` (e.g.
     ``tcp://10.0.0.5:8786``): an existing dask.distributed scheduler.
     """
-    return _scheduler(spec)
-
-
-@contextmanager
-def _scheduler(spec: str | None) -> Iterator[None]:
     import dask
 
     if spec in (None, "threads", "processes", "synchronous"):
@@ -370,3 +373,6 @@ def _scheduler(spec: str | None) -> Iterator[None]:
         )
     with Client(spec):  # type: ignore[no-untyped-call]
         yield
+
+
+_use_scheduler = scheduler  # Pipeline.run has a parameter of the same name

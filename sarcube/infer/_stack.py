@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray
-from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
+from .._checks import check_bands, check_real, check_spatial, check_xarray
+from ..errors import DimensionError, DTypeError, ParameterError
 from ..scaling import NormConfig, normalise
 from ._models import ModelSpec
 from ._predict import classify, predict
@@ -56,13 +56,7 @@ def stack_channels(
     check_xarray(cube, "stack_channels")
     if not isinstance(cube, xr.Dataset):
         raise DTypeError("stack_channels: pass a cube (Dataset) with one variable per band")
-    bands = [bands] if isinstance(bands, str) else list(bands)
-    missing = [b for b in bands if b not in cube.data_vars]
-    if missing or not bands:
-        raise BandNotFoundError(
-            f"stack_channels: bands {missing or list(bands)} not in the cube; available: "
-            f"{sorted(map(str, cube.data_vars))}"
-        )
+    bands = check_bands(cube, bands, "stack_channels")
     check_spatial(cube[bands], "stack_channels")
     check_real(cube[bands], "stack_channels")
     if norm is not None:

@@ -205,11 +205,10 @@ def _compute_with_progress(tasks: list[Any]) -> None:
     except (ImportError, ValueError):  # no distributed client: a local scheduler
         client = None
     if client is not None and dask.config.get("scheduler", None) in (None, "dask.distributed"):
-        from distributed import progress, wait
+        from distributed import progress
 
         futures = client.compute(tasks)  # type: ignore[no-untyped-call]
-        progress(futures)  # type: ignore[no-untyped-call]
-        wait(futures)  # type: ignore[no-untyped-call]
+        progress(futures)  # type: ignore[no-untyped-call]  # blocks until done
         client.gather(futures)  # type: ignore[no-untyped-call]  # raises the first task error, as compute() does
         return
     from dask.diagnostics.progress import ProgressBar

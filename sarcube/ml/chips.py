@@ -17,9 +17,8 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_bands, check_real, check_spatial, check_xarray
 from ..errors import (
-    BandNotFoundError,
     DimensionError,
     DTypeError,
     GridMismatchError,
@@ -168,13 +167,7 @@ def to_chips(
     if not isinstance(cube, xr.Dataset):
         raise DTypeError(f"{func}: pass a cube (Dataset) with one variable per band")
     check_spatial(cube, func)
-    bands = [bands] if isinstance(bands, str) else list(bands)
-    missing = [b for b in bands if b not in cube.data_vars]
-    if missing or not bands:
-        raise BandNotFoundError(
-            f"{func}: bands {missing or bands} not in the cube; available: "
-            f"{sorted(map(str, cube.data_vars))}"
-        )
+    bands = check_bands(cube, bands, func)
     check_real(cube[bands], func)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ParameterError(f"{func}: size must be a positive integer, got {size!r}")
