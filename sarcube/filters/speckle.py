@@ -47,6 +47,7 @@ from ..calibration import _partials
 from ..conventions import DB_UNITS, SPATIAL_DIMS
 from ..errors import ParameterError, UnitsError
 from . import _kernels
+from ._median import median_kernel, median_program
 
 __all__ = [
     "boxcar_filter",
@@ -432,7 +433,8 @@ def median_filter(obj: XObj, *, size: int = 7) -> XObj:
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        out = apply_window_kernel(da, _kernels.median_kernel, size // 2, args=(size,))
+        program = median_program(size)
+        out = apply_window_kernel(da, median_kernel, size // 2, args=(size, *program))
         return _tag(out, da, f"median(size={size})")
 
     return map_arrays(obj, apply)
