@@ -25,7 +25,7 @@ from .filters import (
     refined_lee,
     tv_denoise,
 )
-from .flood import flood_map
+from .flood import flood_map, flood_thresholds
 from .io.export import to_cog, to_vector
 from .io.rle import rle_decode, rle_encode, rle_frame
 from .io.stac import failed_assets, load, open_cube, plan_load, search
@@ -69,6 +69,7 @@ __all__ = [
     "failed_assets",
     "feature_stack",
     "flood_map",
+    "flood_thresholds",
     "frost_filter",
     "gamma_map_filter",
     "insar",

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import xarray as xr
+from numba import njit
 
 from ._checks import check_real, check_spatial, check_xarray, data_arrays
 from ._metadata import map_arrays, with_units
@@ -180,14 +181,48 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
 # them: ``warnings.catch_warnings`` is not thread-safe, and dask runs them in threads.
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _nanmedian_columns(values: np.ndarray, out: np.ndarray) -> None:
+    """Per column of a (dates, pixels) float array: the median of its valid values.
+
+    An insertion sort of the few dates of each pixel; an even count averages the
+    two middle values (in float64, as ``numpy.nanmedian`` gives to the last bit
+    for float32); a row with no valid value gives NaN.
+    """
+    buf = np.empty(values.shape[0], dtype=np.float64)
+    for p in range(values.shape[1]):
+        c = 0
+        for t in range(values.shape[0]):
+            v = np.float64(values[t, p])
+            if v == v:
+                i = c
+                while i > 0 and buf[i - 1] > v:
+                    buf[i] = buf[i - 1]
+                    i -= 1
+                buf[i] = v
+                c += 1
+        if c == 0:
+            out[p] = np.nan
+        elif c % 2 == 1:
+            out[p] = buf[c // 2]
+        else:
+            out[p] = (buf[c // 2 - 1] + buf[c // 2]) / 2.0
+
+
 def _quiet_nanmedian(values: np.ndarray, axis: int = -1) -> np.ndarray:
     """nanmedian; pixels that are NaN on every date stay NaN, without a warning."""
+    if values.dtype in (np.float32, np.float64) and axis in (-1, values.ndim - 1):
+        # dates first: a view of time-major data (as apply_ufunc passes it), no copy
+        flat = np.moveaxis(values, -1, 0).reshape((values.shape[-1], -1))
+        out = np.empty(flat.shape[1], dtype=values.dtype)
+        _nanmedian_columns(flat, out)
+        return out.reshape(values.shape[:-1])
     empty = np.isnan(values).all(axis=axis, keepdims=True)
     if not empty.any():
         return np.asarray(np.nanmedian(values, axis=axis))
-    out = np.array(np.nanmedian(np.where(empty, 0, values), axis=axis))
-    out[np.squeeze(empty, axis=axis)] = np.nan
-    return out
+    result = np.array(np.nanmedian(np.where(empty, 0, values), axis=axis))
+    result[np.squeeze(empty, axis=axis)] = np.nan
+    return result
 
 
 def _quiet_nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:

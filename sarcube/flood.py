@@ -24,23 +24,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from numba import njit
 from scipy import ndimage
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._reduce import region_histograms
 from .change import _check_pair, reduce_time
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
-from .errors import BandNotFoundError, DimensionError, ParameterError, UnitsError
+from .errors import (
+    BandNotFoundError,
+    DimensionError,
+    GridMismatchError,
+    ParameterError,
+    UnitsError,
+)
 from .filters import boxcar_filter, median_filter
+from .regional import (
+    FIELDS,
+    SOURCE_GLOBAL,
+    SOURCE_NEIGHBOUR,
+    SOURCE_OWN,
+    interpolate,
+    region_thresholds,
+)
 from .regions import remove_small_regions
 from .thresholds import histogram, threshold
 from .validate import NODATA
 
-__all__ = ["FLOOD", "NO_FLOOD", "flood_map"]
+__all__ = ["FLOOD", "NO_FLOOD", "REGION_SIZE", "flood_map", "flood_thresholds"]
 
 NO_FLOOD = 0
 FLOOD = 1
@@ -49,6 +66,12 @@ FLOOD = 1
 POST_OFFSET = -0.2
 #: Shift of the change threshold, in standard deviations of the change image.
 CHANGE_OFFSET = 0.4
+
+#: Side of the regions of ``thresholds="regional"``, in pixels.
+REGION_SIZE = 1024
+#: Histogram ranges of regional thresholds for dB images: the post image and the change.
+DB_RANGE = (-60.0, 30.0)
+CHANGE_DB_RANGE = (-45.0, 45.0)
 
 _BINS = 1024
 _PREFERRED = ("vv", "hh")
@@ -140,71 +163,29 @@ def _std_from_histogram(hist: xr.DataArray) -> xr.DataArray:
     return variance**0.5
 
 
-def flood_map(
-    pre: xr.DataArray | xr.Dataset,
-    post: xr.DataArray | xr.Dataset,
-    *,
-    band: str | None = None,
-    method: Literal["auto", "otsu", "ki", "tiled"] = "auto",
-    scale: Literal["auto", "linear", "db", "log"] = "auto",
-    median_size: int = 7,
-    boxcar_size: int = 5,
-    post_offset: float = POST_OFFSET,
-    change_offset: float = CHANGE_OFFSET,
-    min_size: int = 0,
-    nodata_buffer: int = 2,
-    tile_sizes: tuple[int, ...] = (256, 128, 64),
-) -> xr.DataArray:
-    """Flood map from a pre-event and a post-event image: dark after **and** darker than before.
+@dataclass(frozen=True)
+class _Prepared:
+    """The filtered images of a pre/post pair, lazily, with their masks."""
 
-    Parameters
-    ----------
-    pre, post
-        Images on one grid: cubes (Datasets; *band* picks the polarisation,
-        default VV or HH) or bands. Several pre-event dates (a ``time`` dim)
-        are reduced to their median. Calibrated linear power (``units="1"``),
-        dB, or integer chips rescaled from dB (e.g. 8-bit exports; their
-        extreme values, 0 and 255 for uint8, count as fill and are left out of
-        the statistics).
-    method
-        Threshold selection: ``"otsu"`` (``"auto"``), ``"ki"`` or ``"tiled"``
-        (see :func:`sarcube.threshold`; *tile_sizes* apply).
-    scale
-        ``"auto"`` reads the ``units`` attr (integers: a log scale already);
-        ``"linear"`` converts to dB; ``"db"``/``"log"`` use the values as they are.
-    median_size, boxcar_size
-        Speckle filter windows (median, then boxcar; 1 skips a step).
-    post_offset, change_offset
-        Shifts of the two thresholds in standard deviations of the filtered
-        post image and of the change image. Negative is stricter.
-    min_size
-        Flood regions of fewer pixels (8-connected) are removed (0 keeps all).
-    nodata_buffer
-        Pixels within this distance of nodata or fill values are left out of
-        the statistics and mapped as no flood.
+    post: xr.DataArray  # filtered post-event image (log scale), NaN at nodata
+    change: xr.DataArray  # filtered post − filtered pre
+    usable: xr.DataArray  # pixels fit for statistics and for the map
+    nodata: xr.DataArray  # NaN in either input
+    template: xr.DataArray  # the post-event band (dims, coords)
+    integer: np.dtype[Any] | None  # dtype of integer chips, else None
 
-    Returns
-    -------
-    xarray.DataArray
-        uint8: 0 no flood, 1 flood, 255 nodata (NaN in either input), with CF
-        ``flag_values``/``flag_meanings``, the input's coords and CRS, and the
-        thresholds as 0-d coords ``post_threshold`` and ``change_threshold``
-        (in the filtered images' units; lazy on dask input) and
-        ``threshold_fallback`` (true when ``"tiled"`` found no bimodal tile).
 
-    Examples
-    --------
-    >>> scene = sarcube.synthetic.make_scene((128, 128), seed=1)
-    >>> cube = scene.cube
-    >>> flooded = flood_map(cube.isel(time=slice(0, -1)), cube.isel(time=-1))
-    >>> flooded.dtype.name, flooded.attrs["flag_meanings"]
-    ('uint8', 'no_flood flood nodata')
-    """
-    func = "flood_map"
-    for name, obj in (("pre", pre), ("post", post)):
-        check_xarray(obj, f"{func} ({name})")
-        check_spatial(obj, func)
-        check_real(obj, func)
+def _check_options(
+    method: str,
+    scale: str,
+    median_size: int,
+    boxcar_size: int,
+    post_offset: float,
+    change_offset: float,
+    min_size: int,
+    nodata_buffer: int,
+    func: str,
+) -> None:
     if method not in ("auto", "otsu", "ki", "tiled"):
         raise ParameterError(f"{func}: method must be 'auto', 'otsu', 'ki' or 'tiled'")
     if scale not in ("auto", "linear", "db", "log"):
@@ -222,6 +203,33 @@ def flood_map(
     for label, offset in (("post_offset", post_offset), ("change_offset", change_offset)):
         if not math.isfinite(float(offset)):
             raise ParameterError(f"{func}: {label} must be finite, got {offset!r}")
+
+
+def _check_region_size(region_size: object, func: str) -> int:
+    if isinstance(region_size, bool) or not isinstance(region_size, int | np.integer):
+        raise ParameterError(f"{func}: region_size must be an integer >= 64, got {region_size!r}")
+    if region_size < 64:
+        raise ParameterError(
+            f"{func}: region_size must be >= 64 pixels (a region needs enough pixels for its "
+            f"histogram), got {region_size}; e.g. region_size=1024"
+        )
+    return int(region_size)
+
+
+def _prepare(
+    pre: xr.DataArray | xr.Dataset,
+    post: xr.DataArray | xr.Dataset,
+    band: str | None,
+    scale: str,
+    median_size: int,
+    boxcar_size: int,
+    nodata_buffer: int,
+    func: str,
+) -> _Prepared:
+    for name, obj in (("pre", pre), ("post", post)):
+        check_xarray(obj, f"{func} ({name})")
+        check_spatial(obj, func)
+        check_real(obj, func)
     pre_da = _one_date(_select(pre, band, "pre"), "pre")
     post_da = _one_date(_select(post, band, "post"), "post")
     _check_pair(pre_da, post_da, func)
@@ -230,13 +238,11 @@ def flood_map(
             f"{func}: pre is in {pre_da.attrs.get('units')!r} and post in "
             f"{post_da.attrs.get('units')!r}; convert one (sarcube.to_db / to_linear)"
         )
-    template = post_da
     pre_log, pre_ok = _log_scale(pre_da, scale)
     post_log, post_ok = _log_scale(post_da, scale)
     nodata = pre_log.isnull() | post_log.isnull()
     usable = pre_ok & post_ok
-    bad = (~usable).data
-    usable = usable.copy(data=~_grow(bad, nodata_buffer))
+    usable = usable.copy(data=~_grow((~usable).data, nodata_buffer))
 
     def smooth(da: xr.DataArray) -> xr.DataArray:
         out = da.where(~nodata)
@@ -246,10 +252,506 @@ def flood_map(
             out = boxcar_filter(out, size=boxcar_size)
         return out
 
-    post_f = smooth(post_log)
-    change = smooth(post_log) - smooth(pre_log)
+    post_f = smooth(post_log)  # filtered once: the post image and the change share it
+    change = post_f - smooth(pre_log)
     usable = usable & post_f.notnull() & change.notnull()
+    integer = post_da.dtype if np.issubdtype(post_da.dtype, np.integer) else None
+    return _Prepared(post_f, change, usable, nodata, post_da, integer)
 
+
+def _finish(
+    flooded: xr.DataArray, prep: _Prepared, min_size: int, attrs: dict[str, Any]
+) -> xr.DataArray:
+    """uint8 map with nodata, small regions removed, the template's coords and CF flags."""
+    result = flooded.astype(np.uint8).where(~prep.nodata, np.uint8(NODATA)).astype(np.uint8)
+    return _dress(result, prep, min_size, attrs)
+
+
+def _dress(
+    result: xr.DataArray, prep: _Prepared, min_size: int, attrs: dict[str, Any]
+) -> xr.DataArray:
+    if min_size > 0:
+        result = remove_small_regions(result, min_size=min_size)
+    template = prep.template
+    result = result.transpose(*template.dims)
+    result = result.assign_coords(
+        {k: v for k, v in template.coords.items() if set(v.dims) <= set(result.dims)}
+    )
+    result.name = "flood"
+    result.attrs = {
+        "long_name": "flood map (dark after the event and darker than before)",
+        "flag_values": np.array([NO_FLOOD, FLOOD, NODATA], dtype=np.uint8),
+        "flag_meanings": "no_flood flood nodata",
+        **attrs,
+        "min_size": min_size,
+    }
+    return result
+
+
+def flood_map(
+    pre: xr.DataArray | xr.Dataset,
+    post: xr.DataArray | xr.Dataset,
+    *,
+    band: str | None = None,
+    method: Literal["auto", "otsu", "ki", "tiled"] = "auto",
+    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    median_size: int = 7,
+    boxcar_size: int = 5,
+    post_offset: float = POST_OFFSET,
+    change_offset: float = CHANGE_OFFSET,
+    min_size: int = 0,
+    nodata_buffer: int = 2,
+    tile_sizes: tuple[int, ...] = (256, 128, 64),
+    thresholds: Literal["global", "regional"] | xr.Dataset = "global",
+    region_size: int = REGION_SIZE,
+) -> xr.DataArray:
+    """Flood map from a pre-event and a post-event image: dark after **and** darker than before.
+
+    Parameters
+    ----------
+    pre, post
+        Images on one grid: cubes (Datasets; *band* picks the polarisation,
+        default VV or HH) or bands. Several pre-event dates (a ``time`` dim)
+        are reduced to their median. Calibrated linear power (``units="1"``),
+        dB, or integer chips rescaled from dB (e.g. 8-bit exports; their
+        extreme values, 0 and 255 for uint8, count as fill and are left out of
+        the statistics).
+    method
+        Threshold selection of ``thresholds="global"``: ``"otsu"``
+        (``"auto"``), ``"ki"`` or ``"tiled"`` (see :func:`sarcube.threshold`;
+        *tile_sizes* apply).
+    scale
+        ``"auto"`` reads the ``units`` attr (integers: a log scale already);
+        ``"linear"`` converts to dB; ``"db"``/``"log"`` use the values as they are.
+    median_size, boxcar_size
+        Speckle filter windows (median, then boxcar; 1 skips a step).
+    post_offset, change_offset
+        Shifts of the two thresholds in standard deviations of the filtered
+        post image and of the change image. Negative is stricter.
+    min_size
+        Flood regions of fewer pixels (8-connected) are removed (0 keeps all).
+    nodata_buffer
+        Pixels within this distance of nodata or fill values are left out of
+        the statistics and mapped as no flood.
+    thresholds
+        ``"global"``: one pair of thresholds for the image (from its exact
+        value range and histogram). ``"regional"``: one pair per region of a
+        fixed *region_size* grid, bimodal regions thresholded and the others
+        filled from their nearest usable neighbours, interpolated smoothly
+        between region centres (see :func:`flood_thresholds`, which returns the
+        surface and its diagnostics), or that Dataset itself. On dask input,
+        compute the surface first (a small result of one pass) and pass it:
+        the map then streams chunk by chunk and memory does not grow with the
+        image; with ``"regional"`` or ``"global"`` the filtered chunks wait in
+        memory for the threshold reduction of the same graph.
+    region_size
+        Region side in pixels for ``thresholds="regional"``.
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8: 0 no flood, 1 flood, 255 nodata (NaN in either input), with CF
+        ``flag_values``/``flag_meanings`` and the input's coords and CRS. With
+        global thresholds also the thresholds as 0-d coords ``post_threshold``
+        and ``change_threshold`` (in the filtered images' units; lazy on dask
+        input) and ``threshold_fallback`` (true when ``"tiled"`` found no
+        bimodal tile).
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((128, 128), seed=1)
+    >>> cube = scene.cube
+    >>> flooded = flood_map(cube.isel(time=slice(0, -1)), cube.isel(time=-1))
+    >>> flooded.dtype.name, flooded.attrs["flag_meanings"]
+    ('uint8', 'no_flood flood nodata')
+    >>> regional = flood_map(
+    ...     cube.isel(time=slice(0, -1)), cube.isel(time=-1), thresholds="regional", region_size=64
+    ... )
+    >>> regional.attrs["thresholds"], regional.attrs["region_size"]
+    ('regional', 64)
+    """
+    func = "flood_map"
+    _check_options(
+        method,
+        scale,
+        median_size,
+        boxcar_size,
+        post_offset,
+        change_offset,
+        min_size,
+        nodata_buffer,
+        func,
+    )
+    if isinstance(thresholds, xr.Dataset):
+        _check_surface(thresholds, func)
+        region_size = int(thresholds.attrs["region_size"])
+    elif thresholds == "regional":
+        region_size = _check_region_size(region_size, func)
+    elif thresholds != "global":
+        raise ParameterError(
+            f"{func}: thresholds must be 'global', 'regional' or a Dataset from "
+            f"sarcube.flood_thresholds, got {thresholds!r}"
+        )
+    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
+    if isinstance(thresholds, str) and thresholds == "global":
+        return _global_map(
+            prep, method, post_offset, change_offset, min_size, tile_sizes, median_size, boxcar_size
+        )
+    if isinstance(thresholds, xr.Dataset):
+        surface = thresholds
+        _check_surface_grid(surface, prep.template, func)
+    else:
+        surface = _surface(prep, scale, post_offset, change_offset, region_size, func)
+    return _regional_map(prep, surface, min_size, median_size, boxcar_size)
+
+
+# --------------------------------------------------------------------------
+# regional thresholds
+
+
+def _ranges(prep: _Prepared, scale: str, func: str) -> tuple[tuple[float, float], ...]:
+    """Fixed histogram ranges of the filtered post image and of the change."""
+    if prep.integer is not None:
+        info = np.iinfo(prep.integer)
+        lo, hi = float(info.min), float(info.max) + 1.0
+        return (lo, hi), (lo - hi, hi - lo)
+    if scale == "log" or (
+        scale == "auto"
+        and prep.template.attrs.get("units") != DB_UNITS
+        and prep.template.attrs.get("units") != LINEAR_UNITS
+    ):
+        raise ParameterError(
+            f"{func}: regional thresholds bin float images in dB; pass linear power or dB "
+            "(units '1' or 'dB', or scale='linear'/'db'), or integer chips"
+        )
+    return DB_RANGE, CHANGE_DB_RANGE
+
+
+def _surface(
+    prep: _Prepared,
+    scale: str,
+    post_offset: float,
+    change_offset: float,
+    region_size: int,
+    func: str,
+) -> xr.Dataset:
+    ranges = _ranges(prep, scale, func)
+    usable = prep.usable.transpose(*SPATIAL_DIMS)
+    images = [
+        prep.post.transpose(*SPATIAL_DIMS).where(usable),
+        prep.change.transpose(*SPATIAL_DIMS).where(usable),
+    ]
+    data = [im.data for im in images]
+    stacked = dsa.stack(data) if isinstance(data[0], dsa.Array) else np.stack(data)
+    counts = region_histograms(stacked, region_size, ranges, _BINS)
+    centres = np.stack([_centres(lo, hi, _BINS) for lo, hi in ranges])
+    ny, nx = (prep.template.sizes[d] for d in SPATIAL_DIMS)
+    capacity = _capacity(ny, nx, region_size)
+    offsets = (float(post_offset), float(change_offset))
+    if isinstance(counts, dsa.Array):
+        packed: Any = dsa.map_blocks(
+            region_thresholds,
+            counts,
+            centres,
+            offsets,
+            capacity,
+            chunks=((len(FIELDS),), (2,), counts.chunks[0], counts.chunks[1]),
+            drop_axis=(2, 3),
+            new_axis=(0, 1),
+            dtype=np.float64,
+        )
+    else:
+        packed = region_thresholds(counts, centres, offsets, capacity)
+    return _surface_dataset(packed, prep.template, region_size, ranges, offsets)
+
+
+def _centres(lo: float, hi: float, bins: int) -> np.ndarray:
+    edges = np.linspace(lo, hi, bins + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
+def _capacity(ny: int, nx: int, region: int) -> np.ndarray:
+    """Pixels of each region inside an ny × nx image."""
+    rows = np.minimum(region, ny - region * np.arange(-(-ny // region)))
+    cols = np.minimum(region, nx - region * np.arange(-(-nx // region)))
+    return np.outer(rows, cols).astype(np.float64)
+
+
+def _region_centres(coord: xr.DataArray | None, n: int, region: int) -> np.ndarray:
+    """Coordinates of the region centres along one axis (pixel index without coords)."""
+    position = (np.arange(-(-n // region)) + 0.5) * region - 0.5
+    if coord is None or coord.ndim != 1 or not np.issubdtype(coord.dtype, np.number):
+        return position
+    return np.asarray(np.interp(position, np.arange(n), coord.values.astype(np.float64)))
+
+
+def _surface_dataset(
+    packed: Any,
+    template: xr.DataArray,
+    region_size: int,
+    ranges: tuple[tuple[float, float], ...],
+    offsets: tuple[float, float],
+) -> xr.Dataset:
+    dims = ("region_y", "region_x")
+    coords = {
+        name: _region_centres(template.coords.get(dim), template.sizes[dim], region_size)
+        for name, dim in zip(dims, SPATIAL_DIMS, strict=True)
+    }
+    field = {name: packed[i] for i, name in enumerate(FIELDS)}
+    variables: dict[Hashable, Any] = {}
+    units = template.attrs.get("units")
+    for k, image in enumerate(("post", "change")):
+        unit = {} if units is None else {"units": DB_UNITS if units == LINEAR_UNITS else units}
+        variables[f"{image}_threshold"] = (
+            dims,
+            field["threshold"][k],
+            {"long_name": f"{image} threshold used by the map (filled)", **unit},
+        )
+        variables[f"{image}_own_threshold"] = (
+            dims,
+            field["own_threshold"][k],
+            {
+                "long_name": f"{image} threshold of the region's own histogram (NaN: unusable)",
+                **unit,
+            },
+        )
+        variables[f"{image}_usable"] = (
+            dims,
+            field["usable"][k] > 0,
+            {"long_name": f"region's {image} histogram is bimodal and valid"},
+        )
+        variables[f"{image}_source"] = (
+            dims,
+            field["source"][k].astype(np.uint8),
+            {
+                "long_name": f"origin of the {image} threshold",
+                "flag_values": np.array([SOURCE_OWN, SOURCE_NEIGHBOUR, SOURCE_GLOBAL], np.uint8),
+                "flag_meanings": "own nearest_usable_regions whole_image",
+            },
+        )
+        variables[f"{image}_ashman_d"] = (dims, field["ashman_d"][k], {"long_name": "Ashman's D"})
+        variables[f"{image}_bimodality"] = (
+            dims,
+            field["bimodality"][k],
+            {"long_name": "bimodality coefficient"},
+        )
+        variables[f"{image}_class_fraction"] = (
+            dims,
+            field["class_fraction"][k],
+            {"long_name": "share of the smaller class"},
+        )
+        variables[f"{image}_global_threshold"] = (
+            (),
+            field["global_threshold"][k, 0, 0],
+            {"long_name": f"{image} threshold of the whole image's histogram", **unit},
+        )
+    variables["n_valid"] = (dims, field["n_valid"][0], {"long_name": "valid pixels per region"})
+    return xr.Dataset(
+        variables,
+        coords=coords,
+        attrs={
+            "long_name": "regional flood-map thresholds",
+            "region_size": region_size,
+            "post_range": list(ranges[0]),
+            "change_range": list(ranges[1]),
+            "bins": _BINS,
+            "post_offset": offsets[0],
+            "change_offset": offsets[1],
+        },
+    )
+
+
+def _check_surface(surface: xr.Dataset, func: str) -> None:
+    missing = [v for v in ("post_threshold", "change_threshold") if v not in surface]
+    if missing or "region_size" not in surface.attrs:
+        raise ParameterError(
+            f"{func}: thresholds= takes the Dataset of sarcube.flood_thresholds (with "
+            "post_threshold, change_threshold and attrs region_size); "
+            f"missing {missing or ['region_size']}"
+        )
+
+
+def _check_surface_grid(surface: xr.Dataset, template: xr.DataArray, func: str) -> None:
+    region = int(surface.attrs["region_size"])
+    ny, nx = (template.sizes[d] for d in SPATIAL_DIMS)
+    expected = (-(-ny // region), -(-nx // region))
+    got = (surface.sizes.get("region_y"), surface.sizes.get("region_x"))
+    if got != expected:
+        raise GridMismatchError(
+            f"{func}: the thresholds are for a {got[0]}×{got[1]} region grid but this "
+            f"{ny}×{nx} image has {expected[0]}×{expected[1]} regions of {region} px; compute "
+            "them with sarcube.flood_thresholds on these images"
+        )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _regional_block(
+    post: np.ndarray,
+    change: np.ndarray,
+    usable: np.ndarray,
+    nodata: np.ndarray,
+    grid: np.ndarray,
+    y0: int,
+    x0: int,
+    region: int,
+) -> np.ndarray:
+    """uint8 map of a (ny, nx) block at (y0, x0) against the interpolated surfaces."""
+    ny, nx = post.shape
+    post_t = interpolate(grid[0], y0, x0, ny, nx, region)
+    change_t = interpolate(grid[1], y0, x0, ny, nx, region)
+    out = np.empty((ny, nx), dtype=np.uint8)
+    for i in range(ny):
+        for j in range(nx):
+            if nodata[i, j]:
+                out[i, j] = NODATA
+            elif (
+                usable[i, j]
+                and np.float64(post[i, j]) <= post_t[i, j]
+                and np.float64(change[i, j]) <= change_t[i, j]
+            ):
+                out[i, j] = FLOOD
+            else:
+                out[i, j] = NO_FLOOD
+    return out
+
+
+def _dask_block(
+    post: np.ndarray,
+    change: np.ndarray,
+    usable: np.ndarray,
+    nodata: np.ndarray,
+    grid: np.ndarray,
+    *,
+    shape: tuple[int, int, int],
+    region: int,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    assert block_info is not None
+    (y0, _), (x0, _) = block_info[0]["array-location"]
+    return _regional_block(
+        post, change, usable, nodata, grid.reshape(shape), int(y0), int(x0), region
+    )
+
+
+def _regional_map(
+    prep: _Prepared,
+    surface: xr.Dataset,
+    min_size: int,
+    median_size: int,
+    boxcar_size: int,
+) -> xr.DataArray:
+    region = int(surface.attrs["region_size"])
+    grid = xr.concat([surface["post_threshold"], surface["change_threshold"]], "image")
+    arrays = [
+        prep.post.transpose(*SPATIAL_DIMS).astype(np.float32),
+        prep.change.transpose(*SPATIAL_DIMS).astype(np.float32),
+        prep.usable.transpose(*SPATIAL_DIMS),
+        prep.nodata.transpose(*SPATIAL_DIMS),
+    ]
+    data = [a.data for a in arrays]
+    if isinstance(data[0], dsa.Array):
+        # With a computed surface (numpy), nothing here waits for a reduction: the map
+        # streams chunk by chunk. A lazy surface joins its reduction pass to the graph.
+        flat = dsa.asarray(grid.data).reshape((1, -1)).rechunk(-1)
+        out: Any = dsa.map_blocks(
+            _dask_block,
+            *data,
+            flat,
+            shape=grid.shape,
+            region=region,
+            chunks=data[0].chunks,
+            dtype=np.uint8,
+            meta=np.empty((0, 0), dtype=np.uint8),
+        )
+    else:
+        post, change, usable, nodata = (np.asarray(d) for d in data)
+        out = _regional_block(post, change, usable, nodata, np.asarray(grid.values), 0, 0, region)
+    result = arrays[0].copy(data=out)
+    result.encoding = {}
+    return _dress(
+        result,
+        prep,
+        min_size,
+        {
+            "method": "otsu",
+            "thresholds": "regional",
+            "region_size": region,
+            "median_size": median_size,
+            "boxcar_size": boxcar_size,
+            "post_offset": float(surface.attrs.get("post_offset", POST_OFFSET)),
+            "change_offset": float(surface.attrs.get("change_offset", CHANGE_OFFSET)),
+        },
+    )
+
+
+def flood_thresholds(
+    pre: xr.DataArray | xr.Dataset,
+    post: xr.DataArray | xr.Dataset,
+    *,
+    band: str | None = None,
+    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    median_size: int = 7,
+    boxcar_size: int = 5,
+    post_offset: float = POST_OFFSET,
+    change_offset: float = CHANGE_OFFSET,
+    nodata_buffer: int = 2,
+    region_size: int = REGION_SIZE,
+) -> xr.Dataset:
+    """The regional threshold surfaces of :func:`flood_map` and their diagnostics, lazily.
+
+    The images are filtered as :func:`flood_map` does and cut into square
+    regions of *region_size* pixels anchored at the top-left pixel (a fixed
+    grid: it does not depend on the chunks). Per region and image (the
+    filtered post image, the change), a histogram over a fixed range (dB:
+    −60 to 30 dB for the post image, ±45 dB for the change; integer chips: the
+    dtype's range) with 1024 bins; Otsu's threshold shifted by the offsets in
+    standard deviations of the region's values; and the bimodality tests of
+    :func:`sarcube.bimodality_tests`. A region is *usable* when half its pixels
+    are valid, Ashman's D > 2, the bimodality coefficient > 5/9 and the smaller
+    class holds at least 10 %. Other regions take the mean threshold of the
+    nearest usable regions, or, when none is usable, the whole image's
+    threshold (the sum of the regional histograms). :func:`flood_map`
+    interpolates the filled thresholds bilinearly between region centres.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(region_y, region_x)`` (coords: the region centres in the
+        image's y/x coordinates). Per image (``post_*``, ``change_*``): the
+        ``threshold`` used (filled), the region's ``own_threshold`` (NaN when
+        not usable), ``usable``, ``source`` (0 own, 1 nearest usable regions,
+        2 whole image), ``ashman_d``, ``bimodality``, ``class_fraction`` and the
+        0-d ``global_threshold``; ``n_valid`` pixels per region. Small: it can
+        be computed first, plotted and written to Zarr, then passed to
+        ``flood_map(..., thresholds=surface)``.
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((128, 128), seed=1)
+    >>> cube = scene.cube
+    >>> surface = flood_thresholds(cube.isel(time=slice(0, -1)), cube.isel(time=-1), region_size=64)
+    >>> dict(surface.sizes), surface.attrs["region_size"]
+    ({'region_y': 2, 'region_x': 2}, 64)
+    """
+    func = "flood_thresholds"
+    _check_options(
+        "auto", scale, median_size, boxcar_size, post_offset, change_offset, 0, nodata_buffer, func
+    )
+    region_size = _check_region_size(region_size, func)
+    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
+    return _surface(prep, scale, post_offset, change_offset, region_size, func)
+
+
+def _global_map(
+    prep: _Prepared,
+    method: str,
+    post_offset: float,
+    change_offset: float,
+    min_size: int,
+    tile_sizes: tuple[int, ...],
+    median_size: int,
+    boxcar_size: int,
+) -> xr.DataArray:
     how = "otsu" if method == "auto" else method
     options: dict[str, Any] = {"method": how, "range": (0.0, 1.0), "bins": _BINS}
     if how == "tiled":
@@ -258,10 +760,10 @@ def flood_map(
     coords: dict[Hashable, Any] = {}
     fallback: Any = False
     for label, image, offset in (
-        ("post_threshold", post_f, post_offset),
-        ("change_threshold", change, change_offset),
+        ("post_threshold", prep.post, post_offset),
+        ("change_threshold", prep.change, change_offset),
     ):
-        unit, lo, span = _unit_range(image, usable)
+        unit, lo, span = _unit_range(image, prep.usable)
         found = threshold(unit, **options)
         std = _std_from_histogram(found["histogram"] if how != "tiled" else _whole(unit))
         cut = found["threshold"] + offset * std
@@ -269,29 +771,22 @@ def flood_map(
         coords[label] = (lo + cut * span).astype(np.float64)
         if how == "tiled":
             fallback = fallback | found["fallback"]
-    flooded = conditions[0] & conditions[1] & usable
-    result = flooded.astype(np.uint8).where(~nodata, np.uint8(NODATA)).astype(np.uint8)
-    if min_size > 0:
-        result = remove_small_regions(result, min_size=min_size)
-    result = result.transpose(*template.dims)
-    result = result.assign_coords(
-        {k: v for k, v in template.coords.items() if set(v.dims) <= set(result.dims)}
+    flooded = conditions[0] & conditions[1] & prep.usable
+    result = _finish(
+        flooded,
+        prep,
+        min_size,
+        {
+            "method": how,
+            "thresholds": "global",
+            "median_size": median_size,
+            "boxcar_size": boxcar_size,
+            "post_offset": float(post_offset),
+            "change_offset": float(change_offset),
+        },
     )
     result = result.assign_coords(coords)
-    result = result.assign_coords(threshold_fallback=xr.DataArray(fallback))
-    result.name = "flood"
-    result.attrs = {
-        "long_name": "flood map (dark after the event and darker than before)",
-        "flag_values": np.array([NO_FLOOD, FLOOD, NODATA], dtype=np.uint8),
-        "flag_meanings": "no_flood flood nodata",
-        "method": how,
-        "median_size": median_size,
-        "boxcar_size": boxcar_size,
-        "post_offset": float(post_offset),
-        "change_offset": float(change_offset),
-        "min_size": min_size,
-    }
-    return result
+    return result.assign_coords(threshold_fallback=xr.DataArray(fallback))
 
 
 def _whole(unit: xr.DataArray) -> xr.DataArray:

@@ -1,0 +1,146 @@
+"""Histograms per region of a fixed global grid, as one lazy, bounded-memory reduction.
+
+The grid is anchored at the array's origin: region ``(i, j)`` holds the pixels
+of rows ``[i·R, (i+1)·R)`` and columns ``[j·R, (j+1)·R)``, whatever the chunks.
+Each dask block counts its pixels into the regions it touches (a few small
+histograms), the partial counts are summed in a tree, and only the final
+``(regions_y, regions_x, images, bins)`` array is dense. Counts are whole numbers
+in float64, so the sums are exact and the result does not depend on the
+chunking. NaN values are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+from dask.delayed import delayed
+from numba import njit
+
+__all__ = ["region_histograms", "region_shape"]
+
+#: Partial histograms merged per task of the tree reduction.
+_FAN_IN = 16
+
+
+def region_shape(shape: Sequence[int], region: int) -> tuple[int, int]:
+    """Regions along y and x of an image of *shape* ``(..., Y, X)``."""
+    return -(-int(shape[-2]) // region), -(-int(shape[-1]) // region)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _block_counts(
+    block: np.ndarray,
+    y0: int,
+    x0: int,
+    region: int,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    nbins: int,
+) -> np.ndarray:
+    """Counts of a (k, ny, nx) block at global offset (y0, x0) per touched region and image."""
+    k, ny, nx = block.shape
+    ry0, rx0 = y0 // region, x0 // region
+    nry = (y0 + ny - 1) // region - ry0 + 1
+    nrx = (x0 + nx - 1) // region - rx0 + 1
+    out = np.zeros((nry, nrx, k, nbins), dtype=np.float64)
+    for m in range(k):
+        lo = lows[m]
+        scale = nbins / (highs[m] - lo)
+        for i in range(ny):
+            ri = (y0 + i) // region - ry0
+            row = block[m, i]
+            for j in range(nx):
+                v = row[j]
+                if v == v:
+                    b = int((np.float64(v) - lo) * scale)  # outside the range: the end bins
+                    b = min(max(b, 0), nbins - 1)
+                    out[ri, (x0 + j) // region - rx0, m, b] += 1.0
+    return out
+
+
+def _partial(
+    block: np.ndarray,
+    y0: int,
+    x0: int,
+    region: int,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    nbins: int,
+) -> dict[tuple[int, int], np.ndarray]:
+    counts = _block_counts(
+        np.ascontiguousarray(block, dtype=np.float32), y0, x0, region, lows, highs, nbins
+    )
+    ry0, rx0 = y0 // region, x0 // region
+    return {
+        (ry0 + a, rx0 + b): counts[a, b]
+        for a in range(counts.shape[0])
+        for b in range(counts.shape[1])
+    }
+
+
+def _merge(parts: Sequence[dict[tuple[int, int], np.ndarray]]) -> dict[tuple[int, int], np.ndarray]:
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for part in parts:
+        for key, counts in part.items():
+            if key in out:
+                out[key] = out[key] + counts
+            else:
+                out[key] = counts
+    return out
+
+
+def _dense(
+    parts: Sequence[dict[tuple[int, int], np.ndarray]], nry: int, nrx: int, k: int, nbins: int
+) -> np.ndarray:
+    out = np.zeros((nry, nrx, k, nbins), dtype=np.float64)
+    for (i, j), counts in _merge(parts).items():
+        out[i, j] = counts
+    return out
+
+
+def region_histograms(
+    data: Any, region: int, ranges: Sequence[tuple[float, float]], nbins: int
+) -> Any:
+    """Histograms of the valid values of each image of *data* per region.
+
+    Parameters
+    ----------
+    data
+        ``(k, Y, X)`` numpy or dask array: *k* images on one grid.
+    region
+        Side of the square regions in pixels.
+    ranges
+        ``(low, high)`` of the *nbins* equal bins of each image; values outside
+        count in the end bins.
+
+    Returns
+    -------
+    ``(regions_y, regions_x, k, nbins)`` float64 counts, numpy or a lazy dask
+    array of one chunk.
+    """
+    lows = np.asarray([r[0] for r in ranges], dtype=np.float64)
+    highs = np.asarray([r[1] for r in ranges], dtype=np.float64)
+    k = int(data.shape[0])
+    nry, nrx = region_shape(data.shape, region)
+    if not isinstance(data, dsa.Array):
+        return _dense(
+            [_partial(np.asarray(data), 0, 0, region, lows, highs, nbins)], nry, nrx, k, nbins
+        )
+    data = data.rechunk({0: -1})
+    blocks = data.to_delayed()[0]
+    y_starts = np.cumsum((0, *data.chunks[1][:-1]))
+    x_starts = np.cumsum((0, *data.chunks[2][:-1]))
+    partial = delayed(_partial, pure=True)
+    parts: list[Any] = [
+        partial(blocks[i, j], int(y0), int(x0), region, lows, highs, nbins)
+        for i, y0 in enumerate(y_starts)
+        for j, x0 in enumerate(x_starts)
+    ]
+    merge = delayed(_merge, pure=True)
+    while len(parts) > _FAN_IN:
+        parts = [merge(parts[i : i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
+    total = delayed(_dense, pure=True)(parts, nry, nrx, k, nbins)
+    return dsa.from_delayed(total, shape=(nry, nrx, k, nbins), dtype=np.float64)

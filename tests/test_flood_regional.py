@@ -1,0 +1,203 @@
+"""Regional flood thresholds: two landscapes, chunk invariance, no seams, fallbacks, Zarr."""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+import xarray as xr
+
+import sarcube
+from sarcube.errors import GridMismatchError, ParameterError
+from sarcube.regional import SOURCE_GLOBAL, SOURCE_NEIGHBOUR, SOURCE_OWN, interpolate
+
+LOOKS = 4.4
+
+
+def _speckled(db: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    power = 10 ** (db / 10)
+    return (power * rng.gamma(LOOKS, 1 / LOOKS, db.shape)).astype(np.float32)
+
+
+def two_landscapes(
+    shape: tuple[int, int] = (512, 1024), seed: int = 0
+) -> tuple[xr.DataArray, xr.DataArray, np.ndarray]:
+    """Left half: land −10 dB, water −22 dB; right half: land +6 dB, water −2 dB.
+
+    Water lies in squares after the event, none within 160 px of the border
+    between the landscapes: the regional surface changes between region
+    centres, so a landscape boundary is mapped well only a region away from it.
+    """
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    land = np.where(np.arange(nx) < nx // 2, -10.0, 6.0)[None, :].repeat(ny, 0)
+    water_db = np.where(np.arange(nx) < nx // 2, -22.0, -2.0)[None, :].repeat(ny, 0)
+    truth = np.zeros(shape, dtype=bool)
+    for y0 in range(16, ny - 64, 128):
+        for x0 in range(16, nx - 64, 128):
+            if abs(x0 + 32 - nx // 2) > 160:
+                truth[y0 : y0 + 64, x0 : x0 + 64] = True
+    post_db = np.where(truth, water_db, land)
+    coords = {"y": 1000.0 - 10.0 * np.arange(ny), "x": 10.0 * np.arange(nx)}
+    attrs = {"units": "1"}
+    pre = xr.DataArray(_speckled(land, rng), dims=("y", "x"), coords=coords, attrs=attrs)
+    post = xr.DataArray(_speckled(post_db, rng), dims=("y", "x"), coords=coords, attrs=attrs)
+    return pre, post, truth
+
+
+def _iou(flood: np.ndarray, truth: np.ndarray) -> float:
+    return float((flood & truth).sum() / (flood | truth).sum())
+
+
+def test_regional_maps_both_landscapes_where_global_misses_one() -> None:
+    pre, post, truth = two_landscapes()
+    half = truth.shape[1] // 2
+    global_map = sarcube.flood_map(pre, post).values == 1
+    regional = sarcube.flood_map(pre, post, thresholds="regional", region_size=128).values == 1
+    left, right = np.s_[:, :half], np.s_[:, half:]
+    assert _iou(global_map[right], truth[right]) < 0.5  # one threshold misses the bright water
+    assert _iou(regional[left], truth[left]) > 0.85
+    assert _iou(regional[right], truth[right]) > 0.85
+
+
+def test_surface_is_chunk_invariant_and_the_map_identical() -> None:
+    pre, post, _ = two_landscapes((384, 640), seed=1)
+    expected = sarcube.flood_map(pre, post, thresholds="regional", region_size=128)
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    for chunks in ({"y": 100, "x": 77}, {"y": 384, "x": 128}, {"y": 33, "x": 640}):
+        lazy_pre, lazy_post = pre.chunk(chunks), post.chunk(chunks)
+        with dask.config.set(scheduler="synchronous"):
+            got = sarcube.flood_thresholds(lazy_pre, lazy_post, region_size=128).compute()
+            flooded = sarcube.flood_map(lazy_pre, lazy_post, thresholds=got).compute()
+        xr.testing.assert_identical(got, surface)
+        np.testing.assert_array_equal(flooded.values, expected.values)
+
+
+def test_building_the_regional_graph_computes_nothing() -> None:
+    pre, post, _ = two_landscapes((256, 256), seed=2)
+    with dask.config.set(scheduler=_refuse):
+        surface = sarcube.flood_thresholds(pre.chunk(128), post.chunk(128), region_size=128)
+        sarcube.flood_map(pre.chunk(128), post.chunk(128), thresholds="regional", region_size=128)
+        sarcube.flood_map(pre.chunk(128), post.chunk(128), thresholds=surface)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("computed while building the graph")
+
+
+def test_surface_has_no_seams() -> None:
+    grid = np.array([[-20.0, -10.0, -15.0], [-12.0, -18.0, -11.0]])
+    region = 64
+    surface = interpolate(grid, 0, 0, 2 * region, 3 * region, region)
+    # continuous: neighbouring pixels differ by at most the largest step between
+    # neighbouring region centres divided by the region size
+    step = max(np.abs(np.diff(grid, axis=0)).max(), np.abs(np.diff(grid, axis=1)).max())
+    assert np.abs(np.diff(surface, axis=0)).max() <= step / region + 1e-9
+    assert np.abs(np.diff(surface, axis=1)).max() <= step / region + 1e-9
+    # the region centres take their region's value; beyond the outer centres it is constant
+    centre = region // 2
+    assert surface[centre, centre] == pytest.approx(grid[0, 0], abs=0.2)
+    assert surface[0, 0] == surface[0, 5] == grid[0, 0]
+    # any block of the image gives the same values (global pixel positions)
+    block = interpolate(grid, 37, 101, 50, 60, region)
+    np.testing.assert_array_equal(block, surface[37:87, 101:161])
+
+
+def test_regions_without_water_take_the_nearest_usable_threshold() -> None:
+    pre, post, truth = two_landscapes((512, 512), seed=3)  # left landscape only
+    dry = truth.copy()
+    dry[:, 256:] = False
+    values = post.values.copy()
+    values[:, 256:] = pre.values[:, 256:]  # no water on the right: no change
+    post = post.copy(data=values)
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    source = surface["post_source"].values
+    assert (source[:, :2] == SOURCE_OWN).any()
+    assert (source[:, 2:] == SOURCE_NEIGHBOUR).all()
+    own = surface["post_own_threshold"].values
+    filled = surface["post_threshold"].values
+    assert np.isnan(own[:, 2:]).all()
+    assert np.isfinite(filled).all()
+    row = own[0][np.isfinite(own[0])]
+    assert filled[0, 3] == pytest.approx(row[-1] if row.size else filled[0, 3])
+
+
+def test_no_usable_region_falls_back_to_the_whole_image() -> None:
+    rng = np.random.default_rng(4)
+    land = _speckled(np.full((256, 256), -10.0), rng)
+    pre = xr.DataArray(land, dims=("y", "x"), attrs={"units": "1"})
+    post = pre.copy(data=_speckled(np.full((256, 256), -10.0), rng))
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    assert (surface["post_source"] == SOURCE_GLOBAL).all()
+    np.testing.assert_array_equal(
+        surface["post_threshold"].values,
+        np.full((2, 2), float(surface["post_global_threshold"])),
+    )
+
+
+def test_surface_round_trips_through_zarr(tmp_path: object) -> None:
+    pre, post, _ = two_landscapes((256, 512), seed=5)
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    path = f"{tmp_path}/surface.zarr"
+    sarcube.to_zarr(surface, path)
+    back = sarcube.open_zarr(path).compute()
+    xr.testing.assert_equal(back, surface)
+    again = sarcube.flood_map(pre, post, thresholds=back)
+    np.testing.assert_array_equal(
+        again.values, sarcube.flood_map(pre, post, thresholds="regional", region_size=128).values
+    )
+
+
+def test_integer_chips_use_their_dtype_range() -> None:
+    pre, post, truth = two_landscapes((256, 1024), seed=6)
+
+    def to_u8(da: xr.DataArray) -> xr.DataArray:
+        db = 10 * np.log10(da.values)
+        return da.copy(data=np.clip((db + 30) * 6, 1, 254).astype(np.uint8)).assign_attrs(
+            units=None
+        )
+
+    surface = sarcube.flood_thresholds(to_u8(pre), to_u8(post), region_size=128)
+    assert surface.attrs["post_range"] == [0.0, 256.0]
+    flooded = sarcube.flood_map(to_u8(pre), to_u8(post), thresholds=surface).values == 1
+    assert _iou(flooded, truth) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda pre, post: sarcube.flood_map(pre, post, thresholds="local"), "thresholds must"),
+        (
+            lambda pre, post: sarcube.flood_map(pre, post, thresholds="regional", region_size=16),
+            "region_size must be >= 64",
+        ),
+        (
+            lambda pre, post: sarcube.flood_thresholds(pre, post, region_size=1.5),
+            "region_size must be an integer",
+        ),
+        (
+            lambda pre, post: sarcube.flood_map(pre, post, thresholds=xr.Dataset()),
+            "flood_thresholds",
+        ),
+        (
+            lambda pre, post: sarcube.flood_map(
+                pre.astype(np.float32).assign_attrs(units=None),
+                post.astype(np.float32).assign_attrs(units=None),
+                thresholds="regional",
+                scale="log",
+            ),
+            "in dB",
+        ),
+    ],
+)
+def test_bad_input_is_refused_before_any_graph(call: object, match: str) -> None:
+    pre, post, _ = two_landscapes((128, 128))
+    with pytest.raises(ParameterError, match=match):
+        call(pre.chunk(64), post.chunk(64))  # type: ignore[operator]
+
+
+def test_a_surface_for_another_grid_is_refused() -> None:
+    pre, post, _ = two_landscapes((256, 256))
+    surface = sarcube.flood_thresholds(pre, post, region_size=64)
+    with pytest.raises(GridMismatchError, match="region grid"):
+        sarcube.flood_map(pre[:128], post[:128], thresholds=surface)
