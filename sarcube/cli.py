@@ -273,6 +273,9 @@ def _run(args: argparse.Namespace) -> int:
         f"sarcube run: {', '.join(map(str, products.data_vars))} on a "
         f"{products.sizes['y']}x{products.sizes['x']} grid, {tasks} tasks before optimisation"
     )
+    spec = plan.model_spec()
+    if spec is not None:
+        say(f"model: {spec.name} ({spec.kind})")
     if args.dry_run:
         say("dry run: configuration checked and graph built; nothing computed")
         return 0
@@ -301,7 +304,10 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the chain (load, despeckle, flood map, model, Zarr) from a TOML/YAML config",
     )
-    run.add_argument("config", help="configuration file (.toml, .yaml); see sarcube.pipeline")
+    run.add_argument(
+        "config",
+        help="configuration file (.toml, .yaml); keys in sarcube.pipeline, examples in examples/",
+    )
     run.add_argument(
         "--scheduler",
         default=None,

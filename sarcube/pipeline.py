@@ -1,16 +1,17 @@
 """The end-to-end chain from a configuration file: load → despeckle → flood map → model → Zarr.
 
 ``sarcube run CONFIG`` reads a TOML or YAML file, checks all of it (sources,
-steps, parameters, output paths) before anything is built, builds the lazy
-chain, and writes it with :func:`sarcube.to_zarr` on the scheduler asked for:
-dask's threads or processes, a new ``LocalCluster``, or an existing
+steps, parameters, model files, output paths) before anything is built, builds
+the lazy chain, and writes it with :func:`sarcube.to_zarr` on the scheduler
+asked for: dask's threads or processes, a new ``LocalCluster``, or an existing
 dask.distributed cluster given by its address. The same plan runs in Python::
 
     plan = sarcube.pipeline.Pipeline.from_file("flood.toml")
     products = plan.build()          # lazy Dataset: flood, model_flood, ...
     plan.run(scheduler="tcp://scheduler:8786")
 
-A configuration (paths are relative to the file)::
+A configuration (paths are relative to the file; ``examples/*.toml`` and
+``examples/*.yaml`` in the repository are complete, commented ones)::
 
     [source]
     stac = "catalog/collection.json"   # static catalog, or a STAC API URL
@@ -28,48 +29,165 @@ A configuration (paths are relative to the file)::
     method = "otsu"
 
     [predict]
-    model = "ombria-s1-bitemporal"
+    model = "ombria-s1-bitemporal"     # or "package.module:function" (see below)
     tta = "flip4"
 
     [output]
     zarr = "flood.zarr"
     resume = true
     cog = "flood.tif"                  # optional: the flood map as a COG
+
+The keys each section takes come from the function it calls, so they follow
+that function's signature:
+
+``[source]``
+    ``stac`` and the keyword options of :func:`sarcube.search` and
+    :func:`sarcube.load`; or ``synthetic`` (the options of
+    :func:`sarcube.synthetic.lazy_cube`, ``shape`` required) with ``bands`` and
+    ``chunks``.
+``[despeckle]``
+    ``filter`` and the options of that filter (e.g. :func:`sarcube.lee_filter`).
+``[flood_map]``
+    the options of :func:`sarcube.flood_map`.
+``[predict]``
+    ``model``, ``band`` (default ``"vv"``), the model-file options of
+    :class:`sarcube.infer.ModelSpec` and the options of
+    :func:`sarcube.infer.predict` (``n_classes`` and ``channels`` are the
+    pipeline's: the input is VV before and after, the output no flood/flood).
+``[output]``
+    ``zarr``, ``resume``, ``cog``, ``thresholds`` (with ``[flood_map]
+    thresholds = "regional"``: where the threshold surface is written, by
+    default ``<zarr name>_thresholds.zarr`` beside the store; ``run`` computes
+    that surface first, then streams the products).
+
+A key a section does not take is refused with the section, the key, the
+closest valid key and the list of valid ones.
+
+``[predict] model`` is a shipped model name (:data:`sarcube.models.MODELS`),
+or a model of your own as :class:`~sarcube.infer.ModelSpec` describes it:
+``model = "package.module:function"`` with ``state_dict = "weights.pt"`` and
+``builder_kwargs = {...}`` (the function builds the empty model, the weights
+are loaded into it), ``model = "package.module:function"`` alone (the function
+returns the ready model), or no ``model`` and ``exported = "model.pt2"`` (a
+``torch.export`` program) or ``torchscript = "model.pt"``.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
 from .errors import OutputError, ParameterError
+
+if TYPE_CHECKING:
+    from .infer import ModelSpec
 
 __all__ = ["FILTERS", "Pipeline", "scheduler"]
 
 #: Despeckling filters a configuration can name, mapped to sarcube functions.
 FILTERS: tuple[str, ...] = ("lee", "refined_lee", "frost", "gamma_map", "boxcar", "median")
 
-_SECTIONS = {"source", "despeckle", "flood_map", "predict", "output"}
-_SOURCE_KEYS = {
-    "stac",
-    "synthetic",
-    "collections",
-    "bbox",
-    "datetime",
-    "ids",
-    "bands",
-    "chunks",
-    "crs",
-    "resolution",
-    "on_error",
-}
+_SECTIONS = ("source", "despeckle", "flood_map", "predict", "output")
+_OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds")
+#: [source] keys of a synthetic source (``synthetic`` holds the lazy_cube options)
+_SYNTHETIC_SOURCE_KEYS = ("synthetic", "bands", "chunks")
+#: ModelSpec fields holding a file path (resolved against the configuration's folder)
+_MODEL_FILES = ("exported", "torchscript", "state_dict")
+#: ModelSpec fields the [predict] section sets itself, from ``model``
+_MODEL_SET = ("builder", "factory", "name")
+#: predict() parameters the pipeline sets: the input stack and its two classes
+_PREDICT_SET = ("obj", "model", "n_classes", "channels")
+
+
+def _parameters(func: Callable[..., Any], *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """The parameters of *func* a configuration can give by keyword, less *exclude*."""
+    skip = set(exclude)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(
+        name
+        for name, p in inspect.signature(func).parameters.items()
+        if p.kind in kinds and name not in skip
+    )
+
+
+def _filter_funcs() -> dict[str, Callable[..., Any]]:
+    from .filters import speckle
+
+    return {
+        "lee": speckle.lee_filter,
+        "refined_lee": speckle.refined_lee,
+        "frost": speckle.frost_filter,
+        "gamma_map": speckle.gamma_map_filter,
+        "boxcar": speckle.boxcar_filter,
+        "median": speckle.median_filter,
+    }
+
+
+def _stac_source_keys() -> tuple[str, ...]:
+    from .io.stac import load, search
+
+    keys = ("stac", *_parameters(search, exclude=["source"]), *_parameters(load, exclude=["items"]))
+    return tuple(dict.fromkeys(keys))  # bbox is in both
+
+
+def _synthetic_keys() -> tuple[str, ...]:
+    from .synthetic import lazy_cube
+
+    return _parameters(lazy_cube, exclude=["chunks"])  # chunks come from [source] chunks
+
+
+def _despeckle_keys(name: str) -> tuple[str, ...]:
+    return ("filter", *_parameters(_filter_funcs()[name], exclude=["obj"]))
+
+
+def _flood_map_keys() -> tuple[str, ...]:
+    from .flood import flood_map
+
+    return _parameters(flood_map, exclude=["pre", "post"])
+
+
+def _model_keys() -> tuple[str, ...]:
+    from .infer import ModelSpec
+
+    return tuple(f.name for f in fields(ModelSpec) if f.name not in _MODEL_SET)
+
+
+def _predict_options() -> tuple[str, ...]:
+    from .infer import predict
+
+    return _parameters(predict, exclude=_PREDICT_SET)
+
+
+def _predict_keys() -> tuple[str, ...]:
+    return ("model", "band", *_model_keys(), *_predict_options())
+
+
+def _refuse_unknown(
+    section: str, given: Iterable[Any], valid: Iterable[str], *, scope: str = ""
+) -> None:
+    """Raise naming the keys of *given* not in *valid*, each with its closest valid key."""
+    choices = sorted(valid)
+    unknown = [str(key) for key in given if key not in choices]
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, choices, n=1)
+        named.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+    noun = "key" if len(unknown) == 1 else "keys"
+    raise ParameterError(
+        f"pipeline: [{section}] unknown {noun} {', '.join(named)}; "
+        f"valid keys{scope}: {', '.join(choices)}"
+    )
 
 
 def _table(config: Mapping[str, Any], name: str) -> dict[str, Any] | None:
@@ -82,6 +200,120 @@ def _table(config: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise ParameterError(f"pipeline: [{name}] must be a table of settings, got {value!r}")
     return dict(value)
+
+
+def _checked_source(source: dict[str, Any], base: Path) -> dict[str, Any]:
+    stac_keys = _stac_source_keys()
+    if ("stac" in source) == ("synthetic" in source):
+        # a misspelt 'stac' or 'synthetic' is named as such
+        _refuse_unknown("source", source, {*stac_keys, *_SYNTHETIC_SOURCE_KEYS})
+        raise ParameterError(
+            "pipeline: [source] needs exactly one of stac = '<catalog or API URL>' or "
+            "synthetic = {shape = [ny, nx]}"
+        )
+    if "stac" in source:
+        _refuse_unknown("source", source, stac_keys, scope=" for a stac source")
+        href = str(source["stac"])
+        if "://" not in href:
+            local = (base / href).resolve()
+            if not local.exists():
+                raise ParameterError(f"pipeline: [source] stac: no catalog at {local}")
+            source["stac"] = str(local)
+        return source
+    _refuse_unknown(
+        "source", source, _SYNTHETIC_SOURCE_KEYS, scope=" for a synthetic source (no search)"
+    )
+    synthetic = source["synthetic"]
+    if not isinstance(synthetic, Mapping) or "shape" not in synthetic:
+        raise ParameterError(
+            "pipeline: [source] synthetic needs a shape, e.g. {shape = [2048, 2048]}"
+        )
+    _refuse_unknown("source", synthetic, _synthetic_keys(), scope=" of synthetic = {...}")
+    return source
+
+
+def _checked_predict(predict: dict[str, Any], base: Path) -> dict[str, Any]:
+    _refuse_unknown("predict", predict, _predict_keys())
+    for key in _MODEL_FILES:
+        if key in predict:
+            path = (base / str(predict[key])).resolve()
+            if not path.is_file():
+                raise ParameterError(
+                    f"pipeline: [predict] {key}: no model file at {path} "
+                    "(paths are relative to the configuration file)"
+                )
+            predict[key] = str(path)
+    _model_spec(predict)  # every other model error, now rather than at build
+    return predict
+
+
+def _model_spec(predict: Mapping[str, Any]) -> ModelSpec:
+    """The :class:`~sarcube.infer.ModelSpec` a checked ``[predict]`` section names."""
+    from .infer import ModelSpec
+    from .infer._models import _resolve
+    from .models import MODELS, pretrained
+
+    model = predict.get("model")
+    spec_options = {k: predict[k] for k in _model_keys() if k in predict}
+    if isinstance(model, str) and model in MODELS:
+        if spec_options:
+            raise ParameterError(
+                f"pipeline: [predict] {', '.join(spec_options)} "
+                f"{'is' if len(spec_options) == 1 else 'are'} for a model of your own "
+                "(model = 'package.module:function' or exported = 'model.pt2'); the shipped "
+                f"{model!r} comes with its weights: drop {', '.join(spec_options)}"
+            )
+        return pretrained(model)
+    files = [k for k in ("exported", "torchscript") if k in predict]
+    form: dict[str, Any] = {}
+    if isinstance(model, str) and ":" in model:
+        if files:
+            raise ParameterError(
+                f"pipeline: [predict] {files[0]} is a whole model; drop model = {model!r} "
+                "(model names a shipped model or the 'package.module:function' that builds one)"
+            )
+        try:
+            _resolve(model)
+        except (ImportError, AttributeError) as err:
+            raise ParameterError(
+                f"pipeline: [predict] model {model!r}: cannot import it ({err}); install the "
+                "package that defines it where sarcube runs (also on the Dask workers)"
+            ) from err
+        except ParameterError as err:
+            raise ParameterError(f"pipeline: [predict] {err}") from err
+        if "state_dict" in predict:
+            form["builder"] = model
+        elif "builder_kwargs" in predict:
+            raise ParameterError(
+                "pipeline: [predict] builder_kwargs go to the builder of a state_dict; add "
+                f"state_dict = '<weights file>', or make {model!r} a function that needs no "
+                "arguments and returns the ready model"
+            )
+        else:
+            form["factory"] = model
+    elif model is not None or not files:
+        if "state_dict" in predict and model is None:
+            raise ParameterError(
+                "pipeline: [predict] state_dict needs model = 'package.module:function', the "
+                "function that builds the empty model its weights are loaded into"
+            )
+        raise ParameterError(
+            f"pipeline: [predict] model must be one of the shipped models {sorted(MODELS)} or "
+            "'package.module:function' (with state_dict = '<weights file>' for its weights), "
+            f"or give exported = '<torch.export program>' instead, got {model!r}"
+        )
+    if "builder_kwargs" in spec_options and not isinstance(spec_options["builder_kwargs"], Mapping):
+        raise ParameterError(
+            "pipeline: [predict] builder_kwargs must be a table, e.g. {in_channels = 2}, "
+            f"got {spec_options['builder_kwargs']!r}"
+        )
+    if "builder_kwargs" in spec_options:
+        spec_options["builder_kwargs"] = dict(spec_options["builder_kwargs"])
+    name = str(model) if model is not None else Path(str(predict[files[0]])).name
+    try:
+        return ModelSpec(**spec_options, **form, name=name)
+    except ParameterError as err:  # e.g. exported and state_dict together
+        raise ParameterError(f"pipeline: [predict] {err}") from err
 
 
 @dataclass(frozen=True)
@@ -99,10 +331,27 @@ class Pipeline:
         :func:`sarcube.flood_map` options (``band`` defaults to ``"vv"``); None:
         no threshold map, ``{}``: the defaults.
     predict
-        ``model`` (a :func:`sarcube.models.pretrained` name), ``band`` and
+        ``model`` (a :func:`sarcube.models.pretrained` name or
+        ``"package.module:function"``), the model files of
+        :class:`sarcube.infer.ModelSpec`, ``band`` and
         :func:`sarcube.infer.predict` options; None: no model.
     output
         ``zarr`` (required), ``resume`` (default true), ``cog`` (optional).
+
+    Examples
+    --------
+    >>> plan = Pipeline.from_mapping(
+    ...     {"source": {"synthetic": {"shape": [64, 64]}}, "flood_map": {},
+    ...      "output": {"zarr": "flood.zarr"}}
+    ... )
+    >>> plan.flood_map, plan.predict, sorted(plan.output)
+    ({}, None, ['zarr'])
+    >>> try:
+    ...     Pipeline.from_mapping({"source": {"synthetic": {"shape": [64, 64]}},
+    ...                            "flood_map": {"methd": "otsu"}, "output": {"zarr": "f.zarr"}})
+    ... except ValueError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    pipeline: [flood_map] unknown key 'methd' (did you mean 'method'?); valid keys: band, ...
     """
 
     source: dict[str, Any]
@@ -143,10 +392,15 @@ class Pipeline:
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any], *, base: Path | None = None) -> Pipeline:
         """Check a configuration given as nested mappings; paths are relative to *base*."""
-        unknown = set(config) - _SECTIONS
+        unknown = [str(name) for name in config if name not in _SECTIONS]
         if unknown:
+            named = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, _SECTIONS, n=1)
+                named.append(f"[{name}]" + (f" (did you mean [{close[0]}]?)" if close else ""))
             raise ParameterError(
-                f"pipeline: unknown sections {sorted(unknown)}; use {sorted(_SECTIONS)}"
+                f"pipeline: unknown section{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+                f"valid sections: {', '.join(f'[{s}]' for s in _SECTIONS)}"
             )
         base = base or Path.cwd()
         source = _table(config, "source") or {}
@@ -161,53 +415,39 @@ class Pipeline:
         return plan._checked(base)
 
     def _checked(self, base: Path) -> Pipeline:
-        source = dict(self.source)
-        extra = set(source) - _SOURCE_KEYS
-        if extra:
-            raise ParameterError(
-                f"pipeline: unknown [source] keys {sorted(extra)}; use {sorted(_SOURCE_KEYS)}"
-            )
-        if ("stac" in source) == ("synthetic" in source):
-            raise ParameterError(
-                "pipeline: [source] needs exactly one of stac = '<catalog or API URL>' or "
-                "synthetic = {shape = [ny, nx]}"
-            )
-        if "stac" in source:
-            href = str(source["stac"])
-            if "://" not in href:
-                local = (base / href).resolve()
-                if not local.exists():
-                    raise ParameterError(f"pipeline: [source] stac: no catalog at {local}")
-                source["stac"] = str(local)
-        else:
-            synthetic = source["synthetic"]
-            if not isinstance(synthetic, Mapping) or "shape" not in synthetic:
-                raise ParameterError(
-                    "pipeline: [source] synthetic needs a shape, e.g. {shape = [2048, 2048]}"
-                )
+        source = _checked_source(dict(self.source), base)
         despeckle = None if self.despeckle is None else dict(self.despeckle)
-        if despeckle is not None and despeckle.get("filter") not in FILTERS:
-            raise ParameterError(
-                f"pipeline: [despeckle] filter must be one of {FILTERS}, "
-                f"got {despeckle.get('filter')!r}"
-            )
-        predict = None if self.predict is None else dict(self.predict)
-        if predict is not None:
-            from .models import MODELS
-
-            if predict.get("model") not in MODELS:
+        if despeckle is not None:
+            name = despeckle.get("filter")
+            if name not in FILTERS:
                 raise ParameterError(
-                    f"pipeline: [predict] model must be one of {sorted(MODELS)}, "
-                    f"got {predict.get('model')!r}"
+                    f"pipeline: [despeckle] filter must be one of {FILTERS}, got {name!r}"
                 )
-        if self.flood_map is None and predict is None:
+            _refuse_unknown(
+                "despeckle", despeckle, _despeckle_keys(name), scope=f" for filter = {name!r}"
+            )
+        flood_map = None if self.flood_map is None else dict(self.flood_map)
+        if flood_map is not None:
+            _refuse_unknown("flood_map", flood_map, _flood_map_keys())
+        predict = None if self.predict is None else _checked_predict(dict(self.predict), base)
+        if flood_map is None and predict is None:
             raise ParameterError(
                 "pipeline: nothing to compute; add a [flood_map] and/or a [predict] section"
             )
         output = dict(self.output)
+        _refuse_unknown("output", output, _OUTPUT_KEYS)
         if "zarr" not in output:
             raise ParameterError("pipeline: [output] needs zarr = '<store path>'")
-        for key in ("zarr", "cog"):
+        if flood_map is not None and flood_map.get("thresholds") == "regional":
+            output.setdefault("thresholds", f"{Path(str(output['zarr'])).stem}_thresholds.zarr")
+        elif "thresholds" in output:
+            raise ParameterError(
+                "pipeline: [output] thresholds writes the regional threshold surface; set "
+                "thresholds = 'regional' in [flood_map]"
+            )
+        if flood_map is not None and not isinstance(flood_map.get("thresholds", "global"), str):
+            raise ParameterError("pipeline: [flood_map] thresholds must be 'global' or 'regional'")
+        for key in ("zarr", "cog", "thresholds"):
             if key in output:
                 target = (base / str(output[key])).resolve()
                 if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
@@ -216,15 +456,19 @@ class Pipeline:
                         "create it first"
                     )
                 output[key] = str(target)
-        if "cog" in output and self.flood_map is None:
+        if "cog" in output and flood_map is None:
             raise ParameterError("pipeline: [output] cog writes the [flood_map]; add that section")
         return Pipeline(
             source=source,
             output=output,
             despeckle=despeckle,
-            flood_map=None if self.flood_map is None else dict(self.flood_map),
+            flood_map=flood_map,
             predict=predict,
         )
+
+    def model_spec(self) -> ModelSpec | None:
+        """The :class:`~sarcube.infer.ModelSpec` of the ``[predict]`` section; None without one."""
+        return None if self.predict is None else _model_spec(self.predict)
 
     # ------------------------------------------------------------------
 
@@ -247,8 +491,12 @@ class Pipeline:
         chunks.setdefault("time", 1)
         return open_cube(self.source["stac"], chunks=chunks, **options)
 
-    def build(self) -> xr.Dataset:
-        """All products as one lazy Dataset (nothing is computed)."""
+    def build(self, *, thresholds: xr.Dataset | None = None) -> xr.Dataset:
+        """All products as one lazy Dataset (nothing is computed).
+
+        *thresholds*: a computed regional surface (:meth:`thresholds`) for the
+        flood map; with it the map streams chunk by chunk.
+        """
         cube = self.load()
         if cube.sizes.get("time", 0) < 2:
             raise ParameterError(
@@ -263,26 +511,40 @@ class Pipeline:
             from .flood import flood_map
 
             options = {"band": "vv", **self.flood_map}
+            if thresholds is not None:
+                options["thresholds"] = thresholds
             products["flood"] = flood_map(pre, post, **options)
         if self.predict is not None:
             from .infer import classify, predict
-            from .models import pretrained
             from .models.ombria import prepare
 
-            options = dict(self.predict)
-            name = options.pop("model")
-            band = options.pop("band", "vv")
+            spec = _model_spec(self.predict)
+            options = {k: v for k, v in self.predict.items() if k in _predict_options()}
             options.setdefault("batch_size", 4)
+            band = self.predict.get("band", "vv")
+            # every model, shipped or not, sees the shipped model's input (VV before and
+            # after, z-scored dB) and gives no flood / flood
             probs = predict(
-                prepare(pre[band].isel(time=-1), post[band]),
-                pretrained(name),
-                n_classes=2,
-                **options,
+                prepare(pre[band].isel(time=-1), post[band]), spec, n_classes=2, **options
             )
             products["model_flood"] = classify(probs)
             products["flood_probability"] = probs.sel({"class": 1}, drop=True)
         products.attrs = {"source": "sarcube run", "post_date": str(post["time"].values)[:19]}
         return products
+
+    def thresholds(self) -> xr.Dataset:
+        """The lazy regional threshold surface of the flood map (:func:`sarcube.flood_thresholds`)."""
+        from .flood import flood_thresholds
+
+        if self.flood_map is None:
+            raise ParameterError("pipeline: no [flood_map] section, hence no thresholds")
+        cube = self.load()
+        if self.despeckle is not None:
+            cube = _despeckle(cube, dict(self.despeckle))
+        pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
+        keys = set(inspect.signature(flood_thresholds).parameters) - {"pre", "post"}
+        options = {"band": "vv", **{k: v for k, v in self.flood_map.items() if k in keys}}
+        return flood_thresholds(pre, post, **options)
 
     def run(
         self,
@@ -291,13 +553,22 @@ class Pipeline:
         progress: bool = True,
         products: xr.Dataset | None = None,
     ) -> Path:
-        """Build the chain and write it (**computes**); returns the Zarr store path."""
+        """Build the chain and write it (**computes**); returns the Zarr store path.
+
+        With regional flood thresholds, two passes: the threshold surface is
+        computed first and written to ``[output] thresholds``, then the products
+        stream chunk by chunk (memory does not grow with the cube).
+        """
         from .io.zarr import to_zarr
 
-        if products is None:  # callers that inspected build() pass it on
-            products = self.build()
         store = Path(self.output["zarr"])
         with _use_scheduler(scheduler):
+            if products is None:  # callers that inspected build() pass it on
+                surface = None
+                if "thresholds" in self.output:
+                    surface = self.thresholds().compute()
+                    to_zarr(surface, self.output["thresholds"], mode="w")
+                products = self.build(thresholds=surface)
             to_zarr(
                 products,
                 store,
@@ -314,18 +585,8 @@ class Pipeline:
 
 
 def _despeckle(cube: xr.Dataset, options: dict[str, Any]) -> xr.Dataset:
-    from .filters import speckle
-
     name = options.pop("filter")
-    funcs: dict[str, Callable[..., Any]] = {
-        "lee": speckle.lee_filter,
-        "refined_lee": speckle.refined_lee,
-        "frost": speckle.frost_filter,
-        "gamma_map": speckle.gamma_map_filter,
-        "boxcar": speckle.boxcar_filter,
-        "median": speckle.median_filter,
-    }
-    result: xr.Dataset = funcs[name](cube, **options)
+    result: xr.Dataset = _filter_funcs()[name](cube, **options)
     return result
 
 

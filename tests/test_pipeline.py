@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,10 +14,13 @@ import xarray as xr
 
 import sarcube
 from sarcube.cli import main
-from sarcube.errors import OutputError, ParameterError
+from sarcube.errors import OutputError, ParameterError, SarcubeError
 from sarcube.pipeline import Pipeline
 
 from conftest import raise_if_dask_computes
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+WEIGHTS = Path(sarcube.__file__).parent / "models" / "weights" / "ombria-s1-bitemporal.pt"
 
 TOML = """
 [source]
@@ -129,7 +136,8 @@ def test_chain_on_a_local_cluster_equals_the_single_threaded_run(
         (
             "[source]\nsynthetic = {shape = [64, 64]}\n[flood_map]\n[outputs]\n",
             ParameterError,
-            "unknown sections",
+            r"unknown section \[outputs\] \(did you mean \[output\]\?\); valid sections: "
+            r"\[source\], \[despeckle\], \[flood_map\], \[predict\], \[output\]",
         ),
         ("[source\n", ParameterError, "not valid TOML"),
     ],
@@ -150,3 +158,335 @@ def test_unknown_scheduler_and_cli_error_exit(
         plan.run(scheduler="gpu-farm")
     assert main(["run", str(tmp_path / "missing.toml")]) == 2
     assert "no configuration file" in capsys.readouterr().err
+
+
+# --- every section refuses keys it does not take, naming the valid ones -------------
+
+
+def _kwargs(func: Callable[..., Any], *data: str) -> set[str]:
+    """The parameters of *func* besides its data arguments: the keys its section takes."""
+    return set(inspect.signature(func).parameters) - set(data)
+
+
+def _stac_keys() -> set[str]:
+    from sarcube.io.stac import load, search
+
+    return {"stac"} | _kwargs(search, "source") | _kwargs(load, "items")
+
+
+def _predict_keys() -> set[str]:
+    from sarcube.infer import predict
+
+    own = {"model", "band", "exported", "torchscript", "state_dict", "builder_kwargs"}
+    return own | {"activation"} | _kwargs(predict, "obj", "model", "n_classes", "channels")
+
+
+SYNTHETIC = {"synthetic": {"shape": [64, 64]}}
+
+
+@pytest.mark.parametrize(
+    ("section", "config", "typo", "close", "valid"),
+    [
+        (
+            "source",
+            {"source": {**SYNTHETIC, "chunk": {"y": 32}}},
+            "chunk",
+            "chunks",
+            lambda: {"synthetic", "bands", "chunks"},
+        ),
+        (
+            "source",
+            {"source": {"stac": "https://stac.example/v1", "datetme": "2024-05"}},
+            "datetme",
+            "datetime",
+            _stac_keys,
+        ),
+        (
+            "source",  # a misspelt source kind: named, not 'needs exactly one of'
+            {"source": {"stca": "catalog.json"}},
+            "stca",
+            "stac",
+            lambda: _stac_keys() | {"synthetic"},
+        ),
+        (
+            "source",  # the synthetic = {...} table: sarcube.synthetic.lazy_cube's options
+            {"source": {"synthetic": {"shape": [64, 64], "sead": 1}}},
+            "sead",
+            "seed",
+            lambda: _kwargs(sarcube.synthetic.lazy_cube, "chunks"),
+        ),
+        (
+            "despeckle",
+            {"despeckle": {"filter": "lee", "sise": 5}},
+            "sise",
+            "size",
+            lambda: {"filter"} | _kwargs(sarcube.lee_filter, "obj"),
+        ),
+        (
+            "despeckle",  # the keys follow the filter named
+            {"despeckle": {"filter": "refined_lee", "size": 5}},
+            "size",
+            None,
+            lambda: {"filter", "enl"},
+        ),
+        (
+            "flood_map",
+            {"flood_map": {"methd": "otsu"}},
+            "methd",
+            "method",
+            lambda: _kwargs(sarcube.flood_map, "pre", "post"),
+        ),
+        (
+            "predict",
+            {"predict": {"model": "ombria-s1-bitemporal", "windw": 64}},
+            "windw",
+            "window",
+            _predict_keys,
+        ),
+        (
+            "predict",
+            {"predict": {"model": "sarcube.models.unet:UNet", "state_dic": str(WEIGHTS)}},
+            "state_dic",
+            "state_dict",
+            _predict_keys,
+        ),
+        (
+            "output",
+            {"output": {"zarr": "a.zarr", "resum": False}},
+            "resum",
+            "resume",
+            lambda: {"zarr", "resume", "cog", "thresholds"},
+        ),
+    ],
+)
+def test_a_misspelt_key_in_any_section_names_the_valid_keys(
+    tmp_path: Path,
+    section: str,
+    config: dict[str, Any],
+    typo: str,
+    close: str | None,
+    valid: Callable[[], set[str]],
+) -> None:
+    base: dict[str, Any] = {"source": SYNTHETIC, "flood_map": {}, "output": {"zarr": "a.zarr"}}
+    with pytest.raises(ParameterError) as info:
+        Pipeline.from_mapping({**base, **config}, base=tmp_path)
+    message = str(info.value)
+    assert isinstance(info.value, SarcubeError) and isinstance(info.value, ValueError)
+    assert message.startswith(f"pipeline: [{section}] unknown key {typo!r}")
+    if close is None:
+        assert "did you mean" not in message
+    else:
+        assert f"(did you mean {close!r}?)" in message
+    listed = message.rsplit(": ", 1)[1].split(", ")
+    assert listed == sorted(listed) and set(listed) == valid()
+
+
+def test_a_misspelt_key_in_a_config_file_is_refused_by_sarcube_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = TOML.replace("size = 5", "sise = 5")
+    assert main(["run", str(_config(tmp_path, text)), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sarcube: error: pipeline: [despeckle] unknown key 'sise'")
+    assert "did you mean 'size'?" in err and "enl" in err
+    assert not any(p.suffix == ".zarr" for p in tmp_path.rglob("*"))
+
+
+def test_the_new_stac_options_reach_open_cube(
+    synthetic_event: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # keys taken from search/load's signatures go through (not only a hand-kept few)
+    seen: dict[str, Any] = {}
+    import sarcube.io.stac as stac
+
+    real = stac.open_cube
+
+    def spy(source: Any, **kwargs: Any) -> xr.Dataset:
+        seen.update(kwargs)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(stac, "open_cube", spy)
+    plan = Pipeline.from_mapping(
+        {
+            "source": {
+                "stac": str(synthetic_event.catalog),
+                "max_items": 10,
+                "groupby": "time",
+                "retries": 1,
+                "chunks": {"y": 64, "x": 64},
+            },
+            "flood_map": {},
+            "output": {"zarr": "a.zarr"},
+        },
+        base=tmp_path,
+    )
+    with raise_if_dask_computes():
+        products = plan.build()
+    assert {"max_items": 10, "groupby": "time", "retries": 1}.items() <= seen.items()
+    assert set(products.data_vars) == {"flood"}
+
+
+# --- [predict] takes any model ModelSpec describes -------------------------------------
+
+
+def _model_plan(tmp_path: Path, predict: dict[str, Any], base: Path | None = None) -> Pipeline:
+    return Pipeline.from_mapping(
+        {
+            "source": {"synthetic": {"shape": [128, 112], "seed": 5}, "chunks": {"y": 64, "x": 56}},
+            "predict": {"window": 64, "stride": 48, **predict},
+            "output": {"zarr": str(tmp_path / "model.zarr")},
+        },
+        base=base or tmp_path,
+    )
+
+
+def test_a_custom_builder_and_state_dict_equal_the_shipped_model(tmp_path: Path) -> None:
+    # the [predict] table of the shipped example, as written there (paths relative to it)
+    example = tomllib.loads((EXAMPLES / "flood_custom_model.toml").read_text())["predict"]
+    options = {k: v for k, v in example.items() if k in ("model", "builder_kwargs", "state_dict")}
+    custom = _model_plan(tmp_path, options, base=EXAMPLES)
+    spec = custom.model_spec()
+    assert spec is not None and spec.kind == "state_dict"
+    assert spec.builder == "sarcube.models.unet:UNet" and Path(str(spec.state_dict)) == WEIGHTS
+    shipped = _model_plan(tmp_path, {"model": "ombria-s1-bitemporal"})
+    with raise_if_dask_computes():
+        lazy = custom.build()
+    got = lazy.compute(scheduler="synchronous")
+    expected = shipped.build().compute(scheduler="synchronous")
+    xr.testing.assert_equal(got, expected)
+    assert 0 < float(got["model_flood"].mean()) < 1  # some flood, some dry land
+
+
+def test_an_exported_program_relative_to_the_config_runs(tmp_path: Path) -> None:
+    import torch
+
+    from sarcube.models.ombria import ARCHITECTURE
+    from sarcube.models.unet import UNet
+
+    model = UNet(**ARCHITECTURE)
+    model.load_state_dict(torch.load(WEIGHTS, weights_only=True))
+    auto = torch.export.Dim.AUTO
+    program = torch.export.export(
+        model.eval(), (torch.zeros(2, 2, 64, 64),), dynamic_shapes=({0: auto, 2: auto, 3: auto},)
+    )
+    (tmp_path / "models").mkdir()
+    torch.export.save(program, tmp_path / "models" / "flood.pt2")
+    text = (
+        "[source]\nsynthetic = {shape = [128, 112], seed = 5}\nchunks = {y = 64, x = 56}\n"
+        "[predict]\nexported = 'models/flood.pt2'\nwindow = 64\nstride = 48\n"
+        "[output]\nzarr = 'out/model.zarr'\n"
+    )
+    plan = Pipeline.from_file(_config(tmp_path, text))
+    spec = plan.model_spec()
+    assert spec is not None and spec.kind == "exported" and spec.name == "flood.pt2"
+    got = plan.build().compute(scheduler="synchronous")
+    expected = _model_plan(tmp_path, {"model": "ombria-s1-bitemporal"}).build()
+    expected = expected.compute(scheduler="synchronous")
+    np.testing.assert_allclose(
+        got["flood_probability"].values, expected["flood_probability"].values, atol=1e-5
+    )
+
+
+def test_a_factory_alone_is_the_factory_form(tmp_path: Path) -> None:
+    plan = _model_plan(tmp_path, {"model": "sarcube.models.unet:UNet", "activation": "sigmoid"})
+    spec = plan.model_spec()
+    assert (
+        spec is not None and spec.kind == "factory" and spec.factory == "sarcube.models.unet:UNet"
+    )
+    assert spec.activation == "sigmoid"
+    with raise_if_dask_computes():
+        products = plan.build()
+    assert set(products.data_vars) == {"model_flood", "flood_probability"}
+
+
+@pytest.mark.parametrize(
+    ("predict", "match"),
+    [
+        (
+            {"model": "sarcube.models.unet:UNet", "state_dict": "weights/missing.pt"},
+            r"\[predict\] state_dict: no model file at .*weights/missing\.pt \(paths are "
+            "relative to the configuration file",
+        ),
+        ({"exported": "missing.pt2"}, r"\[predict\] exported: no model file at .*missing\.pt2"),
+        (
+            {"model": "ombria-s1-bitemporal", "state_dict": str(WEIGHTS)},
+            r"state_dict is for a model of your own .* 'ombria-s1-bitemporal' comes with its "
+            "weights: drop state_dict",
+        ),
+        (
+            {"model": "no_such_package.models:build"},
+            r"model 'no_such_package.models:build': cannot import it \(No module named",
+        ),
+        ({"model": "sarcube.models.unet:Unet"}, r"has no attribute 'Unet'"),
+        ({"model": "sarcube.models.unet:"}, r"must be a callable or 'package.module:function'"),
+        ({"model": "sarcube.models.unet"}, r"model must be one of .*got 'sarcube.models.unet'"),
+        (
+            {"model": "sarcube.models.unet:UNet", "builder_kwargs": {"base": 8}},
+            r"builder_kwargs go to the builder of a state_dict; add state_dict",
+        ),
+        (
+            {"model": "sarcube.models.unet:UNet", "state_dict": str(WEIGHTS), "builder_kwargs": 8},
+            r"builder_kwargs must be a table",
+        ),
+        ({"state_dict": str(WEIGHTS)}, r"state_dict needs model = 'package.module:function'"),
+        ({"model": "sam"}, r"model must be one of the shipped models \['ombria-s1-bitemporal'\]"),
+        ({}, r"model must be one of .*got None"),
+        (
+            {"model": "torch.nn:Identity", "activation": "relu"},
+            r"\[predict\] ModelSpec: activation must be",
+        ),
+    ],
+)
+def test_bad_model_configurations_are_refused_at_check_time(
+    tmp_path: Path, predict: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ParameterError, match=match):
+        Pipeline.from_mapping(
+            {"source": SYNTHETIC, "predict": predict, "output": {"zarr": "a.zarr"}}, base=tmp_path
+        )
+
+
+def test_model_and_exported_together_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "m.pt2").write_bytes(b"")
+    with pytest.raises(ParameterError, match=r"exported is a whole model; drop model ="):
+        _model_plan(tmp_path, {"model": "sarcube.models.unet:UNet", "exported": "m.pt2"})
+    with pytest.raises(ParameterError, match=r"give exactly one of"):  # ModelSpec's own check
+        _model_plan(tmp_path, {"exported": "m.pt2", "torchscript": "m.pt2"})
+
+
+REGIONAL = """
+[source]
+synthetic = {shape = [256, 192], seed = 4}
+chunks = {y = 64, x = 96}
+
+[flood_map]
+band = "vv"
+thresholds = "regional"
+region_size = 64
+
+[output]
+zarr = "out/flood.zarr"
+"""
+
+
+def test_regional_thresholds_run_in_two_passes_and_are_written(tmp_path: Path) -> None:
+    plan = Pipeline.from_file(_config(tmp_path, REGIONAL))
+    assert plan.output["thresholds"].endswith("flood_thresholds.zarr")
+    with raise_if_dask_computes():
+        lazy = plan.build()  # one graph: the surface's reduction and the map
+    store = plan.run(scheduler="synchronous", progress=False)
+    surface = sarcube.open_zarr(plan.output["thresholds"]).compute()
+    assert dict(surface.sizes) == {"region_y": 4, "region_x": 3}
+    xr.testing.assert_equal(surface, plan.thresholds().compute(scheduler="synchronous"))
+    written = sarcube.open_zarr(store)["flood"].compute()
+    expected = lazy["flood"].compute(scheduler="synchronous")
+    np.testing.assert_array_equal(written.values, expected.values)
+    assert written.attrs["thresholds"] == "regional"
+
+
+def test_an_output_thresholds_store_needs_regional_thresholds(tmp_path: Path) -> None:
+    text = REGIONAL.replace('thresholds = "regional"\n', "").replace(
+        'zarr = "out/flood.zarr"', 'zarr = "out/flood.zarr"\nthresholds = "out/t.zarr"'
+    )
+    with pytest.raises(ParameterError, match="regional"):
+        Pipeline.from_file(_config(tmp_path, text))
