@@ -32,6 +32,7 @@ size block by block, without files, for benchmarks and scale tests.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 import rasterio
 import xarray as xr
+from numba import njit
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from scipy import ndimage
@@ -413,25 +415,110 @@ def write_event(
 # lazily generated cubes of any size
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_S31, _S30, _S27, _S11 = np.uint64(31), np.uint64(30), np.uint64(27), np.uint64(11)
 
 
-def _hash(*keys: np.ndarray | int) -> np.ndarray:
-    """splitmix64 of a combination of integer keys (broadcast), as uint64."""
-    with np.errstate(over="ignore"):
-        h: Any = np.uint64(0x9E3779B97F4A7C15)
-        for k in keys:
-            h = (h ^ np.asarray(k, dtype=np.uint64)) * _MIX1
-            h = h ^ (h >> np.uint64(31))
-        h = (h ^ (h >> np.uint64(30))) * _MIX1
-        h = (h ^ (h >> np.uint64(27))) * _MIX2
-        return np.asarray(h ^ (h >> np.uint64(31)))
+@njit(cache=True, nogil=True, inline="always")
+def _absorb(h: np.uint64, key: int) -> np.uint64:
+    h = (h ^ np.uint64(key)) * _MIX1
+    return h ^ (h >> _S31)
 
 
-def _uniform(*keys: np.ndarray | int) -> np.ndarray:
-    """Uniform (0, 1) float64 from hashed keys."""
-    return np.asarray(((_hash(*keys) >> np.uint64(11)) + 0.5) / float(1 << 53))
+@njit(cache=True, nogil=True, inline="always")
+def _finish(h: np.uint64) -> np.uint64:
+    """splitmix64's finaliser."""
+    h = (h ^ (h >> _S30)) * _MIX1
+    h = (h ^ (h >> _S27)) * _MIX2
+    return h ^ (h >> _S31)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash4(a: int, b: int, c: int, d: int) -> np.uint64:
+    return _finish(_absorb(_absorb(_absorb(_absorb(_GOLDEN, a), b), c), d))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash6(a: int, b: int, c: int, d: int, e: int, f: int) -> np.uint64:
+    h = _absorb(_absorb(_absorb(_absorb(_GOLDEN, a), b), c), d)
+    return _finish(_absorb(_absorb(h, e), f))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unit(h: np.uint64) -> float:
+    """Uniform (0, 1) from the top 53 bits of a hash."""
+    return (float(h >> _S11) + 0.5) / 9007199254740992.0  # 2**53
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _normal(h: np.uint64) -> float:
+    """A standard near-normal variate from one hash: the Irwin-Hall sum of its four
+    16-bit uniforms, centred and scaled to unit variance (within ±3.46)."""
+    total = 0.0
+    for shift in range(4):
+        total += (float((h >> np.uint64(16 * shift)) & np.uint64(0xFFFF)) + 0.5) / 65536.0
+    return (total - 2.0) * 1.7320508075688772  # sqrt(3)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lazy_kernel(
+    seed: int,
+    pol: int,
+    t: int,
+    flooded: bool,
+    looks: float,
+    y0: int,
+    x0: int,
+    out: np.ndarray,
+    class_db: np.ndarray,
+    flood_db: float,
+) -> None:
+    """Fill *out* (ny, nx) with linear power; each pixel depends only on its global index.
+
+    Land cover from hashed 48-px cells with a 16-px jitter of the cell edges;
+    open land (classes 3 and 4) in flood zones of 256-px cells (35 %) takes
+    the flood backscatter when *flooded*; gamma(looks, 1/looks) speckle by the
+    Wilson-Hilferty cube of a near-normal variate (:func:`_normal`).
+    """
+    ny, nx = out.shape
+    n_classes = class_db.shape[0]
+    offsets = np.empty(n_classes)
+    for c in range(n_classes):
+        offsets[c] = (_unit(_hash6(seed, 4, t, pol, c, 0)) - 0.5) * 1.0
+    speckle = looks == looks and looks < np.inf
+    k = 1.0 / (9.0 * looks) if speckle else 0.0
+    root_k = math.sqrt(k)
+    for i in range(ny):
+        y = y0 + i
+        # land cover and flood zone change every few pixels along a row: hash once per cell
+        last_cell, last_class_key, last_zone = -1, (-1, -1), -1
+        jy = jx = cls = 0
+        zone = False
+        base = 0.0
+        for j in range(nx):
+            x = x0 + j
+            if x // 16 != last_cell:
+                last_cell = x // 16
+                jy = int(_unit(_hash4(seed, 1, y // 16, last_cell)) * 16)
+                jx = int(_unit(_hash4(seed, 2, y // 16, last_cell)) * 16)
+            key = ((y + jy) // 48, (x + jx) // 48)
+            if x // 256 != last_zone:
+                last_zone = x // 256
+                zone = flooded and _unit(_hash4(seed, 5, y // 256, last_zone)) < 0.35
+                last_class_key = (-1, -1)
+            if key != last_class_key:
+                last_class_key = key
+                cls = int(_hash4(seed, 3, key[0], key[1]) % np.uint64(n_classes))
+                db = flood_db if zone and cls >= 3 else class_db[cls] + offsets[cls]
+                base = math.exp(db * 0.23025850929940458)  # 10 ** (db / 10)
+            power = base
+            if speckle:
+                z = _normal(_hash6(seed, 6, t, pol, y, x))
+                g = max(1.0 - k + z * root_k, 0.0)
+                power *= g * g * g
+            out[i, j] = power
 
 
 def _lazy_block(
@@ -445,32 +532,11 @@ def _lazy_block(
     x0: int,
     shape: tuple[int, int],
 ) -> np.ndarray:
-    """One (1, ny, nx) block of linear power; every pixel depends only on its global index."""
-    ny, nx = shape
-    yy = np.arange(y0, y0 + ny, dtype=np.int64)[:, None]
-    xx = np.arange(x0, x0 + nx, dtype=np.int64)[None, :]
-    # land cover from hashed 48-px cells, with a 16-px jitter of the cell edges
-    jy = (_uniform(seed, 1, yy // 16, xx // 16) * 16).astype(np.int64)
-    jx = (_uniform(seed, 2, yy // 16, xx // 16) * 16).astype(np.int64)
-    cls = (_hash(seed, 3, (yy + jy) // 48, (xx + jx) // 48) % np.uint64(len(CLASSES))).astype(
-        np.int64
-    )
-    db_by_class = np.array([CLASSES[c][1 + pol] for c in sorted(CLASSES)])
-    offsets = (_uniform(seed, 4, t, pol, np.arange(len(CLASSES))) - 0.5) * 1.0
-    db = (db_by_class + offsets)[cls]
-    if flooded:  # open land (cropland, grassland) in flood zones of 256-px cells
-        zone = _uniform(seed, 5, yy // 256, xx // 256) < 0.35
-        db = np.where(zone & (cls >= 3), FLOOD_DB[pol], db)
-    power = np.power(10.0, db / 10.0)
-    if np.isfinite(looks):
-        # gamma(looks, 1/looks) speckle by the Wilson-Hilferty cube of a normal
-        # (Box-Muller from two hashed uniforms); mean 1, variance ~1/looks
-        u1 = _uniform(seed, 6, t, pol, yy, xx)
-        u2 = _uniform(seed, 7, t, pol, yy, xx)
-        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-        c = 1.0 / (9.0 * looks)
-        power = power * np.maximum(1.0 - c + z * np.sqrt(c), 0.0) ** 3
-    return power.astype(np.float32)[None]
+    """One (1, ny, nx) block of linear power (see :func:`_lazy_kernel`)."""
+    out = np.empty((1, *shape), dtype=np.float32)
+    class_db = np.array([CLASSES[c][1 + pol] for c in sorted(CLASSES)], dtype=np.float64)
+    _lazy_kernel(seed, pol, t, flooded, float(looks), y0, x0, out[0], class_db, FLOOD_DB[pol])
+    return out
 
 
 def lazy_cube(
@@ -493,7 +559,8 @@ def lazy_cube(
     until computed. Land cover comes in 48-pixel patches of the classes of
     :data:`CLASSES`; from *flood_date* on (default: the last date), open land
     in flood zones (256-pixel cells, 35 %) takes the flood-water backscatter.
-    Speckle is gamma-like with *looks* looks (Wilson-Hilferty approximation).
+    Speckle is gamma-like with *looks* looks (the Wilson-Hilferty cube of a near-normal
+    variate: mean 1, variance about 1/looks).
 
     Examples
     --------
