@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import torch
 import xarray as xr
 
 import sarcube
+import sarcube.infer._predict as _predict
 import sarcube.models
 from sarcube.errors import DimensionError, ParameterError
 from sarcube.infer import (
@@ -193,6 +198,8 @@ def test_predict_bad_input(tmp_path: Path) -> None:
         predict(image.expand_dims(time=1), SPEC, n_classes=3, window=32, stride=16)
     with pytest.raises(ParameterError, match="tta"):
         predict(image, SPEC, n_classes=3, window=32, stride=16, tta="rot8")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="torch device name"):
+        predict(image, SPEC, n_classes=3, window=32, stride=16, device="gpu")
 
 
 @pytest.mark.cluster
@@ -213,8 +220,70 @@ def test_model_loads_once_per_worker_process(tmp_path: Path) -> None:
         lazy = predict(image, spec, n_classes=3, window=64, stride=48)
         result = client.compute(lazy).result()
         loads = client.run(lambda: sarcube.infer.model_cache_info().get("tiny-script", 0))
+        devices = client.run(lambda: _predict._device("auto"))
     assert sum(loads.values()) >= 1 and all(n <= 1 for n in loads.values())
+    assert set(devices.values()) == {"cpu"}  # no CUDA in these workers
     assert np.nanmax(np.abs(result.values - eager.values)) <= 1e-5
+
+
+def test_auto_device_is_resolved_in_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = _image((80, 70))
+    options = dict(n_classes=3, window=64, stride=32, batch_size=3)
+    on_cpu = predict(image, SPEC, **options, device="cpu").values  # type: ignore[arg-type]
+    # a client that sees CUDA builds the graph; the process that runs it has none
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with raise_if_dask_computes():
+        lazy = predict(image.chunk({"band": 1, "y": 40, "x": 35}), SPEC, **options)  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _predict._device("auto") == "cpu"
+    np.testing.assert_allclose(lazy.values, on_cpu, atol=1e-6)
+    # with CUDA, "auto" is the process's current device: cuda:0 under dask-cuda,
+    # which gives each worker its own GPU through CUDA_VISIBLE_DEVICES
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert _predict._device("auto") == "cuda:0"
+    assert _predict._device("cuda:1") == "cuda:1"
+
+
+@pytest.mark.parametrize("chunks", [None, {"band": 1, "y": 37, "x": 41}])
+def test_blending_with_device_tensors_equals_the_host_views(
+    monkeypatch: pytest.MonkeyPatch, chunks: dict[str, int] | None
+) -> None:
+    """The torch slicing that runs on a GPU, checked on the CPU against the numpy views."""
+    image = _image()
+    image[1, 20:24, 30:33] = np.nan
+    data = image if chunks is None else image.chunk(chunks)
+    options = dict(n_classes=3, window=64, stride=40, tta="flip4", batch_size=4)
+    on_host = predict(data, SPEC, **options).values  # type: ignore[arg-type]
+    monkeypatch.setattr(_predict, "_blend_on_host", lambda device: False)
+    on_device = predict(data, SPEC, **options).values  # type: ignore[arg-type]
+    np.testing.assert_array_equal(np.isnan(on_device), np.isnan(on_host))
+    assert np.isnan(on_device[:, 20:24, 30:33]).all()
+    np.testing.assert_allclose(on_device, on_host, atol=1e-6, equal_nan=True)
+
+
+def test_gpu_check_script_runs_on_the_cpu() -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    env = {**os.environ, "PYTHON": sys.executable, "GPU_CHECK_TIMEOUT": "240"}
+    done = subprocess.run(
+        ["bash", str(script), "--size", "small", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Warning" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("RESULT ")
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["ok"] and result["device"] == "cpu" and result["size"] == 384
+    assert result["fp32_mpixel_per_s"] > 0 and result["bf16_mpixel_per_s"] > 0
+    assert result["fp32_max_abs_diff"] <= 1e-5 and result["fp32_class_agreement"] == 1
+    assert result["bf16_class_agreement"] >= 0.98
+    assert any(line.startswith("float32") and "Mpixel/s" in line for line in lines)
+    assert any(line.startswith("bfloat16") and "Mpixel/s" in line for line in lines)
 
 
 def test_accessor_predict() -> None:
