@@ -58,6 +58,7 @@ __all__ = [
     "SyntheticScene",
     "lazy_cube",
     "make_scene",
+    "two_landscapes",
     "write_event",
 ]
 
@@ -176,6 +177,56 @@ def _check_dates(
     flood = norm[-1] if flood_date is None else flood_date
     flood = flood if flood.tzinfo else flood.replace(tzinfo=dt.UTC)
     return norm, flood
+
+
+def two_landscapes(
+    shape: tuple[int, int] = (512, 1024), *, seed: int = 0, looks: float = 4.4, margin: int = 160
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """A pre/post VV pair over two landscapes whose water differs in backscatter.
+
+    The left half is land at −10 dB with water at −22 dB after the event; the
+    right half is brighter, land at +6 dB and water at −2 dB — what one global
+    threshold cannot map on both sides and regional thresholds can. Water
+    lies in 64-pixel squares on a 128-pixel grid, none within *margin* pixels
+    of the border between the halves (a regional surface changes between
+    region centres). Linear power with gamma speckle of *looks* looks,
+    ``units="1"``, y/x coordinates of a 10 m grid.
+
+    Returns
+    -------
+    (pre, post, truth)
+        Two float32 images and the boolean flood truth.
+
+    Examples
+    --------
+    >>> pre, post, truth = two_landscapes((256, 512))
+    >>> post.shape, float(truth.mean()) > 0.1
+    ((256, 512), True)
+    """
+    ny, nx = _check_shape(shape, "two_landscapes")
+    rng = np.random.default_rng(seed)
+    left = np.arange(nx) < nx // 2
+    land = np.broadcast_to(np.where(left, -10.0, 6.0), (ny, nx))
+    water = np.broadcast_to(np.where(left, -22.0, -2.0), (ny, nx))
+    truth = np.zeros((ny, nx), dtype=bool)
+    for y0 in range(16, ny - 63, 128):
+        for x0 in range(16, nx - 63, 128):
+            if abs(x0 + 32 - nx // 2) > margin:
+                truth[y0 : y0 + 64, x0 : x0 + 64] = True
+
+    def speckled(db: np.ndarray) -> np.ndarray:
+        power = 10.0 ** (db / 10.0) * rng.gamma(looks, 1.0 / looks, db.shape)
+        return power.astype(np.float32)
+
+    coords = {"y": 1000.0 - 10.0 * np.arange(ny), "x": 10.0 * np.arange(nx)}
+
+    def band(values: np.ndarray) -> xr.DataArray:
+        attrs = {"units": LINEAR_UNITS, "long_name": long_name("vv", LINEAR_UNITS)}
+        return xr.DataArray(values, dims=("y", "x"), coords=coords, attrs=attrs)
+
+    pre = band(speckled(land))
+    post = band(speckled(np.where(truth, water, land)))
+    return pre, post, xr.DataArray(truth, dims=("y", "x"), coords=coords, name="truth")
 
 
 def make_scene(

@@ -22,27 +22,8 @@ def _speckled(db: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def two_landscapes(
     shape: tuple[int, int] = (512, 1024), seed: int = 0
 ) -> tuple[xr.DataArray, xr.DataArray, np.ndarray]:
-    """Left half: land −10 dB, water −22 dB; right half: land +6 dB, water −2 dB.
-
-    Water lies in squares after the event, none within 160 px of the border
-    between the landscapes: the regional surface changes between region
-    centres, so a landscape boundary is mapped well only a region away from it.
-    """
-    rng = np.random.default_rng(seed)
-    ny, nx = shape
-    land = np.where(np.arange(nx) < nx // 2, -10.0, 6.0)[None, :].repeat(ny, 0)
-    water_db = np.where(np.arange(nx) < nx // 2, -22.0, -2.0)[None, :].repeat(ny, 0)
-    truth = np.zeros(shape, dtype=bool)
-    for y0 in range(16, ny - 64, 128):
-        for x0 in range(16, nx - 64, 128):
-            if abs(x0 + 32 - nx // 2) > 160:
-                truth[y0 : y0 + 64, x0 : x0 + 64] = True
-    post_db = np.where(truth, water_db, land)
-    coords = {"y": 1000.0 - 10.0 * np.arange(ny), "x": 10.0 * np.arange(nx)}
-    attrs = {"units": "1"}
-    pre = xr.DataArray(_speckled(land, rng), dims=("y", "x"), coords=coords, attrs=attrs)
-    post = xr.DataArray(_speckled(post_db, rng), dims=("y", "x"), coords=coords, attrs=attrs)
-    return pre, post, truth
+    pre, post, truth = sarcube.synthetic.two_landscapes(shape, seed=seed)
+    return pre, post, truth.values
 
 
 def _iou(flood: np.ndarray, truth: np.ndarray) -> float:
