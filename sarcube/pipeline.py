@@ -439,7 +439,8 @@ class Pipeline:
         if "zarr" not in output:
             raise ParameterError("pipeline: [output] needs zarr = '<store path>'")
         if flood_map is not None and flood_map.get("thresholds") == "regional":
-            output.setdefault("thresholds", f"{Path(str(output['zarr'])).stem}_thresholds.zarr")
+            store = Path(str(output["zarr"]))
+            output.setdefault("thresholds", str(store.with_name(f"{store.stem}_thresholds.zarr")))
         elif "thresholds" in output:
             raise ParameterError(
                 "pipeline: [output] thresholds writes the regional threshold surface; set "
