@@ -534,7 +534,7 @@ class Pipeline:
         return products
 
     def thresholds(self) -> xr.Dataset:
-        """The lazy regional threshold surface of the flood map (:func:`sarcube.flood_thresholds`)."""
+        """The lazy regional threshold surface of the flood map (see ``flood_thresholds``)."""
         from .flood import flood_thresholds
 
         if self.flood_map is None:
