@@ -34,6 +34,7 @@ from numba import njit
 from scipy import ndimage
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._overlap import overlapped
 from ._reduce import region_histograms
 from .change import _check_pair, reduce_time
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
@@ -44,7 +45,8 @@ from .errors import (
     ParameterError,
     UnitsError,
 )
-from .filters import boxcar_filter, median_filter
+from .filters._kernels import moments_rule_kernel
+from .filters._median import median_kernel, median_program
 from .regional import (
     FIELDS,
     SOURCE_GLOBAL,
@@ -135,16 +137,96 @@ def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray
     return out, usable
 
 
-def _grow(bad: Any, radius: int) -> Any:
-    """Binary dilation by a (2r+1)² square, exact across chunks."""
-    if radius == 0:
-        return bad
-    size = 2 * radius + 1
-    if isinstance(bad, dsa.Array):
-        return bad.map_overlap(
-            ndimage.maximum_filter, depth=radius, boundary="none", size=size, dtype=bool
+def _filter_block(
+    block: np.ndarray,
+    *,
+    median_size: int,
+    boxcar_size: int,
+    radius: int,
+    depth: int,
+) -> np.ndarray:
+    """The spatial steps of the flood map on one block carrying a halo of *depth* pixels.
+
+    *block* ``(3, Y, X)`` float32: pre and post on a log scale with NaN at nodata,
+    and 1 where a pixel is unfit for statistics. Returns ``(3, Y - 2·depth,
+    X - 2·depth)``: the filtered post image (median, then boxcar), the change
+    (filtered post − filtered pre) and 1 where a pixel is usable (no unfit pixel
+    within *radius*, both filtered values valid). The halo holds the neighbours'
+    pixels, or the mirrored image at its outer edge; median and boxcar commute
+    with that mirroring, so one halo of ``median // 2 + boxcar // 2`` serves
+    both filters and the result equals filtering the whole image step by step.
+    """
+    ny, nx = block.shape[1] - 2 * depth, block.shape[2] - 2 * depth
+    inner = np.s_[depth : depth + ny, depth : depth + nx]
+    unfit = block[2] > 0
+    if radius > 0:
+        unfit = ndimage.maximum_filter(unfit, size=2 * radius + 1)
+    images = np.ascontiguousarray(block[:2])
+    for size, kernel, args in (
+        (median_size, median_kernel, median_program(median_size) if median_size > 1 else ()),
+        (boxcar_size, moments_rule_kernel, (0, 1.0)),
+    ):
+        if size > 1:
+            h = size // 2
+            out = np.empty((2, images.shape[1] - 2 * h, images.shape[2] - 2 * h), np.float32)
+            kernel(images, None, 0, out, size, *args)
+            images = out
+    trim = (images.shape[1] - ny) // 2
+    pre_f, post_f = images[:, trim : trim + ny, trim : trim + nx]
+    change = post_f - pre_f
+    usable = ~unfit[inner] & ~np.isnan(post_f) & ~np.isnan(change)
+    return np.stack([post_f, change, usable.astype(np.float32)])
+
+
+def _filtered(
+    pre_log: xr.DataArray,
+    post_log: xr.DataArray,
+    unfit: xr.DataArray,
+    median_size: int,
+    boxcar_size: int,
+    radius: int,
+    func: str,
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """(filtered post, change, usable) in one window pass (one dask overlap)."""
+    depth = max(median_size // 2 + boxcar_size // 2, radius)
+    ny, nx = (post_log.sizes[d] for d in SPATIAL_DIMS)
+    if depth > min(ny, nx):
+        raise ParameterError(
+            f"{func}: the filters need a halo of {depth} pixels but the image is {ny}×{nx}; "
+            "use smaller median_size/boxcar_size/nodata_buffer or a larger image"
         )
-    return ndimage.maximum_filter(np.asarray(bad), size=size)
+    layers = [
+        pre_log.transpose(*SPATIAL_DIMS).astype(np.float32),
+        post_log.transpose(*SPATIAL_DIMS).astype(np.float32),
+        unfit.transpose(*SPATIAL_DIMS).astype(np.float32),
+    ]
+    data = [layer.data for layer in layers]
+    options = {
+        "median_size": median_size,
+        "boxcar_size": boxcar_size,
+        "radius": radius,
+        "depth": depth,
+    }
+    out: Any
+    if any(isinstance(d, dsa.Array) for d in data):
+        stacked = dsa.stack([dsa.asarray(d) for d in data]).rechunk({0: -1})
+        rechunked, padded = overlapped(stacked, depth, "symmetric")
+        out = dsa.map_blocks(
+            _filter_block,
+            padded,
+            **options,
+            chunks=((3,), *rechunked.chunks[1:]),
+            dtype=np.float32,
+            meta=np.empty((0, 0, 0), dtype=np.float32),
+        )
+    else:
+        padded_image = np.pad(np.stack(data), ((0, 0), (depth, depth), (depth, depth)), "symmetric")
+        out = _filter_block(padded_image, **options)
+    template = layers[1]
+    post_f, change, usable = (template.copy(data=out[i]) for i in range(3))
+    for da in (post_f, change, usable):
+        da.encoding = {}
+    return post_f, change, usable > 0
 
 
 def _unit_range(da: xr.DataArray, mask: xr.DataArray) -> tuple[xr.DataArray, Any, Any]:
@@ -241,20 +323,15 @@ def _prepare(
     pre_log, pre_ok = _log_scale(pre_da, scale)
     post_log, post_ok = _log_scale(post_da, scale)
     nodata = pre_log.isnull() | post_log.isnull()
-    usable = pre_ok & post_ok
-    usable = usable.copy(data=~_grow((~usable).data, nodata_buffer))
-
-    def smooth(da: xr.DataArray) -> xr.DataArray:
-        out = da.where(~nodata)
-        if median_size > 1:
-            out = median_filter(out, size=median_size)
-        if boxcar_size > 1:
-            out = boxcar_filter(out, size=boxcar_size)
-        return out
-
-    post_f = smooth(post_log)  # filtered once: the post image and the change share it
-    change = post_f - smooth(pre_log)
-    usable = usable & post_f.notnull() & change.notnull()
+    post_f, change, usable = _filtered(
+        pre_log.where(~nodata),
+        post_log.where(~nodata),
+        ~(pre_ok & post_ok),
+        median_size,
+        boxcar_size,
+        nodata_buffer,
+        func,
+    )
     integer = post_da.dtype if np.issubdtype(post_da.dtype, np.integer) else None
     return _Prepared(post_f, change, usable, nodata, post_da, integer)
 

@@ -58,7 +58,8 @@ that function's signature:
     ``zarr``, ``resume``, ``cog``, ``thresholds`` (with ``[flood_map]
     thresholds = "regional"``: where the threshold surface is written, by
     default ``<zarr name>_thresholds.zarr`` beside the store; ``run`` computes
-    that surface first, then streams the products).
+    that surface first, then streams the products), ``tiles`` (write in tiles
+    of that many chunks per side, see :func:`sarcube.to_zarr`).
 
 A key a section does not take is refused with the section, the key, the
 closest valid key and the list of valid ones.
@@ -97,7 +98,7 @@ __all__ = ["FILTERS", "Pipeline", "scheduler"]
 FILTERS: tuple[str, ...] = ("lee", "refined_lee", "frost", "gamma_map", "boxcar", "median")
 
 _SECTIONS = ("source", "despeckle", "flood_map", "predict", "output")
-_OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds")
+_OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds", "tiles")
 #: [source] keys of a synthetic source (``synthetic`` holds the lazy_cube options)
 _SYNTHETIC_SOURCE_KEYS = ("synthetic", "bands", "chunks")
 #: ModelSpec fields holding a file path (resolved against the configuration's folder)
@@ -436,6 +437,14 @@ class Pipeline:
             )
         output = dict(self.output)
         _refuse_unknown("output", output, _OUTPUT_KEYS)
+        tiles = output.get("tiles")
+        if tiles is not None and (
+            isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1
+        ):
+            raise ParameterError(
+                f"pipeline: [output] tiles must be a positive integer (chunks per tile side), "
+                f"got {tiles!r}; e.g. tiles = 4"
+            )
         if "zarr" not in output:
             raise ParameterError("pipeline: [output] needs zarr = '<store path>'")
         if flood_map is not None and flood_map.get("thresholds") == "regional":
@@ -576,6 +585,7 @@ class Pipeline:
                 mode="w",
                 resume=bool(self.output.get("resume", True)),
                 progress=progress,
+                tiles=self.output.get("tiles"),
             )
             if "cog" in self.output:
                 from .io.export import to_cog

@@ -255,7 +255,7 @@ SYNTHETIC = {"synthetic": {"shape": [64, 64]}}
             {"output": {"zarr": "a.zarr", "resum": False}},
             "resum",
             "resume",
-            lambda: {"zarr", "resume", "cog", "thresholds"},
+            lambda: {"zarr", "resume", "cog", "thresholds", "tiles"},
         ),
     ],
 )
@@ -490,3 +490,14 @@ def test_an_output_thresholds_store_needs_regional_thresholds(tmp_path: Path) ->
     )
     with pytest.raises(ParameterError, match="regional"):
         Pipeline.from_file(_config(tmp_path, text))
+
+
+def test_tiled_writes_equal_one_computation(tmp_path: Path) -> None:
+    text = REGIONAL.replace('zarr = "out/flood.zarr"', 'zarr = "out/flood.zarr"\ntiles = 2')
+    plan = Pipeline.from_file(_config(tmp_path, text))
+    store = plan.run(scheduler="synchronous", progress=False)
+    written = sarcube.open_zarr(store)["flood"].compute()
+    expected = plan.build()["flood"].compute(scheduler="synchronous")
+    np.testing.assert_array_equal(written.values, expected.values)
+    with pytest.raises(ParameterError, match="tiles must be a positive integer"):
+        Pipeline.from_file(_config(tmp_path, text.replace("tiles = 2", "tiles = 0")))

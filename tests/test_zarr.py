@@ -195,3 +195,23 @@ def test_lazy_coordinates_are_written(tmp_path: Path) -> None:
     cube = cube.assign_coords(northing=("y", cube["y"].chunk(7).data / 1000))
     back = sarcube.open_zarr(sarcube.to_zarr(cube, tmp_path / "c.zarr"))
     xr.testing.assert_identical(back["northing"].compute(), cube["northing"].compute())
+
+
+def test_tiled_writes_compute_each_tile_alone_and_equal_one_write(tmp_path: Path) -> None:
+    cube = random_cube((2, 40, 50)).chunk({"time": 1, "y": 10, "x": 10})
+    filtered = sarcube.boxcar_filter(cube, size=5)  # halos across chunks
+    computes = []
+
+    def counting(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+        computes.append(1)
+        return dask.get(dsk, keys, **kwargs)
+
+    with dask.config.set(scheduler=counting):
+        sarcube.to_zarr(filtered, tmp_path / "tiled.zarr", tiles=2)
+    assert len(computes) == 2 * 3  # 4 x 5 chunk positions in tiles of 2 x 2
+    whole = sarcube.to_zarr(filtered, tmp_path / "whole.zarr")
+    xr.testing.assert_identical(
+        sarcube.open_zarr(tmp_path / "tiled.zarr").compute(), sarcube.open_zarr(whole).compute()
+    )
+    with pytest.raises(ParameterError, match="tiles must be a positive integer"):
+        sarcube.to_zarr(filtered, tmp_path / "bad.zarr", tiles=0)

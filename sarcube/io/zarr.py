@@ -47,6 +47,7 @@ def to_zarr(
     resume: bool = False,
     encoding: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = False,
+    tiles: int | None = None,
 ) -> Path:
     """Write a cube or product to a Zarr v3 store, chunk-aligned, CRS kept, resumable.
 
@@ -84,6 +85,14 @@ def to_zarr(
         Extra per-variable Zarr encoding (e.g. ``{"vv": {"compressors": ...}}``).
     progress
         Show a dask progress bar while writing.
+    tiles
+        Write in square tiles of ``tiles × tiles`` chunks (along the last two
+        dims), one computation per tile, instead of all chunks in one. Window
+        operations (filters, halos) make dask hold a front of chunks as wide as
+        the image; per tile, memory depends on the tile, not on the cube. The
+        price is that the chunks around a tile that its halos read are computed
+        again for the next tile (for the stages before the last window
+        operation). ``None``: one computation.
 
     Returns
     -------
@@ -97,6 +106,8 @@ def to_zarr(
         holds other data (with *resume*), or its parent cannot be written.
     """
     check_xarray(obj, "to_zarr")
+    if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
+        raise ParameterError(f"to_zarr: tiles must be a positive integer or None, got {tiles!r}")
     if mode not in ("w-", "w"):
         raise ParameterError(f"to_zarr: mode must be 'w-' or 'w', got {mode!r}")
     path = Path(store)
@@ -141,7 +152,7 @@ def to_zarr(
         _atomic_write(progress_dir / "plan.json", json.dumps(plan))
 
     done = {p.name for p in progress_dir.iterdir() if p.suffix == ".done"}
-    tasks = []
+    tasks: list[tuple[tuple[int, ...], Any]] = []
     for names, _ in _write_groups(plan, list(ds.data_vars)).values():
         first = ds[names[0]].data
         dims = ds[names[0]].dims
@@ -160,14 +171,26 @@ def to_zarr(
         )
         for index in itertools.product(*[range(len(c)) for c in first.chunks]):
             if _marker(dims, index) not in done:
-                tasks.append(writes.blocks[index])
-    if progress:
-        _compute_with_progress(tasks)
-    else:
-        compute(tasks)
+                tasks.append((index, writes.blocks[index]))
+    for batch in _tile_batches(tasks, tiles):
+        if progress:
+            _compute_with_progress(batch)
+        else:
+            compute(batch)
     _remove_partial_files(path)  # left by a killed writer (this run's workers or an earlier run)
     shutil.rmtree(progress_dir)
     return path
+
+
+def _tile_batches(tasks: list[tuple[tuple[int, ...], Any]], tiles: int | None) -> list[list[Any]]:
+    """The write tasks grouped by square tiles of chunk positions (last two dims)."""
+    if tiles is None:
+        return [[task for _, task in tasks]] if tasks else []
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    for index, task in tasks:
+        key = tuple(i // tiles for i in index[-2:])
+        groups.setdefault(key, []).append(task)
+    return [groups[k] for k in sorted(groups)]
 
 
 #: Per-variable encoding keys xarray's Zarr v3 writer takes.

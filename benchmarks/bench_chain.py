@@ -1,0 +1,269 @@
+"""The ``sarcube run`` chain: each stage alone, the chain, its graph, and its memory.
+
+1. **Stages and chain, one core** (``--stages``): a lazily generated dual-pol cube
+   (``sarcube.synthetic.lazy_cube``, 3 dates) → Lee 7×7 → ``flood_map`` → the
+   shipped model (window 256, stride 192, no flips) → Zarr. Each stage is timed
+   alone on its input held in memory (dask chunks of the chain's size, the
+   synchronous scheduler, one numba and one torch thread), then the whole chain
+   end to end; the chain's time is compared with the sum of the stages. Tasks per
+   output chunk are counted on the chain's graph.
+2. **Peak memory** (``--memory``): lazy_cube → Lee 7×7 → ``flood_map`` with
+   regional thresholds → Zarr, as ``sarcube run`` does it (the threshold surface
+   first, then the map streamed), at several sizes, each in a fresh process; a
+   sampler thread sums the resident memory of the process tree every 20 ms.
+   Synchronous, and on a ``LocalCluster`` of 2 single-threaded workers.
+
+    python benchmarks/bench_chain.py --stages --size 4096
+    python benchmarks/bench_chain.py --memory --sizes 2048 4096 8192
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+CHUNK = 1024
+
+
+def _config(size: int, store: Path, *, model: bool, thresholds: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "source": {
+            "synthetic": {"shape": [size, size], "seed": 0},
+            "chunks": {"y": CHUNK, "x": CHUNK},
+        },
+        "despeckle": {"filter": "lee", "size": 7, "enl": 4.4},
+        "flood_map": {"band": "vv", "thresholds": thresholds},
+        "output": {"zarr": str(store), "resume": False},
+    }
+    if thresholds == "regional":
+        config["flood_map"]["region_size"] = 1024
+    if model:
+        config["predict"] = {
+            "model": "ombria-s1-bitemporal",
+            "window": 256,
+            "stride": 192,
+            "tta": "none",
+            "batch_size": 4,
+            "threads": 1,
+        }
+    return config
+
+
+def _timed(func: Any, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def stages(size: int, repeat: int) -> None:
+    import dask
+    import torch
+    import xarray as xr
+
+    import sarcube
+    from sarcube.infer import classify, predict
+    from sarcube.models import pretrained
+    from sarcube.models.ombria import prepare
+    from sarcube.pipeline import Pipeline
+
+    torch.set_num_threads(1)
+    dask.config.set(scheduler="synchronous")
+    tmp = Path(tempfile.mkdtemp(prefix="sarcube-chain-"))
+    # warm up: numba compilation, model load
+    warm = Pipeline.from_mapping(_config(512, tmp / "warm.zarr", model=True, thresholds="global"))
+    warm.run(scheduler="synchronous", progress=False)
+
+    def held(ds: xr.Dataset) -> xr.Dataset:
+        return ds.compute().chunk({"y": CHUNK, "x": CHUNK})
+
+    cube = sarcube.synthetic.lazy_cube((size, size), chunks=CHUNK)
+    t_source = _timed(lambda: cube.compute(), repeat)
+    raw = held(cube)
+    t_lee = _timed(lambda: sarcube.lee_filter(raw, size=7, enl=4.4).compute(), repeat)
+    lee = held(sarcube.lee_filter(raw, size=7, enl=4.4))
+    pre, post = lee.isel(time=slice(0, -1)), lee.isel(time=-1)
+    t_flood = _timed(lambda: sarcube.flood_map(pre, post, band="vv").compute(), repeat)
+    spec = pretrained("ombria-s1-bitemporal")
+    x = prepare(pre["vv"].isel(time=-1), post["vv"]).compute().chunk({"y": CHUNK, "x": CHUNK})
+
+    def run_model() -> xr.Dataset:
+        probs = predict(
+            x, spec, n_classes=2, window=256, stride=192, tta="none", batch_size=4, threads=1
+        )
+        return xr.Dataset(
+            {"model_flood": classify(probs), "flood_probability": probs.sel({"class": 1})}
+        ).compute()
+
+    t_model = _timed(run_model, repeat)
+    products = xr.Dataset({"flood": sarcube.flood_map(pre, post, band="vv")}).compute()
+    products = products.merge(run_model().drop_vars("class", errors="ignore"))
+    products = products.chunk({"y": CHUNK, "x": CHUNK})
+    t_zarr = _timed(
+        lambda: sarcube.to_zarr(products, tmp / "products.zarr", mode="w", progress=False),
+        repeat,
+    )
+    plan = Pipeline.from_mapping(_config(size, tmp / "chain.zarr", model=True, thresholds="global"))
+    built = plan.build()
+    keys = len(dict(built.__dask_graph__()))
+    chunks = built["flood"].data.npartitions
+    t_chain = _timed(lambda: plan.run(scheduler="synchronous", progress=False), repeat)
+    mpx = size * size / 1e6
+    rows = [
+        ("lazy_cube (VV+VH, 3 dates)", t_source),
+        ("Lee 7×7 (VV+VH, 3 dates)", t_lee),
+        ("flood_map (global Otsu)", t_flood),
+        ("model (window 256, stride 192)", t_model),
+        ("to_zarr (3 products)", t_zarr),
+    ]
+    total = sum(t for _, t in rows)
+    print(f"\n### The chain at {size}², one core (synchronous), best of {repeat}\n")
+    print("| stage | seconds | Mpx/s | share of the sum |")
+    print("|---|---:|---:|---:|")
+    for name, t in rows:
+        print(f"| {name} | {t:.2f} | {mpx / t:.2f} | {t / total:.0%} |")
+    print(f"| **sum of the stages** | {total:.2f} | {mpx / total:.2f} | 100% |")
+    print(
+        f"| **chain (`Pipeline.run`)** | {t_chain:.2f} | {mpx / t_chain:.2f} | "
+        f"{t_chain / total:.2f}× the sum |"
+    )
+    print(
+        f"\nGraph: {keys} tasks for {chunks} output chunks of {CHUNK}² "
+        f"({keys / chunks:.0f} tasks per output chunk, 3 products)."
+    )
+
+
+def _tree_rss(proc: Any) -> int:
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def one_memory(size: int, workers: int, thresholds: str = "regional") -> dict[str, float]:
+    import psutil
+
+    from sarcube.pipeline import Pipeline
+
+    out = Path(tempfile.mkdtemp(prefix="sarcube-mem-"))
+    scheduler = "synchronous" if workers == 0 else f"local:{workers}"
+    me = psutil.Process()
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss(me))
+            time.sleep(0.02)
+
+    warm = Pipeline.from_mapping(
+        _config(2 * CHUNK, out / "warm.zarr", model=False, thresholds=thresholds)
+    )
+    plan = Pipeline.from_mapping(
+        _config(size, out / "flood.zarr", model=False, thresholds=thresholds)
+    )
+    if workers == 0:
+        warm.run(scheduler=scheduler, progress=False)
+        baseline = _tree_rss(me)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.perf_counter()
+        plan.run(scheduler=scheduler, progress=False)
+    else:
+        from sarcube.pipeline import scheduler as use
+
+        with use(scheduler):
+            warm.run(progress=False)
+            baseline = _tree_rss(me)
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            start = time.perf_counter()
+            plan.run(progress=False)
+    seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    return {
+        "size": size,
+        "workers": workers,
+        "seconds": seconds,
+        "peak_rss_mb": peak[0] / 2**20,
+        "baseline_mb": baseline / 2**20,
+    }
+
+
+def memory(sizes: list[int], workers: list[int], thresholds: str) -> None:
+    rows = []
+    for w in workers:
+        for size in sizes:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one-memory",
+                    str(size),
+                    str(w),
+                    "--thresholds",
+                    thresholds,
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                check=True,
+            )
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print(f"\n### Peak memory, lazy_cube → Lee → flood_map ({thresholds}) → Zarr\n")
+    print("| scheduler | size | area | seconds | Mpx/s | peak RSS MB | × the smallest |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for w in workers:
+        mine = [r for r in rows if r["workers"] == w]
+        first = mine[0]
+        for r in mine:
+            label = "synchronous" if w == 0 else f"LocalCluster, {w} workers"
+            area = (r["size"] / first["size"]) ** 2
+            print(
+                f"| {label} | {r['size']}² | {area:.0f}× | {r['seconds']:.1f} | "
+                f"{r['size'] ** 2 / r['seconds'] / 1e6:.2f} | {r['peak_rss_mb']:.0f} | "
+                f"{r['peak_rss_mb'] / first['peak_rss_mb']:.2f} |"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", action="store_true")
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0: synchronous")
+    parser.add_argument("--thresholds", choices=["regional", "global"], default="regional")
+    parser.add_argument("--one-memory", type=int, nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_memory:
+        print(json.dumps(one_memory(*args.one_memory, args.thresholds)))
+        return
+    if args.stages:
+        stages(args.size, args.repeat)
+    if args.memory:
+        memory(args.sizes, args.workers, args.thresholds)
+
+
+if __name__ == "__main__":
+    main()
