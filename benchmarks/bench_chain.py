@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -147,18 +146,9 @@ def stages(size: int, repeat: int) -> None:
     )
 
 
-def _tree_rss(proc: Any) -> int:
-    import psutil
-
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
 def one_memory(size: int, workers: int, thresholds: str = "regional") -> dict[str, float]:
     import psutil
+    from bench_scale import _tree_rss  # the same process-tree sampler
 
     from sarcube.pipeline import Pipeline
 

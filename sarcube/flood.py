@@ -730,7 +730,9 @@ def _regional_map(
         # With a computed surface (numpy), nothing here waits for a reduction: the map
         # streams chunk by chunk. A lazy surface joins its reduction pass to the graph.
         flat = dsa.asarray(grid.data).reshape((1, -1)).rechunk(-1)
-        out: Any = dsa.map_blocks(
+        first = dsa.asarray(data[0])
+        data = [dsa.asarray(d).rechunk(first.chunks) for d in data]  # the window pass may
+        out: Any = dsa.map_blocks(  # have merged chunks smaller than its halo
             _dask_block,
             *data,
             flat,

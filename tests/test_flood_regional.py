@@ -182,3 +182,16 @@ def test_a_surface_for_another_grid_is_refused() -> None:
     surface = sarcube.flood_thresholds(pre, post, region_size=64)
     with pytest.raises(GridMismatchError, match="region grid"):
         sarcube.flood_map(pre[:128], post[:128], thresholds=surface)
+
+
+def test_chunks_smaller_than_the_filters_halo() -> None:
+    pre, post, _ = two_landscapes((96, 128), seed=7)
+    expected = sarcube.flood_map(pre, post, thresholds="regional", region_size=64).values
+    with dask.config.set(scheduler="synchronous"):
+        got = sarcube.flood_map(
+            pre.chunk({"y": 3, "x": 40}),
+            post.chunk({"y": 3, "x": 40}),
+            thresholds="regional",
+            region_size=64,
+        ).values
+    np.testing.assert_array_equal(got, expected)
