@@ -46,7 +46,7 @@ from .errors import (
     UnitsError,
 )
 from .filters._kernels import moments_rule_kernel
-from .filters._median import median_kernel, median_program
+from .filters._median import median_args, median_kernel
 from .regional import (
     FIELDS,
     SOURCE_GLOBAL,
@@ -163,7 +163,7 @@ def _filter_block(
         unfit = ndimage.maximum_filter(unfit, size=2 * radius + 1)
     images = np.ascontiguousarray(block[:2])
     for size, kernel, args in (
-        (median_size, median_kernel, median_program(median_size) if median_size > 1 else ()),
+        (median_size, median_kernel, median_args(median_size) if median_size > 1 else ()),
         (boxcar_size, moments_rule_kernel, (0, 1.0)),
     ):
         if size > 1:

@@ -31,6 +31,7 @@ AFIPS SJCC 32 — the odd-even merge; D. E. Knuth, TAOCP vol. 3, §5.3.4.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +40,7 @@ from numba import njit
 
 from ._kernels import pad_stack
 
-__all__ = ["median_kernel", "median_program"]
+__all__ = ["median_args", "median_kernel", "median_program"]
 
 _NAN = np.float32(np.nan)
 #: Output columns per strip: the strip's intermediate rows (a few dozen) stay in L1/L2 cache.
@@ -123,57 +124,96 @@ class _Rows:
             self._free.append(row)
 
 
-@lru_cache(maxsize=32)
-def median_program(size: int, split: Callable[[int], int] = _pow2_split) -> tuple[Any, ...]:
-    """The pruned network for the median of a ``size × size`` window (odd *size*).
+@dataclass(frozen=True)
+class _Node:
+    """A sorted group of pixels: *width* adjacent columns of some window rows.
 
-    Returns ``(level_extra, level_ops, ops, out_row, n_rows)``: ``ops[t] = (kind, a row,
-    a offset, b row, b offset, min row, max row)`` as int64, grouped by level
-    (``level_ops[i] .. level_ops[i + 1]``; a level per group width, 1 = the
-    sorted columns, …, *size* = the window), run in order over a strip by
-    :func:`median_kernel`. Every step writes new rows (no step reads what it
-    writes, so the compiler vectorises it); an operand row ``-1 - i`` is image
-    row ``i`` of the window, and an offset shifts a child group by whole columns.
-    Level *i* (group width ``w``) is evaluated on ``strip + level_extra[i]``
-    columns, ``level_extra[i] = size - w``.
+    A leaf is one column of the image rows *rows* (sorted by a network); other
+    groups merge two children, the second *offset* columns to the right.
     """
-    n_pixels = size * size
-    median_rank = n_pixels // 2
 
-    children: dict[int, tuple[int, int]] = {}
+    width: int
+    count: int
+    rows: tuple[int, ...] = ()
+    children: tuple[tuple[int, int], ...] = ()  # (node index, column offset)
 
-    def grow(w: int) -> None:
-        if w == 1 or w in children:
-            return
-        a = split(w)
-        children[w] = (a, w - a)
-        grow(a)
-        grow(w - a)
 
-    grow(size)
-    widths = sorted({1, *children}, reverse=True)
+def _tree(nodes: list[_Node], rows: tuple[int, ...], size: int, split: Callable[[int], int]) -> int:
+    """Add the groups of widths 1 … *size* over *rows* to *nodes*; the index of the widest."""
+    made: dict[int, int] = {}
 
-    # Top-down: the ranks of each group that can still become the median.
-    needed: dict[int, set[int]] = {w: set() for w in widths}
-    needed[size].add(median_rank)
-    programs = {}
-    for w in widths:
+    def group(w: int) -> int:
+        if w not in made:
+            if w == 1:
+                nodes.append(_Node(1, len(rows), rows=rows))
+            else:
+                a = split(w)
+                left, right = group(a), group(w - a)
+                nodes.append(_Node(w, w * len(rows), children=((left, 0), (right, a))))
+            made[w] = len(nodes) - 1
+        return made[w]
+
+    return group(size)
+
+
+@lru_cache(maxsize=64)
+def median_program(
+    size: int, pair: bool = False, split: Callable[[int], int] = _pow2_split
+) -> tuple[Any, ...]:
+    """The pruned network for the median of ``size × size`` windows (odd *size*).
+
+    With *pair*, two output rows at once: the ``size − 1`` image rows their
+    windows share are sorted and merged once, and each window adds its own
+    row (sorted runs of one row) in a last merge — fewer steps per pixel.
+
+    Returns ``(level_extra, level_ops, ops, out_rows, n_rows)``: ``ops[t] = (kind,
+    a row, a offset, b row, b offset, min row, max row)`` as int64, grouped by
+    level (``level_ops[i] .. level_ops[i + 1]``, one level per group), run in
+    order over a strip by :func:`median_kernel`. Every step writes new rows (no
+    step reads what it writes, so the compiler vectorises it); an operand row
+    ``-1 - i`` is image row ``i`` of the window(s), and an offset shifts a
+    child group by whole columns. Level *i* is evaluated on ``strip +
+    level_extra[i]`` columns (``size`` minus the group's width). ``out_rows``
+    holds the buffer row of each output row's median.
+    """
+    median_rank = size * size // 2
+    nodes: list[_Node] = []
+    if pair:
+        core = _tree(nodes, tuple(range(1, size)), size, split)
+        finals = []
+        for own in (0, size):
+            segment = _tree(nodes, (own,), size, split)
+            nodes.append(_Node(size, size * size, children=((core, 0), (segment, 0))))
+            finals.append(len(nodes) - 1)
+    else:
+        finals = [_tree(nodes, tuple(range(size)), size, split)]
+
+    # Top-down (parents follow their children in *nodes*): the ranks that can
+    # still become a median, and the pruned network of each group.
+    needed: list[set[int]] = [set() for _ in nodes]
+    for final in finals:
+        needed[final].add(median_rank)
+    programs: dict[int, tuple[Any, ...]] = {}
+    for index in reversed(range(len(nodes))):
+        node = nodes[index]
         net = _Network()
-        if w == 1:
-            order = net.sort(list(range(size)))
-            sources = {i: (-1, i, 0) for i in range(size)}  # (child width, rank, offset)
+        if node.rows:
+            order = net.sort(list(range(node.count)))
+            sources = {i: (-1, row, 0) for i, row in enumerate(node.rows)}  # (node, rank, offset)
         else:
-            a, b = children[w]
-            xs, ys = list(range(a * size)), list(range(a * size, w * size))
+            (a, offset_a), (b, offset_b) = node.children
+            xs = list(range(nodes[a].count))
+            ys = list(range(nodes[a].count, node.count))
             order = net.merge(xs, ys)
-            sources = {r: (a, r, 0) for r in xs} | {r: (b, r - a * size, a) for r in ys}
-        rank_reg = {rank: order[rank] for rank in needed[w]}
+            sources = {r: (a, r, offset_a) for r in xs}
+            sources |= {r: (b, r - nodes[a].count, offset_b) for r in ys}
+        rank_reg = {rank: order[rank] for rank in needed[index]}
         ops, live = net.prune(set(rank_reg.values()))
         for reg in live & set(sources):
             child, rank, _ = sources[reg]
-            if child > 0:
+            if child >= 0:
                 needed[child].add(rank)
-        programs[w] = (ops, sources, rank_reg)
+        programs[index] = (ops, sources, rank_reg)
 
     # Bottom-up: single-assignment rows; a level's temporaries reuse rows after their last use.
     rank_row: dict[int, dict[int, int]] = {}
@@ -181,13 +221,13 @@ def median_program(size: int, split: Callable[[int], int] = _pow2_split) -> tupl
     level_ops = [0]
     level_extra = []
     n_rows = 0
-    for w in reversed(widths):
-        ops, sources, rank_reg = programs[w]
+    for index, node in enumerate(nodes):
+        ops, sources, rank_reg = programs[index]
         where: dict[int, tuple[int, int]] = {}  # register -> (row, offset) holding its value
         for reg, (child, rank, offset) in sources.items():
             if child < 0:
-                where[reg] = (-1 - rank, offset)
-            elif rank in rank_row[child]:  # the ranks of a child that this level does not read
+                where[reg] = (-1 - rank, offset)  # an image row
+            elif rank in rank_row[child]:  # the ranks of a child that no parent reads
                 where[reg] = (rank_row[child][rank], offset)  # were never computed
         rows = _Rows(n_rows)
         for kind, x, y in ops:
@@ -201,19 +241,21 @@ def median_program(size: int, split: Callable[[int], int] = _pow2_split) -> tupl
                     where[reg] = (new_row, 0)
                     rows.release(old_row)
         n_rows = rows.count
-        rank_row[w] = {}
+        rank_row[index] = {}
         for rank, reg in rank_reg.items():
             row, offset = where[reg]
-            assert offset == 0, "every needed rank is written at this level"
-            rank_row[w][rank] = row
+            assert offset == 0, "every needed rank is at its group's own columns"
+            rank_row[index][rank] = row
         level_ops.append(len(all_ops))
-        level_extra.append(size - w)
+        level_extra.append(size - node.width)
 
+    out_rows = [rank_row[final][median_rank] for final in finals]
+    assert all(row >= 0 for row in out_rows), "a window's median is computed, not an image row"
     return (
         np.asarray(level_extra, dtype=np.int64),
         np.asarray(level_ops, dtype=np.int64),
         np.asarray(all_ops, dtype=np.int64).reshape(-1, 7),
-        np.int64(rank_row[size][median_rank]),
+        np.asarray(out_rows, dtype=np.int64),
         np.int64(n_rows),
     )
 
@@ -289,60 +331,105 @@ def _sorted_median(img: np.ndarray, y: int, x: int, size: int, buf: np.ndarray) 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _nan_columns(
+    img: np.ndarray, y: int, x0: int, ncols: int, size: int, col_nan: np.ndarray
+) -> int:
+    """NaN count per column of the window rows ``y .. y + size``; returns their sum."""
+    col_nan[:ncols] = 0
+    for i in range(size):
+        row = img[y + i, x0 : x0 + ncols]
+        for j in range(ncols):
+            col_nan[j] += row[j] != row[j]
+    total = 0
+    for j in range(ncols):
+        total += col_nan[j]
+    return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _patch_nan_windows(
+    img: np.ndarray,
+    y: int,
+    x0: int,
+    width: int,
+    size: int,
+    col_nan: np.ndarray,
+    buf: np.ndarray,
+    out_row: np.ndarray,
+) -> None:
+    """Windows of output row *y* that hold NaN: NaN at a NaN centre, else sorted."""
+    h = size // 2
+    count = 0
+    for j in range(size - 1):
+        count += col_nan[j]
+    for x in range(width):
+        count += col_nan[x + size - 1]
+        if count > 0:
+            centre = img[y + h, x0 + x + h]
+            out_row[x0 + x] = (
+                _NAN if centre != centre else _sorted_median(img, y, x0 + x, size, buf)
+            )
+        count -= col_nan[x]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def median_kernel(
     stack: np.ndarray,
     params: np.ndarray | None,
     pad: int,
     out: np.ndarray,
     size: int,
-    level_extra: np.ndarray,
-    level_ops: np.ndarray,
-    ops: np.ndarray,
-    out_reg: int,
-    n_rows: int,
+    one_extra: np.ndarray,
+    one_level_ops: np.ndarray,
+    one_ops: np.ndarray,
+    one_out: np.ndarray,
+    one_rows: int,
+    two_extra: np.ndarray,
+    two_level_ops: np.ndarray,
+    two_ops: np.ndarray,
+    two_out: np.ndarray,
+    two_rows: int,
 ) -> np.ndarray:
     """Median of the valid pixels in every ``size × size`` window (see the module docstring).
 
-    Kernel interface of :mod:`sarcube._overlap`; the program arrays come from
-    :func:`median_program`.
+    Kernel interface of :mod:`sarcube._overlap`; the programs come from
+    :func:`median_program` (one output row, then two rows at once) through
+    :func:`median_args`. Output rows are done in pairs, the last one alone.
     """
     padded = pad_stack(stack, pad)
     n, ny_p, nx_p = padded.shape
     h = size // 2
     ny, nx = ny_p - 2 * h, nx_p - 2 * h
     strip = min(_STRIP, nx)
-    regs = np.empty((n_rows, strip + size), dtype=np.float32)
-    col_nan = np.empty(strip + size, dtype=np.int64)
+    regs = np.empty((max(one_rows, two_rows), strip + size), dtype=np.float32)
+    nan_a = np.empty(strip + size, dtype=np.int64)
+    nan_b = np.empty(strip + size, dtype=np.int64)
     buf = np.empty(size * size, dtype=np.float32)
     for k in range(n):
         img = padded[k]
-        for y in range(ny):
+        for y in range(0, ny, 2):
+            rows = 2 if y + 1 < ny else 1
             for x0 in range(0, nx, strip):
                 width = min(strip, nx - x0)
-                # nodata per column of the window rows, then per window (running sum)
                 ncols = width + size - 1
-                col_nan[:ncols] = 0
-                for i in range(size):
-                    row = img[y + i, x0 : x0 + ncols]
-                    for j in range(ncols):
-                        col_nan[j] += row[j] != row[j]
-                any_nan = 0
-                for j in range(ncols):
-                    any_nan += col_nan[j]
-                if any_nan < ncols * size:  # some window may be NaN-free: run the network
-                    _run_network(img, y, x0, width, level_extra, level_ops, ops, regs)
-                    out[k, y, x0 : x0 + width] = regs[out_reg, :width]
-                if any_nan == 0:
-                    continue
-                count = 0
-                for j in range(size - 1):
-                    count += col_nan[j]
-                for x in range(width):
-                    count += col_nan[x + size - 1]
-                    if count > 0:
-                        centre = img[y + h, x0 + x + h]
-                        out[k, y, x0 + x] = (
-                            _NAN if centre != centre else _sorted_median(img, y, x0 + x, size, buf)
-                        )
-                    count -= col_nan[x]
+                full = ncols * size
+                nans = _nan_columns(img, y, x0, ncols, size, nan_a)
+                nans_b = _nan_columns(img, y + 1, x0, ncols, size, nan_b) if rows == 2 else full
+                if nans < full or nans_b < full:  # some window may be NaN-free
+                    if rows == 2:
+                        _run_network(img, y, x0, width, two_extra, two_level_ops, two_ops, regs)
+                        out[k, y, x0 : x0 + width] = regs[two_out[0], :width]
+                        out[k, y + 1, x0 : x0 + width] = regs[two_out[1], :width]
+                    else:
+                        _run_network(img, y, x0, width, one_extra, one_level_ops, one_ops, regs)
+                        out[k, y, x0 : x0 + width] = regs[one_out[0], :width]
+                if nans:
+                    _patch_nan_windows(img, y, x0, width, size, nan_a, buf, out[k, y])
+                if rows == 2 and nans_b:
+                    _patch_nan_windows(img, y + 1, x0, width, size, nan_b, buf, out[k, y + 1])
     return out
+
+
+def median_args(size: int) -> tuple[Any, ...]:
+    """The kernel arguments of :func:`median_kernel` after *size*: both programs."""
+    return (*median_program(size), *median_program(size, pair=True))

@@ -47,7 +47,7 @@ from ..calibration import _partials
 from ..conventions import DB_UNITS, SPATIAL_DIMS
 from ..errors import ParameterError, UnitsError
 from . import _kernels
-from ._median import median_kernel, median_program
+from ._median import median_args, median_kernel
 
 __all__ = [
     "boxcar_filter",
@@ -433,7 +433,7 @@ def median_filter(obj: XObj, *, size: int = 7) -> XObj:
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        program = median_program(size)
+        program = median_args(size)
         out = apply_window_kernel(da, median_kernel, size // 2, args=(size, *program))
         return _tag(out, da, f"median(size={size})")
 
