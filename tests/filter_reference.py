@@ -167,3 +167,30 @@ def refined_lee(img: np.ndarray, enl: float) -> np.ndarray:
             weight = min(max((v - m * m * cu2) / ((1 + cu2) * v), 0.0), 1.0)
             out[y, x] = m + weight * (v0 - m)
     return out
+
+
+def enl(img: np.ndarray, size: int, lo: float = -5.0, hi: float = 3.0, nbins: int = 4000) -> float:
+    """1 / median of the CV² = var/m² of the full windows with m > 0 (float32, < 1e-12 is 0
+    and left out), the median read off the histogram of log10 CV² (nbins over [lo, hi],
+    linear interpolation inside the median's bin)."""
+    padded, _ = _windows(img, size)
+    scale = nbins / (hi - lo)
+    counts = np.zeros(nbins)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            w = padded[y : y + size, x : x + size]
+            m = w.mean()
+            if np.isnan(m) or m <= 0:
+                continue
+            cv2 = w.var() / m**2
+            if cv2 <= 1e-12:
+                continue
+            b = int((np.log10(np.float32(cv2)) - lo) * scale)
+            counts[min(max(b, 0), nbins - 1)] += 1
+    if counts.sum() == 0:
+        return math.nan
+    cum = np.cumsum(counts)
+    half = counts.sum() / 2
+    idx = int(np.argmax(cum >= half))
+    frac = (half - (cum[idx] - counts[idx])) / counts[idx]
+    return float(10.0 ** -(lo + (idx + frac) / scale))

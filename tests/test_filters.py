@@ -209,3 +209,143 @@ def test_filters_on_real_opera_bursts(opera_catalog: Any) -> None:
     tv_lazy = sarcube.to_db(sarcube.tv_denoise(lazy, weight=1.0, halo=16))["vh"].values
     tv_eager = sarcube.to_db(sarcube.tv_denoise(eager, weight=1.0))["vh"].values
     assert np.nanmax(np.abs(tv_lazy - tv_eager)) <= 1e-3
+
+
+# --------------------------------------------------------------------------
+# the fast kernels: ring sums (Frost), gathered half windows (refined Lee),
+# strips, NaN and NaN-free rows in one image, ENL without a CV² image
+
+
+def _with_nodata(img: np.ndarray, seed: int, fraction: float) -> np.ndarray:
+    img = img.copy()
+    img[np.random.default_rng(seed).random(img.shape) < fraction] = np.nan
+    return img
+
+
+@pytest.mark.parametrize("size", [3, 7, 9, 11])
+def test_frost_any_window_size(size: int) -> None:
+    """Every window's plan of rings (from 9×9: powers beyond the third and several
+    passes of rings at d = √q) gives the reference, NaN-heavy windows included."""
+    img = _with_nodata(_speckled((13, 17), seed=size), seed=size, fraction=0.3)
+    out = frost_filter(xr.DataArray(img, dims=("y", "x")), size=size, damping=1.7).values
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(img))
+    np.testing.assert_allclose(out, ref.frost(img, size, 1.7), rtol=2e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["frost", "refined-lee", "lee-enhanced", "gamma-map"])
+def test_wide_image_with_nodata_in_some_rows(name: str) -> None:
+    """Wider than a strip of the Frost and refined-Lee sweeps (256 columns), nodata in a
+    few rows of one strip only (the NaN and the NaN-free code in one image, which must
+    agree), a NaN-heavy corner at the edge: the reference, and exactly the same on
+    chunks smaller than the window."""
+    img = _speckled((19, 300), seed=4)
+    img[3, 10:12] = np.nan
+    img[12, 290] = np.nan
+    img[13:, 270:] = _with_nodata(img[13:, 270:], seed=5, fraction=0.6)
+    func, reference = FILTERS[name]
+    da = xr.DataArray(img, dims=("y", "x"))
+    out = func(da).values
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(img))
+    np.testing.assert_allclose(out, reference(img), rtol=2e-5, atol=1e-8)
+    np.testing.assert_array_equal(func(da.chunk({"y": 4, "x": 5})).values, out)
+
+
+def test_refined_lee_ties_resolve_as_the_direct_loops() -> None:
+    """Few distinct values make equal gradients and equal distances to the centre
+    sub-window common: the first largest gradient and the first side win, as in the
+    reference. (Multiples of 9/16: the means of nine are exact, so are the gradients,
+    whatever the order of their sums.)"""
+    rng = np.random.default_rng(6)
+    img = (rng.integers(1, 4, size=(15, 16)) * (9 / 16)).astype(np.float32)
+    out = refined_lee(xr.DataArray(img, dims=("y", "x")), enl=4.4).values
+    np.testing.assert_allclose(out, ref.refined_lee(img, 4.4), rtol=2e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("variant", ["enhanced", "gamma-map"])
+def test_cv_rules_in_every_regime(variant: str) -> None:
+    """Zero windows (m = 0), constant ones (Ci = 0 <= Cu), speckle (Cu < Ci < Cmax),
+    bright targets (Ci >= Cmax): the branch-free rows give the reference. Zero pixels
+    beside speckle (Gamma-MAP's root then cancels b·m) stay exactly 0 on any chunking."""
+    img = _speckled((40, 60), seed=2)
+    img[:6, :6] = 0.0
+    img[:6, 12:20] = 0.05
+    img[18, 4] = img[20, 18] = 5.0
+    img[:, 50:] = 0.0
+    calls: dict[str, tuple[Callable[..., Any], np.ndarray]] = {
+        "enhanced": (
+            lambda o: lee_filter(o, variant="enhanced", enl=3.0),
+            ref.lee_enhanced(img, 7, 3.0),
+        ),
+        "gamma-map": (lambda o: gamma_map_filter(o, size=5, enl=3.0), ref.gamma_map(img, 5, 3.0)),
+    }
+    func, expected = calls[variant]
+    da = xr.DataArray(img, dims=("y", "x"))
+    out = func(da).values
+    np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-8)
+    if variant == "gamma-map":
+        assert (out[:, 50:] == 0).all()
+    for chunks in ({"y": 5, "x": 7}, {"y": 40, "x": 11}):
+        np.testing.assert_array_equal(func(da.chunk(chunks)).values, out)
+
+
+def test_vector_exp_matches_libm() -> None:
+    """The branch-free exp of the kernels: within 1e-12 of numpy's on [-708, 0], 0 below."""
+    from numba import njit
+
+    from sarcube.filters._kernels import _exp_neg
+
+    @njit
+    def exp_all(x: np.ndarray) -> np.ndarray:
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = _exp_neg(x[i])
+        return out
+
+    x = np.concatenate([np.linspace(-708, 0, 200_001), -np.logspace(-300, 2.85, 10_000), [0.0]])
+    np.testing.assert_allclose(exp_all(x), np.exp(x), rtol=1e-12, atol=0)
+    assert exp_all(np.array([0.0]))[0] == 1.0
+    np.testing.assert_array_equal(exp_all(np.array([-708.5, -800.0, -np.inf])), 0.0)
+
+
+def test_log_bins_without_logarithm() -> None:
+    """The table binning of the ENL histogram gives every float32 the bin of
+    int((log10 v - lo) · scale) (numba's log10): at every bin boundary ± 2 ulp and on
+    random values; 0, NaN, negatives and +inf are not counted."""
+    from sarcube.filters import _kernels
+    from sarcube.filters.speckle import _LOG_CV2_RANGE, _N_BINS, _bin_table
+
+    lo, hi = _LOG_CV2_RANGE
+    scale = _N_BINS / (hi - lo)
+    edges = (10.0 ** (lo + np.arange(_N_BINS + 1) / scale)).astype(np.float32)
+    up = np.nextafter(edges, np.float32(np.inf))
+    down = np.nextafter(edges, np.float32(0))
+    near = [
+        edges,
+        up,
+        np.nextafter(up, np.float32(np.inf)),
+        down,
+        np.nextafter(down, np.float32(0)),
+    ]
+    rng = np.random.default_rng(8)
+    values = np.concatenate(
+        [*near, (10.0 ** rng.uniform(-7, 5, 20_000)).astype(np.float32)]
+    ).astype(np.float32)
+    table = _bin_table()
+    one = np.zeros(_N_BINS + 1, dtype=np.int64)
+    for v in values:
+        one[:] = 0
+        _kernels._bin_row(np.array([v], dtype=np.float32).view(np.uint32), table, one)
+        assert one[_kernels._log_bin(np.float32(v), lo, scale, _N_BINS) + 1] == 1, v
+    special = np.array([0.0, np.nan, -0.5, -np.inf, np.inf], dtype=np.float32)
+    one[:] = 0
+    _kernels._bin_row(special.view(np.uint32), table, one)
+    assert one[0] == special.size and one[1:].sum() == 0
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.2])
+def test_estimate_enl_matches_reference(fraction: float) -> None:
+    img = _with_nodata(_speckled((40, 45), seed=9), seed=9, fraction=fraction)
+    enl = estimate_enl(xr.DataArray(img, dims=("y", "x")), size=5)
+    # the reference takes each window's CV² directly, the kernel from running sums: a
+    # value on a bin boundary may move one bin, the interpolated median hardly
+    assert float(enl) == pytest.approx(ref.enl(img, 5), rel=1e-3)
