@@ -15,6 +15,7 @@
 
     python benchmarks/bench_chain.py --stages --size 4096
     python benchmarks/bench_chain.py --memory --sizes 2048 4096 8192
+    python benchmarks/bench_chain.py --memory --sizes 2048 4096 8192 --tiles 2
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 CHUNK = 1024
 
 
-def _config(size: int, store: Path, *, model: bool, thresholds: str) -> dict[str, Any]:
+def _config(
+    size: int, store: Path, *, model: bool, thresholds: str, tiles: int | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "source": {
             "synthetic": {"shape": [size, size], "seed": 0},
@@ -48,6 +51,8 @@ def _config(size: int, store: Path, *, model: bool, thresholds: str) -> dict[str
     }
     if thresholds == "regional":
         config["flood_map"]["region_size"] = 1024
+    if tiles is not None:
+        config["output"]["tiles"] = tiles
     if model:
         config["predict"] = {
             "model": "ombria-s1-bitemporal",
@@ -146,7 +151,9 @@ def stages(size: int, repeat: int) -> None:
     )
 
 
-def one_memory(size: int, workers: int, thresholds: str = "regional") -> dict[str, float]:
+def one_memory(
+    size: int, workers: int, thresholds: str = "regional", tiles: int | None = None
+) -> dict[str, float]:
     import psutil
     from bench_scale import _tree_rss  # the same process-tree sampler
 
@@ -164,10 +171,10 @@ def one_memory(size: int, workers: int, thresholds: str = "regional") -> dict[st
             time.sleep(0.02)
 
     warm = Pipeline.from_mapping(
-        _config(2 * CHUNK, out / "warm.zarr", model=False, thresholds=thresholds)
+        _config(2 * CHUNK, out / "warm.zarr", model=False, thresholds=thresholds, tiles=tiles)
     )
     plan = Pipeline.from_mapping(
-        _config(size, out / "flood.zarr", model=False, thresholds=thresholds)
+        _config(size, out / "flood.zarr", model=False, thresholds=thresholds, tiles=tiles)
     )
     if workers == 0:
         warm.run(scheduler=scheduler, progress=False)
@@ -198,7 +205,7 @@ def one_memory(size: int, workers: int, thresholds: str = "regional") -> dict[st
     }
 
 
-def memory(sizes: list[int], workers: list[int], thresholds: str) -> None:
+def memory(sizes: list[int], workers: list[int], thresholds: str, tiles: int | None) -> None:
     rows = []
     for w in workers:
         for size in sizes:
@@ -211,6 +218,7 @@ def memory(sizes: list[int], workers: list[int], thresholds: str) -> None:
                     str(w),
                     "--thresholds",
                     thresholds,
+                    *(["--tiles", str(tiles)] if tiles else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -219,7 +227,8 @@ def memory(sizes: list[int], workers: list[int], thresholds: str) -> None:
             )
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(f"\n### Peak memory, lazy_cube → Lee → flood_map ({thresholds}) → Zarr\n")
+    how = f"{thresholds}, tiles = {tiles}" if tiles else thresholds
+    print(f"\n### Peak memory, lazy_cube → Lee → flood_map ({how}) → Zarr\n")
     print("| scheduler | size | area | seconds | Mpx/s | peak RSS MB | × the smallest |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for w in workers:
@@ -244,15 +253,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0: synchronous")
     parser.add_argument("--thresholds", choices=["regional", "global"], default="regional")
+    parser.add_argument(
+        "--tiles", type=int, default=None, help="[output] tiles: chunks per tile side"
+    )
     parser.add_argument("--one-memory", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_memory:
-        print(json.dumps(one_memory(*args.one_memory, args.thresholds)))
+        print(json.dumps(one_memory(*args.one_memory, args.thresholds, args.tiles)))
         return
     if args.stages:
         stages(args.size, args.repeat)
     if args.memory:
-        memory(args.sizes, args.workers, args.thresholds)
+        memory(args.sizes, args.workers, args.thresholds, args.tiles)
 
 
 if __name__ == "__main__":

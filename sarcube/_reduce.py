@@ -102,7 +102,12 @@ def _dense(
 
 
 def region_histograms(
-    data: Any, region: int, ranges: Sequence[tuple[float, float]], nbins: int
+    data: Any,
+    region: int,
+    ranges: Sequence[tuple[float, float]],
+    nbins: int,
+    *,
+    tiles: int | None = None,
 ) -> Any:
     """Histograms of the valid values of each image of *data* per region.
 
@@ -115,6 +120,12 @@ def region_histograms(
     ranges
         ``(low, high)`` of the *nbins* equal bins of each image; values outside
         count in the end bins.
+    tiles
+        ``None``: lazy. An integer: **compute now**, one computation per square
+        tile of ``tiles × tiles`` chunks (summing the tiles' counts, exactly),
+        so that the memory held is that of one tile, not a front of chunks as
+        wide as the image (the chunks around a tile that window operations
+        read are computed again for the next tile).
 
     Returns
     -------
@@ -134,13 +145,46 @@ def region_histograms(
     y_starts = np.cumsum((0, *data.chunks[1][:-1]))
     x_starts = np.cumsum((0, *data.chunks[2][:-1]))
     partial = delayed(_partial, pure=True)
+    merge = delayed(_merge, pure=True)
+    if tiles is not None:
+        return _tiled(data, blocks, y_starts, x_starts, (region, lows, highs, nbins), tiles)
     parts: list[Any] = [
         partial(blocks[i, j], int(y0), int(x0), region, lows, highs, nbins)
         for i, y0 in enumerate(y_starts)
         for j, x0 in enumerate(x_starts)
     ]
-    merge = delayed(_merge, pure=True)
     while len(parts) > _FAN_IN:
         parts = [merge(parts[i : i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
     total = delayed(_dense, pure=True)(parts, nry, nrx, k, nbins)
     return dsa.from_delayed(total, shape=(nry, nrx, k, nbins), dtype=np.float64)
+
+
+def _tiled(
+    data: dsa.Array,
+    blocks: Any,
+    y_starts: np.ndarray,
+    x_starts: np.ndarray,
+    options: tuple[int, np.ndarray, np.ndarray, int],
+    tiles: int,
+) -> np.ndarray:
+    """The counts computed one tile of ``tiles × tiles`` blocks at a time."""
+    from dask.base import compute
+
+    region, lows, highs, nbins = options
+    nry, nrx = region_shape(data.shape, region)
+    out = np.zeros((nry, nrx, int(data.shape[0]), nbins), dtype=np.float64)
+    partial = delayed(_partial, pure=True)
+    merge = delayed(_merge, pure=True)
+    for ti in range(0, len(y_starts), tiles):
+        for tj in range(0, len(x_starts), tiles):
+            parts = [
+                partial(
+                    blocks[i, j], int(y_starts[i]), int(x_starts[j]), region, lows, highs, nbins
+                )
+                for i in range(ti, min(ti + tiles, len(y_starts)))
+                for j in range(tj, min(tj + tiles, len(x_starts)))
+            ]
+            (counts,) = compute(merge(parts))
+            for (i, j), c in counts.items():
+                out[i, j] += c
+    return out

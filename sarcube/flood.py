@@ -511,6 +511,7 @@ def _surface(
     change_offset: float,
     region_size: int,
     func: str,
+    tiles: int | None = None,
 ) -> xr.Dataset:
     ranges = _ranges(prep, scale, func)
     usable = prep.usable.transpose(*SPATIAL_DIMS)
@@ -520,7 +521,7 @@ def _surface(
     ]
     data = [im.data for im in images]
     stacked = dsa.stack(data) if isinstance(data[0], dsa.Array) else np.stack(data)
-    counts = region_histograms(stacked, region_size, ranges, _BINS)
+    counts = region_histograms(stacked, region_size, ranges, _BINS, tiles=tiles)
     centres = np.stack([_centres(lo, hi, _BINS) for lo, hi in ranges])
     ny, nx = (prep.template.sizes[d] for d in SPATIAL_DIMS)
     capacity = _capacity(ny, nx, region_size)
@@ -775,6 +776,7 @@ def flood_thresholds(
     change_offset: float = CHANGE_OFFSET,
     nodata_buffer: int = 2,
     region_size: int = REGION_SIZE,
+    tiles: int | None = None,
 ) -> xr.Dataset:
     """The regional threshold surfaces of :func:`flood_map` and their diagnostics, lazily.
 
@@ -804,6 +806,14 @@ def flood_thresholds(
         be computed first, plotted and written to Zarr, then passed to
         ``flood_map(..., thresholds=surface)``.
 
+    With ``tiles=N`` the histograms are **computed now**, one computation
+    per square tile of N × N chunks (the counts are summed exactly, so the
+    surface is the same): window operations make dask hold a front of chunks
+    as wide as the image, and per tile the memory depends on the tile, not on
+    the cube. The chunks around a tile that the filters read are computed
+    again for the next tile. ``to_zarr(..., tiles=N)`` streams the map the
+    same way.
+
     Examples
     --------
     >>> scene = sarcube.synthetic.make_scene((128, 128), seed=1)
@@ -817,8 +827,13 @@ def flood_thresholds(
         "auto", scale, median_size, boxcar_size, post_offset, change_offset, 0, nodata_buffer, func
     )
     region_size = _check_region_size(region_size, func)
+    if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
+        raise ParameterError(
+            f"{func}: tiles must be a positive integer (chunks per tile side) or None, "
+            f"got {tiles!r}"
+        )
     prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
-    return _surface(prep, scale, post_offset, change_offset, region_size, func)
+    return _surface(prep, scale, post_offset, change_offset, region_size, func, tiles)
 
 
 def _global_map(

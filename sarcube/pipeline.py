@@ -58,8 +58,9 @@ that function's signature:
     ``zarr``, ``resume``, ``cog``, ``thresholds`` (with ``[flood_map]
     thresholds = "regional"``: where the threshold surface is written, by
     default ``<zarr name>_thresholds.zarr`` beside the store; ``run`` computes
-    that surface first, then streams the products), ``tiles`` (write in tiles
-    of that many chunks per side, see :func:`sarcube.to_zarr`).
+    that surface first, then streams the products), ``tiles`` (compute the
+    threshold surface and write the products in tiles of that many chunks per
+    side, see :func:`sarcube.to_zarr`: the peak memory is then that of a tile).
 
 A key a section does not take is refused with the section, the key, the
 closest valid key and the list of valid ones.
@@ -542,8 +543,11 @@ class Pipeline:
         products.attrs = {"source": "sarcube run", "post_date": str(post["time"].values)[:19]}
         return products
 
-    def thresholds(self) -> xr.Dataset:
-        """The lazy regional threshold surface of the flood map (see ``flood_thresholds``)."""
+    def thresholds(self, *, tiles: int | None = None) -> xr.Dataset:
+        """The regional threshold surface of the flood map (see ``flood_thresholds``).
+
+        Lazy; with *tiles* its histograms are computed now, tile by tile.
+        """
         from .flood import flood_thresholds
 
         if self.flood_map is None:
@@ -552,9 +556,9 @@ class Pipeline:
         if self.despeckle is not None:
             cube = _despeckle(cube, dict(self.despeckle))
         pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
-        keys = set(inspect.signature(flood_thresholds).parameters) - {"pre", "post"}
+        keys = set(inspect.signature(flood_thresholds).parameters) - {"pre", "post", "tiles"}
         options = {"band": "vv", **{k: v for k, v in self.flood_map.items() if k in keys}}
-        return flood_thresholds(pre, post, **options)
+        return flood_thresholds(pre, post, tiles=tiles, **options)
 
     def run(
         self,
@@ -576,7 +580,7 @@ class Pipeline:
             if products is None:  # callers that inspected build() pass it on
                 surface = None
                 if "thresholds" in self.output:
-                    surface = self.thresholds().compute()
+                    surface = self.thresholds(tiles=self.output.get("tiles")).compute()
                     to_zarr(surface, self.output["thresholds"], mode="w")
                 products = self.build(thresholds=surface)
             to_zarr(

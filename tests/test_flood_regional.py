@@ -54,6 +54,24 @@ def test_surface_is_chunk_invariant_and_the_map_identical() -> None:
         np.testing.assert_array_equal(flooded.values, expected.values)
 
 
+@pytest.mark.parametrize("tiles", [1, 2, 5])
+def test_a_surface_computed_tile_by_tile_is_the_same(tiles: int) -> None:
+    pre, post, _ = two_landscapes((384, 640), seed=1)
+    expected = sarcube.flood_thresholds(pre, post, region_size=128)
+    lazy_pre, lazy_post = pre.chunk({"y": 100, "x": 77}), post.chunk({"y": 100, "x": 77})
+    calls = []
+
+    def counting(dsk: object, keys: object, **kwargs: object) -> object:
+        calls.append(1)
+        return dask.get(dsk, keys, **kwargs)  # type: ignore[arg-type]
+
+    with dask.config.set(scheduler=counting):
+        got = sarcube.flood_thresholds(lazy_pre, lazy_post, region_size=128, tiles=tiles)
+    n_tiles = -(-4 // tiles) * -(-9 // tiles)  # 4 × 9 chunks
+    assert len(calls) == n_tiles  # computed now, one computation per tile
+    xr.testing.assert_identical(got.compute(), expected)
+
+
 def test_building_the_regional_graph_computes_nothing() -> None:
     pre, post, _ = two_landscapes((256, 256), seed=2)
     with dask.config.set(scheduler=_refuse):
@@ -155,6 +173,10 @@ def test_integer_chips_use_their_dtype_range() -> None:
         (
             lambda pre, post: sarcube.flood_thresholds(pre, post, region_size=1.5),
             "region_size must be an integer",
+        ),
+        (
+            lambda pre, post: sarcube.flood_thresholds(pre, post, region_size=64, tiles=0),
+            "tiles must be a positive integer",
         ),
         (
             lambda pre, post: sarcube.flood_map(pre, post, thresholds=xr.Dataset()),

@@ -499,5 +499,7 @@ def test_tiled_writes_equal_one_computation(tmp_path: Path) -> None:
     written = sarcube.open_zarr(store)["flood"].compute()
     expected = plan.build()["flood"].compute(scheduler="synchronous")
     np.testing.assert_array_equal(written.values, expected.values)
+    surface = sarcube.open_zarr(plan.output["thresholds"]).compute()  # also computed in tiles
+    xr.testing.assert_equal(surface, plan.thresholds().compute(scheduler="synchronous"))
     with pytest.raises(ParameterError, match="tiles must be a positive integer"):
         Pipeline.from_file(_config(tmp_path, text.replace("tiles = 2", "tiles = 0")))
