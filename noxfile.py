@@ -30,7 +30,7 @@ def _numba_cache(session: nox.Session) -> dict[str, str]:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint + format check) and mypy --strict on the package."""
-    _install(session, "plot,torch", "dev")
+    _install(session, "plot,torch,pretrained", "dev")
     session.run("ruff", "check", "sarcube", "tests", "benchmarks", "noxfile.py", "conftest.py")
     session.run("ruff", "format", "--check", "sarcube", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "sarcube")
@@ -43,7 +43,7 @@ def tests(session: nox.Session) -> None:
     Installs PostgreSQL/PostGIS (apt, needs root) and the server's own virtual
     environment first when they are missing.
     """
-    _install(session, "plot,torch", "test")
+    _install(session, "plot,torch,pretrained", "test")
     session.run("bash", str(ROOT / "scripts" / "install-stac-server.sh"), external=True)
     session.run("pytest", *session.posargs, env=_numba_cache(session))
 

@@ -52,8 +52,11 @@ that function's signature:
 ``[predict]``
     ``model``, ``band`` (default ``"vv"``), the model-file options of
     :class:`sarcube.infer.ModelSpec` and the options of
-    :func:`sarcube.infer.predict` (``n_classes`` and ``channels`` are the
-    pipeline's: the input is VV before and after, the output no flood/flood).
+    :func:`sarcube.infer.predict` (``n_classes`` is the pipeline's: the output
+    is no flood/flood). ``channels`` is the model's input, built by
+    :func:`sarcube.models.ombria.prepare` from VV before and after (any of
+    ``"before"``, ``"after"``, ``"difference"``; default the first two, or
+    what the shipped model names).
 ``[output]``
     ``zarr``, ``resume``, ``cog``, ``thresholds`` (with ``[flood_map]
     thresholds = "regional"``: where the threshold surface is written, by
@@ -535,8 +538,12 @@ class Pipeline:
             band = self.predict.get("band", "vv")
             # every model, shipped or not, sees the shipped model's input (VV before and
             # after, z-scored dB) and gives no flood / flood
+            channels = spec.channels or ("before", "after")
             probs = predict(
-                prepare(pre[band].isel(time=-1), post[band]), spec, n_classes=2, **options
+                prepare(pre[band].isel(time=-1), post[band], channels=channels),
+                spec,
+                n_classes=2,
+                **options,
             )
             products["model_flood"] = classify(probs)
             products["flood_probability"] = probs.sel({"class": 1}, drop=True)

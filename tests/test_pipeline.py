@@ -177,7 +177,7 @@ def _stac_keys() -> set[str]:
 def _predict_keys() -> set[str]:
     from sarcube.infer import predict
 
-    own = {"model", "band", "exported", "torchscript", "state_dict", "builder_kwargs"}
+    own = {"model", "band", "exported", "torchscript", "state_dict", "builder_kwargs", "channels"}
     return own | {"activation"} | _kwargs(predict, "obj", "model", "n_classes", "channels")
 
 

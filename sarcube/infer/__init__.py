@@ -3,14 +3,16 @@
 :func:`predict` runs a segmentation model over a whole image on a global window
 grid with overlap blending and optional flip test-time augmentation, lazily and
 identically for any chunking; :func:`classify` turns probabilities into a class
-map. Models are described by a :class:`ModelSpec` and loaded once per process.
+map. Models are described by a :class:`ModelSpec` (several averaged: an
+:class:`Ensemble`) and loaded once per process.
 """
 
-from ._models import ModelSpec, clear_model_cache, load_model, model_cache_info
+from ._models import Ensemble, ModelSpec, clear_model_cache, load_model, model_cache_info
 from ._predict import classify, predict, ramp_weights, window_starts
 from ._stack import stack_channels, sweep_norms
 
 __all__ = [
+    "Ensemble",
     "ModelSpec",
     "classify",
     "clear_model_cache",

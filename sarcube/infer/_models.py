@@ -21,7 +21,7 @@ from ..errors import ParameterError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ModelSpec", "load_model", "model_cache_info"]
+__all__ = ["Ensemble", "ModelSpec", "load_model", "model_cache_info"]
 
 Activation = Literal["softmax", "sigmoid", "none"]
 
@@ -63,6 +63,14 @@ class ModelSpec:
         ``"sigmoid"`` (independent probabilities) or ``"none"``.
     name
         A label for logs and attrs.
+    channels
+        The names of the input channels the model takes, in order (optional).
+        :func:`~sarcube.infer.predict` then takes them by name from its input,
+        and an :class:`Ensemble` gives each member its own channels.
+
+    A ``state_dict`` file may hold the weights themselves or a checkpoint dict
+    with them under ``"model_state_dict"`` or ``"state_dict"``;
+    :meth:`from_checkpoint` also reads the builder from such a dict.
 
     Examples
     --------
@@ -79,8 +87,15 @@ class ModelSpec:
     factory: str | Callable[..., Any] | None = None
     activation: Activation = "softmax"
     name: str = "model"
+    channels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.channels is not None:
+            object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
+            if not self.channels or len(set(self.channels)) != len(self.channels):
+                raise ParameterError(
+                    f"ModelSpec: channels must be distinct names, got {self.channels!r}"
+                )
         forms = [
             self.torchscript is not None,
             self.exported is not None,
@@ -102,6 +117,58 @@ class ModelSpec:
         for path in (self.torchscript, self.exported, self.state_dict):
             if path is not None and not Path(path).is_file():
                 raise ParameterError(f"ModelSpec: no model file at {path}")
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        *,
+        activation: Activation = "softmax",
+        trust_builder: bool = False,
+    ) -> ModelSpec:
+        """The spec of a checkpoint that names its architecture.
+
+        The file (read with ``torch.load(weights_only=True)``: tensors and plain
+        values only, no code) is a dict with ``model_state_dict`` (or
+        ``state_dict``), ``builder`` (``"package.module:function"``) and
+        optionally ``builder_kwargs``, ``channels`` and ``name`` — what
+        :func:`sarcube.ml.train` writes with ``checkpoint_info``. Building the
+        model imports the builder's module, so only builders under
+        ``sarcube.models`` are accepted unless *trust_builder* is True (a
+        checkpoint from a source you trust).
+        """
+        import torch
+
+        if not Path(path).is_file():
+            raise ParameterError(f"ModelSpec.from_checkpoint: no checkpoint file at {path}")
+        try:
+            content = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ParameterError(
+                f"ModelSpec.from_checkpoint: {path} is not a torch checkpoint of tensors and "
+                f"plain values: {err}"
+            ) from err
+        builder = content.get("builder") if isinstance(content, dict) else None
+        if not isinstance(builder, str):
+            raise ParameterError(
+                f"ModelSpec.from_checkpoint: {path} does not name its architecture (no "
+                "'builder' entry); use ModelSpec(state_dict=..., builder=...)"
+            )
+        if not trust_builder and not builder.startswith("sarcube.models."):
+            raise ParameterError(
+                f"ModelSpec.from_checkpoint: {path} names the builder {builder!r}, outside "
+                "sarcube.models; building it imports that module. Pass trust_builder=True "
+                "if you trust the file's source"
+            )
+        channels = content.get("channels")
+        return cls(
+            state_dict=str(path),
+            builder=builder,
+            builder_kwargs=dict(content.get("builder_kwargs", {})),
+            activation=activation,
+            name=str(content.get("name", Path(path).stem)),
+            channels=None if channels is None else tuple(channels),
+        )
 
     @property
     def kind(self) -> str:
@@ -126,6 +193,66 @@ class ModelSpec:
             tuple(sorted((k, repr(v)) for k, v in self.builder_kwargs.items())),
             ident(self.factory),
         )
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Several models whose probabilities :func:`~sarcube.infer.predict` averages.
+
+    Each window is predicted by every member (each with its own activation,
+    flips and input channels) and the probabilities are averaged, weighted by
+    *weights* (default: equal). Members are loaded once per process, as a
+    single model is.
+
+    Examples
+    --------
+    >>> a = ModelSpec(factory="torch.nn:Identity", activation="none", name="a")
+    >>> Ensemble((a, a), weights=(3, 1)).weights
+    (0.75, 0.25)
+    """
+
+    members: tuple[ModelSpec, ...]
+    weights: tuple[float, ...] | None = None
+    name: str = "ensemble"
+
+    def __post_init__(self) -> None:
+        members = tuple(self.members)
+        if not members or not all(isinstance(m, ModelSpec) for m in members):
+            raise ParameterError("Ensemble: members must be one or more ModelSpec")
+        object.__setattr__(self, "members", members)
+        weights = (1.0,) * len(members) if self.weights is None else tuple(self.weights)
+        if (
+            len(weights) != len(members)
+            or not all(
+                isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights
+            )
+            or sum(weights) <= 0
+        ):
+            raise ParameterError(
+                f"Ensemble: weights must be {len(members)} non-negative numbers with a "
+                f"positive sum, got {self.weights!r}"
+            )
+        total = float(sum(weights))
+        object.__setattr__(self, "weights", tuple(float(w) / total for w in weights))
+
+    @property
+    def channels(self) -> tuple[str, ...] | None:
+        """All members' input channels in first-use order (None unless each names its own)."""
+        if any(m.channels is None for m in self.members):
+            return None
+        names: list[str] = []
+        for m in self.members:
+            names.extend(c for c in m.channels or () if c not in names)
+        return tuple(names)
+
+
+def _weights_of(state: Any) -> Any:
+    """The state dict inside a checkpoint dict (or the state dict itself)."""
+    if isinstance(state, dict):
+        for key in ("model_state_dict", "state_dict"):
+            if key in state and isinstance(state[key], dict):
+                return state[key]
+    return state
 
 
 _CACHE: dict[tuple[Any, ...], Any] = {}
@@ -157,7 +284,7 @@ def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
         assert spec.builder is not None
         model = _resolve(spec.builder)(**spec.builder_kwargs)
         state = torch.load(spec.state_dict, map_location=device, weights_only=True)
-        model.load_state_dict(state)
+        model.load_state_dict(_weights_of(state))
     else:
         assert spec.factory is not None
         model = _resolve(spec.factory)()

@@ -24,7 +24,7 @@ import xarray as xr
 from .._checks import check_real, check_spatial, check_xarray
 from ..conventions import SPATIAL_DIMS
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
-from ._models import ModelSpec, load_model
+from ._models import Ensemble, ModelSpec, load_model
 
 __all__ = ["classify", "predict", "ramp_weights", "window_starts"]
 
@@ -128,10 +128,29 @@ def _run(model: Any, x: Any, spec: ModelSpec, tta: str, dtype: Any, channels_las
     return total if n_views == 1 else total / n_views
 
 
+def _run_all(
+    members: list[tuple[Any, ModelSpec, list[int] | None, float]],
+    x: Any,
+    tta: str,
+    dtype: Any,
+    channels_last: bool,
+) -> Any:
+    """The weighted mean of the members' probabilities of a batch of windows."""
+    total: Any = None
+    for model, spec, index, weight in members:
+        xin = x if index is None else x[:, index]
+        probs = _run(model, xin, spec, tta, dtype, channels_last)
+        if len(members) > 1:
+            probs = probs * weight
+        total = probs if total is None else total + probs
+    return total
+
+
 def _predict_block(
     ext: np.ndarray,
     *,
-    spec: ModelSpec,
+    spec: ModelSpec | Ensemble,
+    selection: list[list[int] | None],
     n_out: int,
     window: int,
     stride: int,
@@ -165,7 +184,12 @@ def _predict_block(
         a = c = 0
     h, w = ext.shape[1] - 2 * halo, ext.shape[2] - 2 * halo
     dev = _device(device)
-    model = load_model(spec, dev, dtype=compute_dtype, optimize=optimize)
+    specs = spec.members if isinstance(spec, Ensemble) else (spec,)
+    shares = spec.weights if isinstance(spec, Ensemble) else (1.0,)
+    members = [
+        (load_model(m, dev, dtype=compute_dtype, optimize=optimize), m, index, float(w))
+        for m, index, w in zip(specs, selection, shares or (), strict=True)
+    ]
     torch_dtype = getattr(torch, compute_dtype)
     weights_1d = ramp_weights(window, stride, blend)
     ys = [int(s) for s in window_starts(size[0], window, stride) if a - window < s < a + h]
@@ -201,7 +225,7 @@ def _predict_block(
                     for sy, sx in batch
                 ]
             )
-            probs = _run(model, torch.as_tensor(patches), spec, tta, torch_dtype, optimize)
+            probs = _run_all(members, torch.as_tensor(patches), tta, torch_dtype, optimize)
             weighted = torch.mul(probs, weights)
             for (sy, sx), p in zip(batch, weighted.numpy() if on_host else weighted, strict=True):
                 y0, y1 = max(sy, a), min(sy + window, a + h)
@@ -212,6 +236,33 @@ def _predict_block(
         acc /= torch.outer(wsum_y, wsum_x)
         acc.masked_fill_(~valid, math.nan)
         out: np.ndarray = acc.cpu().numpy()
+    return out
+
+
+def _selection(
+    model: ModelSpec | Ensemble, stack: xr.DataArray, func: str
+) -> list[list[int] | None]:
+    """Per member, the indices of its channels in *stack* (None: all, in order)."""
+    members = model.members if isinstance(model, Ensemble) else (model,)
+    names = [str(c) for c in stack["channel"].values] if "channel" in stack.coords else None
+    out: list[list[int] | None] = []
+    for m in members:
+        if m.channels is None:
+            out.append(None)
+            continue
+        if names is not None and all(c in names for c in m.channels):
+            index = [names.index(c) for c in m.channels]
+            out.append(None if index == list(range(stack.sizes["channel"])) else index)
+        elif names is None and len(m.channels) == stack.sizes["channel"]:
+            out.append(None)
+        else:
+            missing = [c for c in m.channels if names is None or c not in names]
+            raise BandNotFoundError(
+                f"{func}: the model {m.name!r} takes the channels {list(m.channels)}; the input "
+                f"has {names if names is not None else stack.sizes['channel']} "
+                f"(missing {missing}); build them (e.g. sarcube.models.ombria.prepare "
+                "with channels=...)"
+            )
     return out
 
 
@@ -255,7 +306,7 @@ def _channels(obj: xr.DataArray | xr.Dataset, channels: list[str] | None) -> xr.
 
 def predict(
     obj: xr.DataArray | xr.Dataset,
-    model: ModelSpec,
+    model: ModelSpec | Ensemble,
     *,
     n_classes: int,
     window: int = 256,
@@ -279,7 +330,10 @@ def predict(
         channels (in order, or as listed in *channels*). Already normalised as
         the model expects. NaN pixels get NaN probabilities (the model sees 0).
     model
-        A :class:`ModelSpec`; the model is loaded once per process.
+        A :class:`ModelSpec`, or an :class:`Ensemble` whose members'
+        probabilities are averaged window by window; each model is loaded
+        once per process. A model whose spec names its ``channels`` takes
+        them by name from the input's ``channel`` coordinate.
     n_classes
         Number of output channels of the model.
     window, stride
@@ -323,9 +377,10 @@ def predict(
     check_xarray(obj, func)
     check_spatial(obj, func)
     check_real(obj, func)
-    if not isinstance(model, ModelSpec):
+    if not isinstance(model, ModelSpec | Ensemble):
         raise ParameterError(
-            f"{func}: model must be a sarcube.infer.ModelSpec, got {type(model).__name__}"
+            f"{func}: model must be a sarcube.infer.ModelSpec or Ensemble, got "
+            f"{type(model).__name__}"
         )
     for label, value in (
         ("window", window),
@@ -345,6 +400,7 @@ def predict(
         raise ParameterError(f"{func}: dtype must be float32, float16 or bfloat16, got {dtype!r}")
     _check_device(device, func)
     stack = _channels(obj, channels).transpose("channel", "y", "x")
+    selection = _selection(model, stack, func)
     size = (stack.sizes["y"], stack.sizes["x"])
     if min(size) < window:
         raise DimensionError(
@@ -354,6 +410,7 @@ def predict(
     halo = window - 1
     options: dict[str, Any] = dict(
         spec=model,
+        selection=selection,
         n_out=n_classes,
         window=window,
         stride=stride,

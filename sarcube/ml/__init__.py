@@ -1,11 +1,16 @@
 """Training segmentation models on chips (needs the ``torch`` extra).
 
-:class:`ChipDataset` serves (input, label) chips with flip/rot90 augmentation;
-:func:`train` is a small, complete training loop: losses (cross-entropy, Dice,
-focal, Tversky), per-epoch validation with per-image IoU, best-checkpoint
-selection and a JSON training log (:func:`plot_training_log` draws it).
+:class:`ChipDataset` serves (input, label) chips with augmentation (flip/rot90,
+or an :class:`Augment`: radiometric, SAR speckle, elastic, cutout); :func:`train`
+is a small, complete training loop: losses and weighted sums of them
+(cross-entropy, Dice, focal, Tversky, Lovász), MixUp, mixed precision,
+differential learning rates and encoder freezing, gradient clipping, early
+stopping, per-epoch validation with per-image and per-class IoU,
+best-checkpoint selection and a JSON training log (:func:`plot_training_log`
+draws it).
 """
 
+from .augment import Augment, gamma_speckle_db
 from .chips import to_chips
 from .data import ChipDataset, augment
 from .losses import LOSSES, make_loss
@@ -13,10 +18,12 @@ from .train import TrainingLog, evaluate, plot_training_log, train
 
 __all__ = [
     "LOSSES",
+    "Augment",
     "ChipDataset",
     "TrainingLog",
     "augment",
     "evaluate",
+    "gamma_speckle_db",
     "make_loss",
     "plot_training_log",
     "to_chips",

@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DimensionError, ParameterError
+from .augment import Augment
 
 __all__ = ["ChipDataset", "augment"]
 
@@ -28,8 +29,9 @@ class ChipDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     Labels are class indices (int64 in the batches); *ignore_index* marks
     pixels without a label. With *augment* each access draws a random
-    flip/rot90, and with *crop* a random square window of that size (both
-    seeded: the sequence repeats for the same *seed*).
+    change: ``True`` a flip/rot90, an :class:`~sarcube.ml.Augment` its own set
+    (radiometric, speckle, elastic, cutout); with *crop* a random square
+    window of that size (both seeded: the sequence repeats for the same *seed*).
 
     Examples
     --------
@@ -44,7 +46,7 @@ class ChipDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         inputs: np.ndarray,
         labels: np.ndarray,
         *,
-        augment: bool = False,
+        augment: bool | Augment = False,
         seed: int = 0,
         ignore_index: int = 255,
         crop: int | None = None,
@@ -63,7 +65,13 @@ class ChipDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise ParameterError("ChipDataset: inputs hold NaN/inf; fill nodata first")
         self.inputs = inputs.astype(np.float32, copy=False)
         self.labels = labels
-        self.augment = augment
+        if not isinstance(augment, (bool, Augment)):
+            raise ParameterError(
+                f"ChipDataset: augment must be True/False or an Augment, got {augment!r}"
+            )
+        self.augment: Augment | None = (
+            Augment() if augment is True else (augment if isinstance(augment, Augment) else None)
+        )
         self.ignore_index = ignore_index
         if crop is not None and not 0 < crop <= min(inputs.shape[2:]):
             raise ParameterError(f"ChipDataset: crop must be in 1..{min(inputs.shape[2:])}")
@@ -82,6 +90,6 @@ class ChipDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 x[:, r : r + self.crop, c : c + self.crop],
                 y[r : r + self.crop, c : c + self.crop],
             )
-        if self.augment:
-            x, y = augment(x, y, self._rng)
+        if self.augment is not None:
+            x, y = self.augment(x, y, self._rng)
         return torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y, dtype=np.int64))

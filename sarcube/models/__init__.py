@@ -4,6 +4,7 @@
 model by name (see :data:`MODELS`), ready for :func:`sarcube.infer.predict`.
 """
 
+from .efficientnet import EfficientUNet
 from .ombria import NAME as _OMBRIA
 from .ombria import pretrained
 from .unet import UNet
@@ -11,4 +12,4 @@ from .unet import UNet
 #: Names of the models shipped inside the package.
 MODELS: tuple[str, ...] = (_OMBRIA,)
 
-__all__ = ["MODELS", "UNet", "pretrained"]
+__all__ = ["MODELS", "EfficientUNet", "UNet", "pretrained"]
