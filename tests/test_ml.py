@@ -111,8 +111,12 @@ def test_train_learns_keeps_the_best_epoch_and_is_reproducible(tmp_path: Path) -
         r | {"seconds": rb["seconds"]} for r, rb in zip(log.epochs, log_b.epochs, strict=True)
     ]
     assert all(torch.equal(model_b.state_dict()[k], v) for k, v in model.state_dict().items())
-    plot_training_log(log, path=tmp_path / "log.png")
+    fig = plot_training_log(log, path=tmp_path / "log.png")
     assert (tmp_path / "log.png").read_bytes().startswith(b"\x89PNG")
+    loss_ax, iou_ax, lr_ax = fig.axes
+    labels = [line.get_label() for line in iou_ax.get_lines()]
+    assert labels[:3] == ["mIoU", "class 0", "class 1"] and "best: epoch" in labels[-1]
+    assert lr_ax.get_lines()[0].get_ydata().tolist() == [r["lr"] for r in log.epochs]
 
 
 def test_to_chips_writes_georeferenced_chips_and_an_index(tmp_path: Path) -> None:

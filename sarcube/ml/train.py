@@ -350,21 +350,36 @@ def _save(
 
 
 def plot_training_log(log: TrainingLog, *, path: str | os.PathLike[str] | None = None) -> Any:
-    """Loss curves and validation mIoU per epoch, the best epoch marked."""
+    """Loss curves, validation IoU per class and mIoU, and the learning rates, per epoch.
+
+    The best epoch (the one kept) is marked on every panel.
+    """
     from ..plot import _finish, _pyplot
 
     plt = _pyplot()
     epochs = [r["epoch"] for r in log.epochs]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
     left.plot(epochs, [r["train_loss"] for r in log.epochs], label="train")
     left.plot(epochs, [r["val_loss"] for r in log.epochs], label="validation")
     left.set_xlabel("epoch")
     left.set_ylabel("loss")
-    left.legend()
-    right.plot(epochs, [r["val_miou"] for r in log.epochs], color="C2")
-    right.axvline(log.best_epoch, color="C3", linestyle="--", label=f"best: epoch {log.best_epoch}")
+    middle.plot(epochs, [r["val_miou"] for r in log.epochs], color="k", label="mIoU")
+    classes = sorted({k for r in log.epochs for k in r if k.startswith("val_iou_")})
+    for key in classes:
+        middle.plot(epochs, [r.get(key, float("nan")) for r in log.epochs], linestyle=":",
+                    label=f"class {key.removeprefix('val_iou_')}")  # fmt: skip
+    middle.set_xlabel("epoch")
+    middle.set_ylabel("validation IoU (mean over images)")
+    right.plot(epochs, [r["lr"] for r in log.epochs], label="learning rate")
+    if any("encoder_lr" in r for r in log.epochs):
+        right.plot(epochs, [r.get("encoder_lr", float("nan")) for r in log.epochs],
+                   label="encoder learning rate")  # fmt: skip
     right.set_xlabel("epoch")
-    right.set_ylabel("validation mIoU (per image)")
-    right.legend()
+    right.set_ylabel("learning rate (end of epoch)")
+    for ax in (left, middle, right):
+        ax.axvline(
+            log.best_epoch, color="C3", linestyle="--", label=f"best: epoch {log.best_epoch}"
+        )
+        ax.legend(fontsize="small")
     _finish(fig, path)
     return fig
