@@ -259,7 +259,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(data)
             return
         requests[self.path] += 1
-        name = self.path.rsplit("/", 1)[-1]
+        name = self.path.partition("?")[0].rsplit("/", 1)[-1]
         if name in config["always_fail"] or requests[self.path] <= config["fail_first"]:
             failures[self.path] += 1
             self.send_error(503, "Service Unavailable")
@@ -451,3 +451,67 @@ def test_unreadable_asset_raises_or_is_skipped(
     assert (failed.item, failed.band, failed.href) == (items[1].id, "vh", href)
     assert tolerant.sizes["time"] == 2
     assert not np.isnan(tolerant["vh"].values).all(axis=(1, 2)).any()
+
+
+# --------------------------------------------------------------------------
+# signed URLs: the secret never reaches a log, an error, attrs or a store
+
+SECRET = "s3cr3tSIGvalue42"
+PASSWORD = "hunter2pw"
+
+
+def _signed(items: list[pystac.Item], base: str) -> list[pystac.Item]:
+    """Copies of *items* with SAS-style signed hrefs; the vh assets also carry user:password@."""
+    out = []
+    host = urlsplit(base)
+    for item in items:
+        clone = item.clone()
+        for band, asset in clone.assets.items():
+            name = urlsplit(asset.href).path.rsplit("/", 1)[-1]
+            netloc = f"reader:{PASSWORD}@{host.netloc}" if band == "vh" else host.netloc
+            asset.href = (
+                f"{host.scheme}://{netloc}{host.path}/{name}"
+                f"?sv=2022-11-02&se=2030-01-01T00%3A00%3A00Z&sp=r&sig={SECRET}"
+            )
+        out.append(clone)
+    return out
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in (SECRET, PASSWORD) if s in text]
+
+
+def test_credentials_in_hrefs_never_leak(
+    serve: Callable[..., _AssetServer],
+    synthetic_event: Any,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    import traceback
+
+    items = list(sarcube.search(synthetic_event.catalog))
+    victim = urlsplit(items[1].assets["vh"].href).path.rsplit("/", 1)[-1]
+    asset_server = serve(always_fail=(victim,))
+    caplog.set_level(logging.WARNING, logger="sarcube.io.stac")
+    served = _signed(items, asset_server.url + "/signed")
+
+    # on_error="skip": the failed asset is listed, redacted, and the store holds no secret
+    tolerant = sarcube.load(served, on_error="skip", retries=1, **LOAD)
+    (failed,) = sarcube.failed_assets(tolerant)
+    assert failed.band == "vh" and "sig=REDACTED" in failed.href and "REDACTED@" in failed.href
+    assert not _leaks(repr(failed)) and not _leaks(repr(tolerant.attrs))
+    store = sarcube.to_zarr(tolerant, tmp_path / "cube.zarr")
+    for path in store.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data and PASSWORD.encode() not in data, path
+    assert caplog.records and not _leaks("\n".join(r.getMessage() for r in caplog.records))
+
+    # on_error="raise": the error names the asset without its secret, traceback included
+    caplog.clear()
+    cube = sarcube.load(served, retries=1, **LOAD)
+    with pytest.raises(AssetReadError) as info:
+        cube.compute()
+    message = "".join(traceback.format_exception(info.value))
+    assert "sig=REDACTED" in str(info.value) and not _leaks(message)
+    assert not _leaks("\n".join(r.getMessage() for r in caplog.records))

@@ -1,6 +1,7 @@
 """Input/output at the edge of sarcube: STAC search and load, Zarr, raster/vector exports,
 run-length encoding and zonal statistics."""
 
+from ._redact import redact, redact_text
 from .export import to_cog, to_vector
 from .rle import rle_decode, rle_encode, rle_frame
 from .stac import FailedAsset, LoadPlan, failed_assets, load, open_cube, plan_load, search
@@ -13,6 +14,8 @@ __all__ = [
     "load",
     "open_cube",
     "plan_load",
+    "redact",
+    "redact_text",
     "rle_decode",
     "rle_encode",
     "rle_frame",

@@ -42,6 +42,7 @@ from ..errors import (
     EmptySearchError,
     ParameterError,
 )
+from ._redact import redact, redact_log_records, redact_text
 
 __all__ = [
     "RETRY_MAX_BACKOFF_S",
@@ -58,6 +59,7 @@ BBox = tuple[float, float, float, float]
 DatetimeLike = str | dt.datetime | dt.date | tuple[Any, Any] | None
 _T = TypeVar("_T")
 
+redact_log_records()  # GDAL's warnings quote asset URLs, signatures included
 log = logging.getLogger(__name__)
 
 #: Longest wait between two attempts to read a remote asset, in seconds.
@@ -243,7 +245,9 @@ def _search_api(
     try:
         client = pystac_client.Client.open(url)
     except Exception as e:
-        raise CatalogError(f"cannot open the STAC API at {url}: {e}") from e
+        raise CatalogError(
+            f"cannot open the STAC API at {redact(url)}: {type(e).__name__}: {redact_text(str(e))}"
+        ) from None
     kwargs: dict[str, Any] = {}
     if filter_json is not None:
         # Servers such as stac-fastapi-pgstac only take CQL2 as JSON in a POST body.
@@ -359,7 +363,11 @@ def _filter_local(
 
 @dataclass(frozen=True)
 class FailedAsset:
-    """An asset that could not be opened when loading with ``on_error="skip"``."""
+    """An asset that could not be opened when loading with ``on_error="skip"``.
+
+    *href* and *error* have their credentials redacted (:func:`sarcube.io.redact`):
+    they travel in the cube's attrs, hence into written stores.
+    """
 
     item: str
     band: str
@@ -707,13 +715,17 @@ def _with_retries(
         except rasterio.errors.RasterioError as e:
             if attempt + 1 == attempts:
                 tries = f" after {attempts} attempts" if attempts > 1 else ""
-                raise AssetReadError(f"failed to {what} asset {href}{tries}: {e}") from e
+                # the cause is not chained: GDAL's message quotes the href, secrets included
+                raise AssetReadError(
+                    f"failed to {what} asset {redact(href)}{tries}: "
+                    f"{type(e).__name__}: {redact_text(str(e))}"
+                ) from None
             delay = min(RETRY_MAX_BACKOFF_S, backoff_s * 2**attempt)
             log.warning(
                 "cannot %s asset %s (%s); retry %d of %d in %.2f s",
                 what,
-                href,
-                e,
+                redact(href),
+                redact_text(str(e)),
                 attempt + 1,
                 retries,
                 delay,
@@ -734,7 +746,9 @@ def _probe_assets(
         try:
             _with_retries(lambda: open_one(href), href, retries, backoff_s, "open")
         except Exception as e:  # any failure to open is what we are looking for
-            return FailedAsset(item=item_id, band=band, href=href, error=str(e))
+            return FailedAsset(
+                item=item_id, band=band, href=redact(href), error=redact_text(str(e))
+            )
         return None
 
     jobs = [(item.id, band, a.href) for item in items for band, a in item.assets.items()]
