@@ -266,7 +266,9 @@ def _run(args: argparse.Namespace) -> int:
 
     say = (lambda *a: None) if args.quiet else print
     start = time.perf_counter()
-    plan = Pipeline.from_file(args.config)
+    plan = Pipeline.from_file(
+        args.config, trust_modules=args.trust_module, trust_model_files=args.trust_model_files
+    )
     products = plan.build()
     tasks = sum(len(v.data.__dask_graph__()) for v in products.data_vars.values() if v.chunks)
     say(
@@ -317,6 +319,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument(
         "--dry-run", action="store_true", help="check the config and build the graph only"
+    )
+    run.add_argument(
+        "--trust-module",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="allow [predict] model = 'PACKAGE.module:function' (importing it runs its code); "
+        "repeatable. Builders from sarcube need no flag",
+    )
+    run.add_argument(
+        "--trust-model-files",
+        action="store_true",
+        help="allow [predict] exported/torchscript files (loading them can run code they embed)",
     )
     run.set_defaults(func=_run)
 

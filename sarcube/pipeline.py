@@ -107,8 +107,9 @@ _OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds", "tiles")
 _SYNTHETIC_SOURCE_KEYS = ("synthetic", "bands", "chunks")
 #: ModelSpec fields holding a file path (resolved against the configuration's folder)
 _MODEL_FILES = ("exported", "torchscript", "state_dict")
-#: ModelSpec fields the [predict] section sets itself, from ``model``
-_MODEL_SET = ("builder", "factory", "name")
+#: ModelSpec fields the [predict] section sets itself (``trusted`` comes from the
+#: caller, never from the configuration)
+_MODEL_SET = ("builder", "factory", "name", "trusted")
 #: predict() parameters the pipeline sets: the input stack and its two classes
 _PREDICT_SET = ("obj", "model", "n_classes", "channels")
 
@@ -237,7 +238,7 @@ def _checked_source(source: dict[str, Any], base: Path) -> dict[str, Any]:
     return source
 
 
-def _checked_predict(predict: dict[str, Any], base: Path) -> dict[str, Any]:
+def _checked_predict(predict: dict[str, Any], base: Path, trust: _Trust) -> dict[str, Any]:
     _refuse_unknown("predict", predict, _predict_keys())
     for key in _MODEL_FILES:
         if key in predict:
@@ -248,11 +249,23 @@ def _checked_predict(predict: dict[str, Any], base: Path) -> dict[str, Any]:
                     "(paths are relative to the configuration file)"
                 )
             predict[key] = str(path)
-    _model_spec(predict)  # every other model error, now rather than at build
+    _model_spec(predict, trust)  # every other model error, now rather than at build
     return predict
 
 
-def _model_spec(predict: Mapping[str, Any]) -> ModelSpec:
+@dataclass(frozen=True)
+class _Trust:
+    """What the caller trusts in a configuration: builder modules, model files."""
+
+    modules: tuple[str, ...] = ()
+    model_files: bool = False
+
+    def module(self, target: str) -> bool:
+        name = target.partition(":")[0]
+        return any(name == m or name.startswith(m + ".") for m in ("sarcube", *self.modules))
+
+
+def _model_spec(predict: Mapping[str, Any], trust: _Trust) -> ModelSpec:
     """The :class:`~sarcube.infer.ModelSpec` a checked ``[predict]`` section names."""
     from .infer import ModelSpec
     from .infer._models import _resolve
@@ -276,6 +289,15 @@ def _model_spec(predict: Mapping[str, Any]) -> ModelSpec:
             raise ParameterError(
                 f"pipeline: [predict] {files[0]} is a whole model; drop model = {model!r} "
                 "(model names a shipped model or the 'package.module:function' that builds one)"
+            )
+        if not trust.module(model):
+            module = model.partition(":")[0]
+            top = module.split(".")[0]
+            raise ParameterError(
+                f"pipeline: [predict] model {model!r}: building it imports {module!r}, which "
+                "runs that module's code; a configuration names builders from sarcube, or from "
+                f"modules you trust: Pipeline.from_file(path, trust_modules=[{top!r}]) "
+                f"or sarcube run --trust-module {top}"
             )
         try:
             _resolve(model)
@@ -315,8 +337,15 @@ def _model_spec(predict: Mapping[str, Any]) -> ModelSpec:
     if "builder_kwargs" in spec_options:
         spec_options["builder_kwargs"] = dict(spec_options["builder_kwargs"])
     name = str(model) if model is not None else Path(str(predict[files[0]])).name
+    if files and not trust.model_files:
+        raise ParameterError(
+            f"pipeline: [predict] {files[0]}: loading a {files[0]} file can run code embedded "
+            "in it; if you trust its source say so: Pipeline.from_file(path, "
+            "trust_model_files=True) or sarcube run --trust-model-files. Or save the weights "
+            "as a state_dict (state_dict = '<file>' with model = 'package.module:function')"
+        )
     try:
-        return ModelSpec(**spec_options, **form, name=name)
+        return ModelSpec(**spec_options, **form, name=name, trusted=bool(files))
     except ParameterError as err:  # e.g. exported and state_dict together
         raise ParameterError(f"pipeline: [predict] {err}") from err
 
@@ -364,10 +393,25 @@ class Pipeline:
     despeckle: dict[str, Any] | None = None
     flood_map: dict[str, Any] | None = None
     predict: dict[str, Any] | None = None
+    trust_modules: tuple[str, ...] = ()
+    trust_model_files: bool = False
+
+    @property
+    def _trust(self) -> _Trust:
+        return _Trust(tuple(self.trust_modules), bool(self.trust_model_files))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Pipeline:
-        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) configuration and check it."""
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        trust_modules: Iterable[str] = (),
+        trust_model_files: bool = False,
+    ) -> Pipeline:
+        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) configuration and check it.
+
+        *trust_modules*, *trust_model_files*: see :meth:`from_mapping`.
+        """
         file = Path(path)
         if not file.is_file():
             raise ParameterError(f"pipeline: no configuration file at {file}")
@@ -392,11 +436,33 @@ class Pipeline:
             raise ParameterError(f"pipeline: {file} is not valid YAML: {e}") from e
         if not isinstance(config, Mapping):
             raise ParameterError(f"pipeline: {file} must hold a table of sections")
-        return cls.from_mapping(config, base=file.parent)
+        return cls.from_mapping(
+            config,
+            base=file.parent,
+            trust_modules=trust_modules,
+            trust_model_files=trust_model_files,
+        )
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any], *, base: Path | None = None) -> Pipeline:
-        """Check a configuration given as nested mappings; paths are relative to *base*."""
+    def from_mapping(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        base: Path | None = None,
+        trust_modules: Iterable[str] = (),
+        trust_model_files: bool = False,
+    ) -> Pipeline:
+        """Check a configuration given as nested mappings; paths are relative to *base*.
+
+        A configuration may come from anyone, so what in it can run code is
+        refused unless the caller trusts it: a ``[predict] model =
+        "package.module:function"`` outside sarcube needs its top-level package
+        in *trust_modules* (importing it runs its code), and ``exported`` /
+        ``torchscript`` model files need *trust_model_files* (loading them can
+        run code they embed). ``state_dict`` weights need no trust.
+        """
+        if isinstance(trust_modules, str):
+            trust_modules = (trust_modules,)
         unknown = [str(name) for name in config if name not in _SECTIONS]
         if unknown:
             named = []
@@ -416,6 +482,8 @@ class Pipeline:
             despeckle=_table(config, "despeckle"),
             flood_map=_table(config, "flood_map"),
             predict=_table(config, "predict"),
+            trust_modules=tuple(str(m) for m in trust_modules),
+            trust_model_files=bool(trust_model_files),
         )
         return plan._checked(base)
 
@@ -434,7 +502,11 @@ class Pipeline:
         flood_map = None if self.flood_map is None else dict(self.flood_map)
         if flood_map is not None:
             _refuse_unknown("flood_map", flood_map, _flood_map_keys())
-        predict = None if self.predict is None else _checked_predict(dict(self.predict), base)
+        predict = (
+            None
+            if self.predict is None
+            else _checked_predict(dict(self.predict), base, self._trust)
+        )
         if flood_map is None and predict is None:
             raise ParameterError(
                 "pipeline: nothing to compute; add a [flood_map] and/or a [predict] section"
@@ -478,11 +550,13 @@ class Pipeline:
             despeckle=despeckle,
             flood_map=flood_map,
             predict=predict,
+            trust_modules=self.trust_modules,
+            trust_model_files=self.trust_model_files,
         )
 
     def model_spec(self) -> ModelSpec | None:
         """The :class:`~sarcube.infer.ModelSpec` of the ``[predict]`` section; None without one."""
-        return None if self.predict is None else _model_spec(self.predict)
+        return None if self.predict is None else _model_spec(self.predict, self._trust)
 
     # ------------------------------------------------------------------
 
@@ -532,7 +606,7 @@ class Pipeline:
             from .infer import classify, predict
             from .models.ombria import prepare
 
-            spec = _model_spec(self.predict)
+            spec = _model_spec(self.predict, self._trust)
             options = {k: v for k, v in self.predict.items() if k in _predict_options()}
             options.setdefault("batch_size", 4)
             band = self.predict.get("band", "vv")

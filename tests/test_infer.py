@@ -172,16 +172,44 @@ def test_state_dict_torchscript_and_export_specs(tmp_path: Path) -> None:
     by_factory = predict(image, SPEC, n_classes=3, window=64, stride=32, batch_size=3)
     for spec in (
         ModelSpec(state_dict=str(tmp_path / "tiny.pth"), builder=f"{__name__}:tiny_net"),
-        ModelSpec(torchscript=str(tmp_path / "tiny.pt")),
-        ModelSpec(exported=str(tmp_path / "tiny.pt2"), name="exported"),
+        ModelSpec(torchscript=str(tmp_path / "tiny.pt"), trusted=True),
+        ModelSpec(exported=str(tmp_path / "tiny.pt2"), name="exported", trusted=True),
     ):
         out = predict(image, spec, n_classes=3, window=64, stride=32, batch_size=3)
         np.testing.assert_allclose(out.values, by_factory.values, atol=1e-6)
     (tmp_path / "junk.pt2").write_bytes(b"not a program")
     with pytest.raises(ParameterError, match=r"torch\.export program"):
         predict(
-            image, ModelSpec(exported=str(tmp_path / "junk.pt2")), n_classes=3, window=64, stride=32
+            image,
+            ModelSpec(exported=str(tmp_path / "junk.pt2"), trusted=True),
+            n_classes=3,
+            window=64,
+            stride=32,
         )
+
+
+def test_files_that_can_run_code_need_trust_and_hashes_are_checked(tmp_path: Path) -> None:
+    from sarcube.infer import file_sha256
+
+    script, weights = tmp_path / "tiny.pt", tmp_path / "tiny.pth"
+    _save_torchscript(script)
+    torch.save(tiny_net().state_dict(), weights)
+    with pytest.raises(ParameterError, match="can run code embedded in it; pass trusted=True"):
+        ModelSpec(torchscript=str(script))
+    digest = file_sha256(weights)
+    spec = ModelSpec(state_dict=str(weights), builder=tiny_net, sha256=digest.upper())
+    assert spec.sha256 == digest  # no trust needed for weights; the hash is kept lower-case
+    with pytest.raises(ParameterError, match="not the expected"):
+        ModelSpec(state_dict=str(weights), builder=tiny_net, sha256="0" * 64)
+    with pytest.raises(ParameterError, match="64 hex digits"):
+        ModelSpec(state_dict=str(weights), builder=tiny_net, sha256="abc")
+    with pytest.raises(ParameterError, match="has none"):
+        ModelSpec(factory=tiny_net, sha256=digest)
+    # the file changes after the spec was made: the process that loads it refuses it
+    sarcube.infer.clear_model_cache()
+    torch.save(_TinyNet().state_dict() | {"conv1.bias": torch.ones(4)}, weights)
+    with pytest.raises(ParameterError, match="not the expected"):
+        sarcube.infer.load_model(spec, "cpu")
 
 
 def test_predict_bad_input(tmp_path: Path) -> None:
@@ -208,7 +236,7 @@ def test_model_loads_once_per_worker_process(tmp_path: Path) -> None:
 
     path = tmp_path / "tiny.pt"
     _save_torchscript(path)
-    spec = ModelSpec(torchscript=str(path), name="tiny-script")
+    spec = ModelSpec(torchscript=str(path), name="tiny-script", trusted=True)
     image = _image().chunk({"band": 1, "y": 64, "x": 65})  # 3 × 2 = 6 chunks
     eager = predict(_image(), spec, n_classes=3, window=64, stride=48)
     with (

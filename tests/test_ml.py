@@ -114,6 +114,7 @@ def test_train_learns_keeps_the_best_epoch_and_is_reproducible(tmp_path: Path) -
     fig = plot_training_log(log, path=tmp_path / "log.png")
     assert (tmp_path / "log.png").read_bytes().startswith(b"\x89PNG")
     loss_ax, iou_ax, lr_ax = fig.axes
+    assert loss_ax.get_ylabel() == "loss"
     labels = [line.get_label() for line in iou_ax.get_lines()]
     assert labels[:3] == ["mIoU", "class 0", "class 1"] and "best: epoch" in labels[-1]
     assert lr_ax.get_lines()[0].get_ydata().tolist() == [r["lr"] for r in log.epochs]

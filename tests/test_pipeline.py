@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -177,7 +178,16 @@ def _stac_keys() -> set[str]:
 def _predict_keys() -> set[str]:
     from sarcube.infer import predict
 
-    own = {"model", "band", "exported", "torchscript", "state_dict", "builder_kwargs", "channels"}
+    own = {
+        "model",
+        "band",
+        "exported",
+        "torchscript",
+        "state_dict",
+        "builder_kwargs",
+        "channels",
+        "sha256",
+    }
     return own | {"activation"} | _kwargs(predict, "obj", "model", "n_classes", "channels")
 
 
@@ -329,7 +339,9 @@ def test_the_new_stac_options_reach_open_cube(
 # --- [predict] takes any model ModelSpec describes -------------------------------------
 
 
-def _model_plan(tmp_path: Path, predict: dict[str, Any], base: Path | None = None) -> Pipeline:
+def _model_plan(
+    tmp_path: Path, predict: dict[str, Any], base: Path | None = None, **trust: Any
+) -> Pipeline:
     return Pipeline.from_mapping(
         {
             "source": {"synthetic": {"shape": [128, 112], "seed": 5}, "chunks": {"y": 64, "x": 56}},
@@ -337,6 +349,7 @@ def _model_plan(tmp_path: Path, predict: dict[str, Any], base: Path | None = Non
             "output": {"zarr": str(tmp_path / "model.zarr")},
         },
         base=base or tmp_path,
+        **trust,
     )
 
 
@@ -376,9 +389,12 @@ def test_an_exported_program_relative_to_the_config_runs(tmp_path: Path) -> None
         "[predict]\nexported = 'models/flood.pt2'\nwindow = 64\nstride = 48\n"
         "[output]\nzarr = 'out/model.zarr'\n"
     )
-    plan = Pipeline.from_file(_config(tmp_path, text))
+    with pytest.raises(ParameterError, match="can run code embedded in it; if you trust"):
+        Pipeline.from_file(_config(tmp_path, text))
+    plan = Pipeline.from_file(_config(tmp_path, text), trust_model_files=True)
     spec = plan.model_spec()
     assert spec is not None and spec.kind == "exported" and spec.name == "flood.pt2"
+    assert spec.trusted
     got = plan.build().compute(scheduler="synchronous")
     expected = _model_plan(tmp_path, {"model": "ombria-s1-bitemporal"}).build()
     expected = expected.compute(scheduler="synchronous")
@@ -415,7 +431,8 @@ def test_a_factory_alone_is_the_factory_form(tmp_path: Path) -> None:
         ),
         (
             {"model": "no_such_package.models:build"},
-            r"model 'no_such_package.models:build': cannot import it \(No module named",
+            r"imports 'no_such_package.models', which runs that module's code; .* "
+            r"trust_modules=\['no_such_package'\]\) or sarcube run --trust-module no_such_package",
         ),
         ({"model": "sarcube.models.unet:Unet"}, r"has no attribute 'Unet'"),
         ({"model": "sarcube.models.unet:"}, r"must be a callable or 'package.module:function'"),
@@ -432,7 +449,7 @@ def test_a_factory_alone_is_the_factory_form(tmp_path: Path) -> None:
         ({"model": "sam"}, r"model must be one of the shipped models \['ombria-s1-bitemporal'\]"),
         ({}, r"model must be one of .*got None"),
         (
-            {"model": "torch.nn:Identity", "activation": "relu"},
+            {"model": "sarcube.models.unet:UNet", "activation": "relu"},
             r"\[predict\] ModelSpec: activation must be",
         ),
     ],
@@ -451,7 +468,33 @@ def test_model_and_exported_together_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"exported is a whole model; drop model ="):
         _model_plan(tmp_path, {"model": "sarcube.models.unet:UNet", "exported": "m.pt2"})
     with pytest.raises(ParameterError, match=r"give exactly one of"):  # ModelSpec's own check
-        _model_plan(tmp_path, {"exported": "m.pt2", "torchscript": "m.pt2"})
+        _model_plan(tmp_path, {"exported": "m.pt2", "torchscript": "m.pt2"}, trust_model_files=True)
+
+
+def test_builders_outside_sarcube_need_trust(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    package = tmp_path / "pkg_untrusted"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "def build():\n    import torch\n    return torch.nn.Identity()\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ParameterError, match="--trust-module pkg_untrusted"):
+            _model_plan(tmp_path, {"model": "pkg_untrusted:build", "activation": "none"})
+        assert not marker.exists()  # refused before anything was imported
+        plan = _model_plan(
+            tmp_path,
+            {"model": "pkg_untrusted:build", "activation": "none"},
+            trust_modules=["pkg_untrusted"],
+        )
+        assert marker.exists() and plan.model_spec() is not None
+        with pytest.raises(ParameterError, match="unknown key 'trusted'"):
+            _model_plan(tmp_path, {"model": "ombria-s1-bitemporal", "trusted": True})
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("pkg_untrusted", None)
 
 
 REGIONAL = """

@@ -7,7 +7,14 @@ map. Models are described by a :class:`ModelSpec` (several averaged: an
 :class:`Ensemble`) and loaded once per process.
 """
 
-from ._models import Ensemble, ModelSpec, clear_model_cache, load_model, model_cache_info
+from ._models import (
+    Ensemble,
+    ModelSpec,
+    clear_model_cache,
+    file_sha256,
+    load_model,
+    model_cache_info,
+)
 from ._predict import classify, predict, ramp_weights, window_starts
 from ._stack import stack_channels, sweep_norms
 
@@ -16,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "classify",
     "clear_model_cache",
+    "file_sha256",
     "load_model",
     "model_cache_info",
     "predict",

@@ -8,7 +8,9 @@ once, however many chunks it predicts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from ..errors import ParameterError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Ensemble", "ModelSpec", "load_model", "model_cache_info"]
+__all__ = ["Ensemble", "ModelSpec", "file_sha256", "load_model", "model_cache_info"]
 
 Activation = Literal["softmax", "sigmoid", "none"]
 
@@ -67,6 +69,18 @@ class ModelSpec:
         The names of the input channels the model takes, in order (optional).
         :func:`~sarcube.infer.predict` then takes them by name from its input,
         and an :class:`Ensemble` gives each member its own channels.
+    trusted
+        Required (True) for the ``exported`` and ``torchscript`` forms: loading
+        those files **can run code embedded in them**, so say that you trust
+        their source. A ``state_dict`` is read with ``weights_only=True``
+        (tensors and plain values, no code) and needs no trust.
+    sha256
+        The expected SHA-256 of the model file (hex); checked when the spec is
+        made and again when a process loads the file.
+
+    Which forms can run code: ``exported`` and ``torchscript`` files (when
+    loaded), ``builder``/``factory`` (the function you name, and importing its
+    module). A ``state_dict`` file cannot.
 
     A ``state_dict`` file may hold the weights themselves or a checkpoint dict
     with them under ``"model_state_dict"`` or ``"state_dict"``;
@@ -88,6 +102,8 @@ class ModelSpec:
     activation: Activation = "softmax"
     name: str = "model"
     channels: tuple[str, ...] | None = None
+    trusted: bool = False
+    sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.channels is not None:
@@ -117,6 +133,24 @@ class ModelSpec:
         for path in (self.torchscript, self.exported, self.state_dict):
             if path is not None and not Path(path).is_file():
                 raise ParameterError(f"ModelSpec: no model file at {path}")
+        if (self.exported is not None or self.torchscript is not None) and self.trusted is not True:
+            form = "exported" if self.exported is not None else "torchscript"
+            raise ParameterError(
+                f"ModelSpec: loading a {form} file can run code embedded in it; pass "
+                "trusted=True if you trust its source, or save the model's weights "
+                "(torch.save(model.state_dict(), path)) and use state_dict= with builder= "
+                "(read with weights_only=True: tensors only)"
+            )
+        if self.sha256 is not None:
+            digest = str(self.sha256).lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ParameterError(
+                    f"ModelSpec: sha256 must be 64 hex digits, got {self.sha256!r}"
+                )
+            if self.file is None:
+                raise ParameterError("ModelSpec: sha256 checks a model file; this spec has none")
+            object.__setattr__(self, "sha256", digest)
+            _verify(self.file, digest, "ModelSpec")
 
     @classmethod
     def from_checkpoint(
@@ -171,6 +205,11 @@ class ModelSpec:
         )
 
     @property
+    def file(self) -> str | None:
+        """The model file of the spec (None for a factory)."""
+        return self.torchscript or self.exported or self.state_dict
+
+    @property
     def kind(self) -> str:
         if self.torchscript is not None:
             return "torchscript"
@@ -192,6 +231,7 @@ class ModelSpec:
             ident(self.builder),
             tuple(sorted((k, repr(v)) for k, v in self.builder_kwargs.items())),
             ident(self.factory),
+            self.sha256,
         )
 
 
@@ -260,8 +300,29 @@ _LOADS: dict[str, int] = {}
 _LOCK = threading.Lock()
 
 
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: str, expected: str, func: str) -> None:
+    actual = file_sha256(path)
+    if actual != expected:
+        raise ParameterError(
+            f"{func}: {path} has SHA-256 {actual}, not the expected {expected}; the file "
+            "changed or is not the one meant: fetch it again or correct sha256="
+        )
+
+
 def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
     import torch
+
+    if spec.sha256 is not None and spec.file is not None:
+        _verify(spec.file, spec.sha256, spec.name)  # the file this process reads
 
     if spec.torchscript is not None:
         with warnings.catch_warnings():

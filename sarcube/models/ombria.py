@@ -38,6 +38,8 @@ __all__ = [
 NAME = "ombria-s1-bitemporal"
 ARCHITECTURE = {"in_channels": 2, "n_classes": 2, "base": 16, "depth": 4}
 WEIGHTS = Path(__file__).with_name("weights") / f"{NAME}.pt"
+#: SHA-256 of the shipped weight files, checked when they are loaded
+SHA256 = {NAME: "0e6892350f2978b728664849ed94a0323d29f79b4f0c0ed68bcdbaf5821fe4d2"}
 
 
 def pretrained(name: str = NAME) -> ModelSpec:
@@ -60,6 +62,7 @@ def pretrained(name: str = NAME) -> ModelSpec:
         builder="sarcube.models.unet:UNet",
         builder_kwargs=dict(ARCHITECTURE),
         name=NAME,
+        sha256=SHA256[NAME],
     )
 
 
