@@ -69,3 +69,7 @@ class GridMismatchError(SarcubeError, ValueError):
 
 class MaskError(SarcubeError, ValueError):
     """A mask is not binary (0/1, 255 for nodata, or bool) or is empty."""
+
+
+class MissingExtraError(SarcubeError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

@@ -577,10 +577,9 @@ def _raster_crs(raster: xr.DataArray, func: str) -> Any:
 
 
 def _geopandas(func: str) -> Any:
-    try:
-        import geopandas as gpd
-    except ImportError:  # pragma: no cover - geopandas is in the test environment
-        raise ImportError(f"{func} needs geopandas: pip install 'sarcube[vector]'") from None
+    from ._extras import require
+
+    gpd = require("geopandas", func)
     return gpd
 
 

@@ -31,7 +31,9 @@ __all__ = [
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    from ._extras import require
+
+    matplotlib = require("matplotlib", "sarcube's figures")
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -95,10 +97,7 @@ def clamp_histogram(
 
     Returns the matplotlib ``Axes``; with *path* the figure is also saved.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     check_xarray(band, "clamp_histogram")
     if bins < 2:
@@ -161,10 +160,7 @@ def image_panels(
     percentiles of the first image. Returns the figure; with *path* it is also
     saved.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     from .calibration import to_db
 

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_real, check_spatial, check_xarray
+from .._extras import require
 from ..conventions import SPATIAL_DIMS
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 from ._models import Ensemble, ModelSpec, load_model
@@ -374,6 +375,7 @@ def predict(
         the input's y/x coords and CRS.
     """
     func = "predict"
+    require("torch", func)
     check_xarray(obj, func)
     check_spatial(obj, func)
     check_real(obj, func)

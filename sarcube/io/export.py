@@ -113,6 +113,9 @@ def to_vector(
     >>> to_vector(m)[["region", "n_pixels"]].values.tolist()
     [[1, 2], [2, 1]]
     """
+    from .._extras import require
+
+    require("geopandas", "to_vector")
     import geopandas as gpd
     import shapely
 

@@ -173,7 +173,9 @@ def _class_names(
 
 
 def _check_polygons(polygons: Any, id_column: str | None, func: str) -> gpd.GeoDataFrame:
-    import geopandas as gpd
+    from .._extras import require
+
+    gpd = require("geopandas", func)
 
     if not isinstance(polygons, gpd.GeoDataFrame):
         raise DTypeError(

