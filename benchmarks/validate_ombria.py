@@ -9,11 +9,18 @@ Score, per chip: the mean of the IoU of the flood class and of the no-flood
 class; then the mean over chips (a class absent from both maps counts 1).
 
     python benchmarks/validate_ombria.py [--data ../shared/data/ombria-s1/train]
-        [--variants] [--oracle] [--model] [--json out.json]
+        [--variants] [--oracle] [--model] [--checkpoint a.pt ...] [--ensemble]
+        [--held-out-only] [--json out.json]
 
-``--model`` adds the shipped bitemporal U-Net (``sarcube.models.ombria``), run
-through :func:`sarcube.infer.predict` without and with flip test-time
-augmentation; it was trained on the chips that are not held out.
+``--model`` adds the shipped models (``sarcube.models.MODELS``), run through
+:func:`sarcube.infer.predict` without and with flip test-time augmentation;
+they were trained on chips that are not held out. ``--checkpoint`` adds
+checkpoints written by ``python -m sarcube.models.ombria`` (architecture
+inside) or shipped model names, ``--ensemble`` the equal-weight ensemble of all
+the checkpoints given
+(flip TTA). ``--held-out-only`` scores the held-out chips only. Scores are
+also reported per group of the chips' flood fraction (< 10 %, 10–30 %,
+30–60 %, ≥ 60 % of the chip flooded in the EMS mask).
 
 ``--oracle`` adds two upper bounds that use the labels: the best threshold per
 chip on the filtered post image, and the best pair of thresholds (filtered
@@ -92,28 +99,53 @@ def _best_split(values: list[np.ndarray], truth: np.ndarray, levels: int = 64) -
     return float(max(best.max(), empty))
 
 
-def score_chip(args: tuple[Path, int, dict[str, dict[str, Any]], bool, bool]) -> dict[str, float]:
-    data, number, configs, oracle, model = args
+GROUPS = (
+    (0.0, 0.1, "< 10 %"),
+    (0.1, 0.3, "10-30 %"),
+    (0.3, 0.6, "30-60 %"),
+    (0.6, 1.01, ">= 60 %"),
+)
+
+
+def _models(model: bool, checkpoints: list[str], ensemble: str | None) -> dict[str, Any]:
+    from sarcube.infer import Ensemble, ModelSpec
+    from sarcube.models import MODELS, pretrained
+
+    specs: dict[str, Any] = {}
+    if model:
+        for name in MODELS:
+            specs[name] = pretrained(name)
+    members = [pretrained(c) if c in MODELS else ModelSpec.from_checkpoint(c) for c in checkpoints]
+    if ensemble != "only":
+        for path, spec in zip(checkpoints, members, strict=True):
+            specs[Path(path).stem] = spec
+    if ensemble and len(members) > 1:
+        specs["ensemble of " + "+".join(Path(c).stem for c in checkpoints)] = Ensemble(
+            tuple(members)
+        )
+    return specs
+
+
+def score_chip(
+    args: tuple[Path, int, dict[str, dict[str, Any]], bool, bool, list[str], str | None],
+) -> dict[str, float]:
+    data, number, configs, oracle, model, checkpoints, ensemble = args
     before, after, truth = read_chip(data, number)
-    scores = {}
+    scores = {"flood fraction": float(truth.mean())}
     t = float(sarcube.threshold(after, method="otsu")["threshold"])
     scores["otsu on post"] = mean_iou(after.values <= t, truth)
     for name, kwargs in configs.items():
         pred = sarcube.flood_map(before, after, **kwargs).values == 1
         scores[name] = mean_iou(pred, truth)
-    if model:
-        from sarcube.infer import classify, predict
-        from sarcube.models.ombria import prepare, pretrained
+    from sarcube.infer import Ensemble, classify, predict
+    from sarcube.models.ombria import prepare
 
-        for tta in ("none", "flip4"):
-            probs = predict(
-                prepare(before, after),
-                pretrained(),
-                n_classes=2,
-                window=256,
-                tta=tta,  # type: ignore[arg-type]
-            )
-            scores[f"shipped model, tta={tta}"] = mean_iou(classify(probs).values == 1, truth)
+    for name, spec in _models(model, checkpoints, ensemble).items():
+        channels = spec.channels or ("before", "after")
+        image = prepare(before, after, channels=channels)
+        for tta in ("flip4",) if isinstance(spec, Ensemble) else ("none", "flip4"):
+            probs = predict(image, spec, n_classes=2, window=256, tta=tta)  # type: ignore[arg-type]
+            scores[f"{name}, tta={tta}"] = mean_iou(classify(probs).values == 1, truth)
     if oracle:  # the same filtering as flood_map's defaults
         post_f = sarcube.boxcar_filter(sarcube.median_filter(after, size=7), size=5).values
         pre_f = sarcube.boxcar_filter(sarcube.median_filter(before, size=7), size=5).values
@@ -130,19 +162,35 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--variants", action="store_true", help="also score other settings")
     parser.add_argument("--oracle", action="store_true", help="add the label-based upper bounds")
-    parser.add_argument("--model", action="store_true", help="add the shipped flood model")
+    parser.add_argument("--model", action="store_true", help="add the shipped flood models")
+    parser.add_argument("--checkpoint", nargs="+", default=[], help="add these checkpoints")
+    parser.add_argument(
+        "--ensemble",
+        nargs="?",
+        const="add",
+        choices=["add", "only"],
+        help="add their ensemble ('only': score the ensemble, not each checkpoint)",
+    )
+    parser.add_argument("--held-out-only", action="store_true")
+    parser.add_argument("--limit", type=int, help="score only the first N chips (a quick check)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args()
 
     numbers = ombria.chip_numbers(args.data)
+    if args.held_out_only:
+        numbers = [n for n in numbers if n % 5 == 0]
+    numbers = numbers[: args.limit]
     configs = {**CONFIGS, **(VARIANTS if args.variants else {})}
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(
             pool.map(
                 score_chip,
-                [(args.data, n, configs, args.oracle, args.model) for n in numbers],
+                [
+                    (args.data, n, configs, args.oracle, args.model, args.checkpoint, args.ensemble)
+                    for n in numbers
+                ],
                 chunksize=8,
             )
         )
@@ -150,16 +198,29 @@ def main() -> None:
     held = np.array([n % 5 == 0 for n in numbers])
     report: dict[str, Any] = {"chips": len(numbers), "held_out": int(held.sum()), "scores": {}}
     print(f"{len(numbers)} chips ({held.sum()} held out), {elapsed:.0f} s")
-    print(f"{'method':28s} {'held-out':>9s} {'tuning':>9s} {'all':>9s}")
-    for name in rows[0]:
+    print(f"{'method':40s} {'held-out':>9s} {'tuning':>9s} {'all':>9s}")
+    names = [name for name in rows[0] if name != "flood fraction"]
+    for name in names:
         values = np.array([r[name] for r in rows])
         entry = {
             "held_out": float(values[held].mean()),
-            "tuning": float(values[~held].mean()),
+            "tuning": float(values[~held].mean()) if (~held).any() else float("nan"),
             "all": float(values.mean()),
         }
         report["scores"][name] = entry
-        print(f"{name:28s} {entry['held_out']:9.4f} {entry['tuning']:9.4f} {entry['all']:9.4f}")
+        print(f"{name:40s} {entry['held_out']:9.4f} {entry['tuning']:9.4f} {entry['all']:9.4f}")
+
+    fraction = np.array([r["flood fraction"] for r in rows])
+    groups = [(label, held & (lo <= fraction) & (fraction < hi)) for lo, hi, label in GROUPS]
+    print("\nheld-out chips by flood fraction (chips):")
+    print(f"{'method':40s} " + " ".join(f"{label:>9s}" for label, _ in groups))
+    print(f"{'':40s} " + " ".join(f"{int(g.sum()):9d}" for _, g in groups))
+    report["groups"] = {label: int(g.sum()) for label, g in groups}
+    for name in names:
+        values = np.array([r[name] for r in rows])
+        per = {label: float(values[g].mean()) if g.any() else float("nan") for label, g in groups}
+        report["scores"][name]["held_out_by_flood_fraction"] = per
+        print(f"{name:40s} " + " ".join(f"{v:9.4f}" for v in per.values()))
 
     # the same maps from 128-pixel dask chunks
     before, after, _ = read_chip(args.data, numbers[0])

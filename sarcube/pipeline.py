@@ -94,7 +94,7 @@ import xarray as xr
 from .errors import OutputError, ParameterError
 
 if TYPE_CHECKING:
-    from .infer import ModelSpec
+    from .infer import Ensemble, ModelSpec
 
 __all__ = ["FILTERS", "Pipeline", "scheduler"]
 
@@ -265,7 +265,7 @@ class _Trust:
         return any(name == m or name.startswith(m + ".") for m in ("sarcube", *self.modules))
 
 
-def _model_spec(predict: Mapping[str, Any], trust: _Trust) -> ModelSpec:
+def _model_spec(predict: Mapping[str, Any], trust: _Trust) -> ModelSpec | Ensemble:
     """The :class:`~sarcube.infer.ModelSpec` a checked ``[predict]`` section names."""
     from .infer import ModelSpec
     from .infer._models import _resolve
@@ -554,7 +554,7 @@ class Pipeline:
             trust_model_files=self.trust_model_files,
         )
 
-    def model_spec(self) -> ModelSpec | None:
+    def model_spec(self) -> ModelSpec | Ensemble | None:
         """The :class:`~sarcube.infer.ModelSpec` of the ``[predict]`` section; None without one."""
         return None if self.predict is None else _model_spec(self.predict, self._trust)
 

@@ -276,6 +276,10 @@ class Ensemble:
         object.__setattr__(self, "weights", tuple(float(w) / total for w in weights))
 
     @property
+    def kind(self) -> str:
+        return "ensemble of " + ", ".join(m.kind for m in self.members)
+
+    @property
     def channels(self) -> tuple[str, ...] | None:
         """All members' input channels in first-use order (None unless each names its own)."""
         if any(m.channels is None for m in self.members):

@@ -17,13 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from ..errors import ParameterError
-from ..infer import ModelSpec
+from ..infer import Ensemble, ModelSpec
+from ..infer._models import _verify
 
 __all__ = [
     "ARCHITECTURE",
@@ -37,33 +39,86 @@ __all__ = [
 
 NAME = "ombria-s1-bitemporal"
 ARCHITECTURE = {"in_channels": 2, "n_classes": 2, "base": 16, "depth": 4}
-WEIGHTS = Path(__file__).with_name("weights") / f"{NAME}.pt"
+FOLDER = Path(__file__).with_name("weights")
+WEIGHTS = FOLDER / f"{NAME}.pt"
+#: Shipped models stored as checkpoints that name their architecture and channels
+#: (:meth:`~sarcube.infer.ModelSpec.from_checkpoint`), float16 weights.
+CHECKPOINTS: tuple[str, ...] = ("ombria-s1-efficientnet", "ombria-s1-efficientnet-dice")
+#: Shipped ensembles: their members, all shipped models.
+ENSEMBLES: dict[str, tuple[str, ...]] = {"ombria-s1-ensemble": (*CHECKPOINTS, NAME)}
 #: SHA-256 of the shipped weight files, checked when they are loaded
-SHA256 = {NAME: "0e6892350f2978b728664849ed94a0323d29f79b4f0c0ed68bcdbaf5821fe4d2"}
+SHA256 = {
+    NAME: "0e6892350f2978b728664849ed94a0323d29f79b4f0c0ed68bcdbaf5821fe4d2",
+    "ombria-s1-efficientnet": "055a99bde24d90ef29b02874826d36891aa891aa87c44d452789a9298e0e784b",
+    "ombria-s1-efficientnet-dice": (
+        "f1b57daa3e07310d90c7741ef4b6d8fc2ef3f6db8704815d58c86f4f629e354d"
+    ),
+}
 
 
-def pretrained(name: str = NAME) -> ModelSpec:
-    """The spec of a shipped model, for :func:`sarcube.infer.predict`.
+def shipped() -> tuple[str, ...]:
+    """The names of the shipped models, single models first."""
+    return (NAME, *CHECKPOINTS, *ENSEMBLES)
+
+
+def pretrained(name: str = NAME) -> ModelSpec | Ensemble:
+    """The spec of a shipped model (an :class:`~sarcube.infer.Ensemble` for an
+    ensemble), for :func:`sarcube.infer.predict`.
 
     Examples
     --------
     >>> pretrained().name
     'ombria-s1-bitemporal'
     """
-    if name != NAME:
-        raise ParameterError(f"pretrained: unknown model {name!r}; available: {NAME!r}")
-    if not WEIGHTS.is_file():
+    if name in ENSEMBLES:
+        members = []
+        for member in ENSEMBLES[name]:
+            spec = pretrained(member)
+            assert isinstance(spec, ModelSpec)
+            members.append(spec)
+        return Ensemble(tuple(members), name=name)
+    if name not in (NAME, *CHECKPOINTS):
         raise ParameterError(
-            f"pretrained: the weights {WEIGHTS} are missing; train them with "
+            f"pretrained: unknown model {name!r}; available: {', '.join(map(repr, shipped()))}"
+        )
+    path = FOLDER / f"{name}.pt"
+    if not path.is_file():
+        raise ParameterError(
+            f"pretrained: the weights {path} are missing; train them with "
             "python -m sarcube.models.ombria"
         )
-    return ModelSpec(
-        state_dict=str(WEIGHTS),
-        builder="sarcube.models.unet:UNet",
-        builder_kwargs=dict(ARCHITECTURE),
-        name=NAME,
-        sha256=SHA256[NAME],
-    )
+    if name == NAME:
+        return ModelSpec(
+            state_dict=str(path),
+            builder="sarcube.models.unet:UNet",
+            builder_kwargs=dict(ARCHITECTURE),
+            name=NAME,
+            sha256=SHA256[NAME],
+            channels=("before", "after"),
+        )
+    _verify(str(path), SHA256[name], "pretrained")  # before torch reads the file
+    return replace(ModelSpec.from_checkpoint(path), name=name, sha256=SHA256[name])
+
+
+def ship(checkpoint: Path, name: str) -> Path:
+    """Write *checkpoint* (from the training command) as the shipped model *name*.
+
+    The weights are stored as float16 (half the size; the model computes in
+    float32), with the checkpoint's architecture and channels. Returns the
+    path; record its SHA-256 (printed by the training command's ``--ship``)
+    in :data:`SHA256`.
+    """
+    import torch
+
+    content = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = content["model_state_dict"]
+    content["model_state_dict"] = {
+        k: v.half() if v.is_floating_point() else v for k, v in state.items()
+    }
+    content["name"] = name
+    target = FOLDER / f"{name}.pt"
+    torch.save(content, target)
+    return target
 
 
 def prepare_chip(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -206,7 +261,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ship",
+        nargs=2,
+        metavar=("CHECKPOINT", "NAME"),
+        help="store a trained checkpoint "
+        "as the shipped model NAME (float16) and print its SHA-256; no training",
+    )
     args = parser.parse_args(argv)
+    if args.ship:
+        from ..infer import file_sha256
+
+        target = ship(Path(args.ship[0]), args.ship[1])
+        print(json.dumps({"shipped": str(target), "sha256": file_sha256(target)}))
+        return
 
     if args.threads:
         torch.set_num_threads(args.threads)
