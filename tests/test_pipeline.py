@@ -446,7 +446,11 @@ def test_a_factory_alone_is_the_factory_form(tmp_path: Path) -> None:
             r"builder_kwargs must be a table",
         ),
         ({"state_dict": str(WEIGHTS)}, r"state_dict needs model = 'package.module:function'"),
-        ({"model": "sam"}, r"model must be one of the shipped models \['ombria-s1-bitemporal'\]"),
+        (
+            {"model": "sam"},
+            r"model must be one of the shipped models "
+            r"\['ombria-s1-bitemporal', .*'ombria-s1-ensemble'\]",
+        ),
         ({}, r"model must be one of .*got None"),
         (
             {"model": "sarcube.models.unet:UNet", "activation": "relu"},

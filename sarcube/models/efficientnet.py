@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ParameterError
+from .unet import _block as _decoder_block  # two 3×3 conv + BN + ReLU, as the U-Net's
 
 __all__ = ["BLOCKS", "EfficientUNet", "imagenet_weights"]
 
@@ -72,17 +73,6 @@ class _InvertedResidual(nn.Module):
         out = self._bn2(self._project_conv(out))
         result: torch.Tensor = out + x if self.residual else out
         return result
-
-
-def _decoder_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 def imagenet_weights() -> Path:
