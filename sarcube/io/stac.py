@@ -178,7 +178,13 @@ def _parse_instant(text: Any, end: bool) -> dt.datetime | None:
     m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", s)
     if m:
         year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
-        start = dt.datetime(year, month, day, tzinfo=dt.UTC)
+        try:
+            start = dt.datetime(year, month, day, tzinfo=dt.UTC)
+        except ValueError as err:  # e.g. month 13, 31 April
+            raise ParameterError(
+                f"cannot read datetime {text!r}: {err}; use a real date in ISO 8601 such as "
+                "'2021-11-19'"
+            ) from None
         if not end:
             return start
         if m[3]:
