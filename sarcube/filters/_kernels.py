@@ -981,51 +981,6 @@ def _weigh_bases(
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
-def _weigh_bases_out(
-    a: np.ndarray,
-    roots: np.ndarray,
-    n_bases: int,
-    rows: np.ndarray,
-    index: np.ndarray,
-    valid: np.ndarray,
-    rings: np.ndarray,
-    w: int,
-    num: np.ndarray,
-    den: np.ndarray,
-    centre_valid: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """:func:`_weigh_bases` as the last pass: writes num/den to *out* (NaN where
-    the centre is nodata) instead of num and den."""
-    a1, b1, c1, d1 = rows[index[0, 0]], rows[index[0, 1]], rows[index[0, 2]], rows[index[0, 3]]
-    a2, b2, c2, d2 = rows[index[1, 0]], rows[index[1, 1]], rows[index[1, 2]], rows[index[1, 3]]
-    a3, b3, c3, d3 = rows[index[2, 0]], rows[index[2, 1]], rows[index[2, 2]], rows[index[2, 3]]
-    n1, n2, n3 = valid[rings[0]], valid[rings[1]], valid[rings[2]]
-    q1, q2, q3 = roots[0], roots[1], roots[2]
-    if n_bases == 1:
-        for x in range(w):
-            e1 = _exp_neg(-a[x] * q1)
-            t, b = _ring_term(num[x], den[x], e1, a1[x], b1[x], c1[x], d1[x], n1[x])
-            out[x] = np.float32(t / b) if centre_valid[x] > 0 else _NAN
-    elif n_bases == 2:
-        for x in range(w):
-            e1 = _exp_neg(-a[x] * q1)
-            e2 = _exp_neg(-a[x] * q2)
-            t, b = _ring_term(num[x], den[x], e1, a1[x], b1[x], c1[x], d1[x], n1[x])
-            t, b = _ring_term(t, b, e2, a2[x], b2[x], c2[x], d2[x], n2[x])
-            out[x] = np.float32(t / b) if centre_valid[x] > 0 else _NAN
-    else:
-        for x in range(w):
-            e1 = _exp_neg(-a[x] * q1)
-            e2 = _exp_neg(-a[x] * q2)
-            e3 = _exp_neg(-a[x] * q3)
-            t, b = _ring_term(num[x], den[x], e1, a1[x], b1[x], c1[x], d1[x], n1[x])
-            t, b = _ring_term(t, b, e2, a2[x], b2[x], c2[x], d2[x], n2[x])
-            t, b = _ring_term(t, b, e3, a3[x], b3[x], c3[x], d3[x], n3[x])
-            out[x] = np.float32(t / b) if centre_valid[x] > 0 else _NAN
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 def _frost_output(
     valid: np.ndarray, num: np.ndarray, den: np.ndarray, w: int, out: np.ndarray
 ) -> None:
@@ -1167,7 +1122,7 @@ def frost_kernel(
                             num,
                             den,
                         )
-                    elif t < n_passes - 1:
+                    else:
                         _weigh_bases(
                             a,
                             pass_roots[t],
@@ -1180,23 +1135,7 @@ def frost_kernel(
                             num,
                             den,
                         )
-                    else:
-                        _weigh_bases_out(
-                            a,
-                            pass_roots[t],
-                            pass_terms[t],
-                            rows_v,
-                            pass_index,
-                            valid,
-                            rings,
-                            w,
-                            num,
-                            den,
-                            centre_valid,
-                            out[k, y, x0 : x0 + w],
-                        )
-                if pass_kind[n_passes - 1] != _BASES:
-                    _frost_output(centre_valid, num, den, w, out[k, y, x0 : x0 + w])
+                _frost_output(centre_valid, num, den, w, out[k, y, x0 : x0 + w])
     return out
 
 
