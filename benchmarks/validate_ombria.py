@@ -30,6 +30,7 @@ post, change) per chip — the ceiling of any automatic rule of that form.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -107,7 +108,8 @@ GROUPS = (
 )
 
 
-def _models(model: bool, checkpoints: list[str], ensemble: str | None) -> dict[str, Any]:
+@functools.cache  # once per worker process: reading and hashing the files is not per chip
+def _models(model: bool, checkpoints: tuple[str, ...], ensemble: str | None) -> dict[str, Any]:
     from sarcube.infer import Ensemble, ModelSpec
     from sarcube.models import MODELS, pretrained
 
@@ -140,7 +142,7 @@ def score_chip(
     from sarcube.infer import Ensemble, classify, predict
     from sarcube.models.ombria import prepare
 
-    for name, spec in _models(model, checkpoints, ensemble).items():
+    for name, spec in _models(model, tuple(checkpoints), ensemble).items():
         channels = spec.channels or ("before", "after")
         image = prepare(before, after, channels=channels)
         for tta in ("flip4",) if isinstance(spec, Ensemble) else ("none", "flip4"):
