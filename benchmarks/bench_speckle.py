@@ -1,7 +1,7 @@
 """Every speckle filter against classic Lee, one memory pass and the best peer, one core.
 
 On a 2048² float32 VV band (``make_scene((2048, 2048), seed=0, nodata_edge=False)``,
-last date), numpy input, one numba/OpenMP thread, best of ``--repeat``:
+last date), numpy input, one numba/OpenMP thread, best of ``--repeat`` timed round-robin:
 each filter's time, its ratio to classic Lee with the same window, and its
 ratio to one memory pass (``np.copyto`` of the same array). The median is also
 timed against ``scipy.ndimage.median_filter`` (same mirrored edge), after
@@ -41,43 +41,51 @@ def best(func: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def interleaved(funcs: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Best of *repeat* for each function, timed in rounds of one call each.
+
+    Round-robin timing keeps the ratios side by side: a slow spell of the
+    machine hits every function of a round alike.
+    """
+    for func in funcs:
+        func()  # warm-up: numba compilation, caches
+    times = [float("inf")] * len(funcs)
+    for _ in range(repeat):
+        for i, func in enumerate(funcs):
+            start = time.perf_counter()
+            func()
+            times[i] = min(times[i], time.perf_counter() - start)
+    return times
+
+
 def filters_section(size: int, window: int, repeat: int) -> None:
     scene = sarcube.synthetic.make_scene((size, size), seed=0, nodata_edge=False)
     img = scene.cube["vv"].values[-1]
     da = xr.DataArray(img, dims=("y", "x"))
     dst = np.empty_like(img)
     copy = best(lambda: np.copyto(dst, img), repeat * 5)
-    lee = best(lambda: sarcube.lee_filter(da, size=window, enl=4.4), repeat)
-    rows: list[tuple[str, float]] = [
-        (f"classic Lee {window}×{window}", lee),
+    w = f"{window}×{window}"
+    named: list[tuple[str, Callable[[], Any]]] = [
+        (f"classic Lee {w}", lambda: sarcube.lee_filter(da, size=window, enl=4.4)),
         (
-            f"enhanced Lee {window}×{window}",
-            best(lambda: sarcube.lee_filter(da, size=window, enl=4.4, variant="enhanced"), repeat),
+            f"enhanced Lee {w}",
+            lambda: sarcube.lee_filter(da, size=window, enl=4.4, variant="enhanced"),
         ),
-        (
-            f"Gamma-MAP {window}×{window}",
-            best(lambda: sarcube.gamma_map_filter(da, size=window, enl=4.4), repeat),
-        ),
-        (f"Frost {window}×{window}", best(lambda: sarcube.frost_filter(da, size=window), repeat)),
-        ("refined Lee 7×7", best(lambda: sarcube.refined_lee(da, enl=4.4), repeat)),
-        (
-            f"boxcar {window}×{window}",
-            best(lambda: sarcube.boxcar_filter(da, size=window), repeat),
-        ),
-        (
-            f"median {window}×{window}",
-            best(lambda: sarcube.median_filter(da, size=window), repeat),
-        ),
-        (
-            f"estimate_enl {window}×{window}",
-            best(lambda: sarcube.estimate_enl(da, size=window), repeat),
-        ),
+        (f"Gamma-MAP {w}", lambda: sarcube.gamma_map_filter(da, size=window, enl=4.4)),
+        (f"Frost {w}", lambda: sarcube.frost_filter(da, size=window)),
+        ("refined Lee 7×7", lambda: sarcube.refined_lee(da, enl=4.4)),
+        (f"boxcar {w}", lambda: sarcube.boxcar_filter(da, size=window)),
+        (f"median {w}", lambda: sarcube.median_filter(da, size=window)),
+        (f"estimate_enl {w}", lambda: sarcube.estimate_enl(da, size=window)),
     ]
+    times = interleaved([func for _, func in named], repeat)
+    rows = [(name, t) for (name, _), t in zip(named, times, strict=True)]
+    lee = rows[0][1]
     ours = sarcube.median_filter(da, size=window).values
     theirs = ndimage.median_filter(img, size=window, mode="reflect")
     same = np.array_equal(ours, theirs)
     scipy_median = best(lambda: ndimage.median_filter(img, size=window, mode="reflect"), 1)
-    print(f"\n### Speckle filters, {size}² float32, one core, best of {repeat}\n")
+    print(f"\n### Speckle filters, {size}² float32, one core, best of {repeat} (interleaved)\n")
     print(f"One memory pass (`np.copyto`): {copy * 1e3:.2f} ms.\n")
     print("| filter | ms | × classic Lee | × one memory pass |")
     print("|---|---:|---:|---:|")

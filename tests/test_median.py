@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 import sarcube
-from sarcube.filters._median import _STRIP, _Network, median_program
+from sarcube.filters._median import _STRIP, _Network, median_args, median_kernel, median_program
 
 from filter_reference import median as median_loop
 
@@ -40,6 +40,37 @@ def test_odd_even_merge_sorts_every_zero_one_input() -> None:
             for _, a, b in net.ops:
                 values[a], values[b] = min(values[a], values[b]), max(values[a], values[b])
             assert [values[r] for r in order] == sorted(values), (m, n, i, j)
+
+
+def test_selection_picks_every_rank_of_every_zero_one_merge() -> None:
+    # the min-of-max selection of one rank from two sorted lists, on every sorted 0-1 input
+    for m, n in itertools.product(range(7), repeat=2):
+        for rank in range(m + n):
+            net = _Network()
+            reg = net.select(list(range(m)), list(range(m, m + n)), rank)
+            for i, j in itertools.product(range(m + 1), range(n + 1)):
+                values = [0] * (m - i) + [1] * i + [0] * (n - j) + [1] * j
+                expected = sorted(values)[rank]
+                for kind, a, b in net.ops:
+                    lo, hi = min(values[a], values[b]), max(values[a], values[b])
+                    if kind == 1:
+                        values[a] = lo
+                    else:
+                        values[b] = hi
+                assert values[reg] == expected, (m, n, rank, i, j)
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "strip"), [(7, 1, 64), (7, 3, 40), (5, 4, 16), (9, 5, 33)]
+)
+def test_any_tile_of_rows_and_any_strip(size: int, tile: int, strip: int) -> None:
+    # the kernel itself with other row tiles and strip widths than the defaults
+    rng = np.random.default_rng(tile)
+    img = rng.gamma(1.0, 1.0, (1, 29, 101)).astype(np.float32)
+    img[0, rng.random(img.shape[1:]) < 0.03] = np.nan
+    out = np.empty_like(img)
+    median_kernel(img, None, size // 2, out, size, *median_args(size, tile, strip))
+    np.testing.assert_array_equal(out[0], reference(img[0], size))
 
 
 @pytest.mark.parametrize("size", [3, 5, 7, 9, 11, 13, 15])
@@ -91,7 +122,7 @@ def test_network_is_pruned_to_the_median() -> None:
     assert len(ops) < 200 and len(out_rows) == 1
     assert n_rows < 120
     # two output rows at once share the sorting of their common six rows
-    _, _, pair_ops, pair_rows, _ = median_program(7, pair=True)
+    _, _, pair_ops, pair_rows, _ = median_program(7, tile=2)
     assert len(pair_rows) == 2
     assert len(pair_ops) / 2 < 0.9 * len(ops)
 

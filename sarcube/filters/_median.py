@@ -14,11 +14,16 @@ shared between neighbouring windows:
    next to it, a 4-column group the merge of two 2-column groups, and so on;
 3. only the order statistics that can still become the window's median are
    computed: the network is pruned backwards from the one output rank needed
-   (dead compare-exchanges removed, half-used ones reduced to a min or a max).
+   (dead compare-exchanges removed, half-used ones reduced to a min or a max);
+   where a merge needs a single rank, it is selected directly
+   (``min over i + j = k of max(x_i, y_j)``) when that takes fewer steps;
+4. output rows are done in tiles (two by default): the rows their windows
+   share are sorted and merged once, and each window adds its own row last.
 
 The network is the same for every pixel, so each step is a branch-free
 ``min``/``max`` over a row strip of a few hundred columns, which the compiler
-vectorises; a strip's intermediate rows stay in cache. Windows that hold
+vectorises; the strip's image rows and intermediate rows live in one flat
+buffer (about 170 KB at 7 × 7: it stays in the L2 cache). Windows that hold
 nodata (NaN) take the exact slow path: the valid pixels are gathered and
 sorted, and for an even count the two middle values are averaged (as
 ``numpy.nanmedian``). The output equals the per-window sort exactly: a
@@ -44,7 +49,9 @@ __all__ = ["median_args", "median_kernel", "median_program"]
 
 _NAN = np.float32(np.nan)
 #: Output columns per strip: the strip's intermediate rows (a few dozen) stay in L1/L2 cache.
-_STRIP = 512
+_STRIP = 256
+#: Output rows per tile: their windows' shared rows are sorted and merged once.
+_TILE = 2
 
 # Operation kinds of a network step on registers (a, b): both outputs, the min only, the max only.
 _CE, _MIN, _MAX = 0, 1, 2
@@ -76,6 +83,29 @@ class _Network:
                 out.append(wi)
         out += v[len(w) + 1 :]
         return out
+
+    def select(self, x: list[int], y: list[int], rank: int) -> int:
+        """The register of rank *rank* (0-based) in the merge of sorted *x* and *y*.
+
+        The ``k``-th smallest (``k = rank + 1``) of two sorted lists is
+        ``min over i + j = k of max(x_i, y_j)`` (1-based, an empty side
+        counting as −∞): one ``max`` per pair and a chain of ``min``. For a
+        single rank this is cheaper than a pruned merge.
+        """
+        k = rank + 1
+        terms = []
+        for i in range(max(0, k - len(y)), min(len(x), k) + 1):
+            j = k - i
+            if i == 0:
+                terms.append(y[j - 1])
+            elif j == 0:
+                terms.append(x[i - 1])
+            else:
+                self.ops.append((_MAX, x[i - 1], y[j - 1]))  # y[j - 1] <- the max
+                terms.append(y[j - 1])
+        for other in terms[1:]:
+            self.ops.append((_MIN, terms[0], other))  # terms[0] <- the min
+        return terms[0]
 
     def sort(self, regs: list[int]) -> list[int]:
         """Batcher's merge sort."""
@@ -156,15 +186,47 @@ def _tree(nodes: list[_Node], rows: tuple[int, ...], size: int, split: Callable[
     return group(size)
 
 
+def _row_tree(nodes: list[_Node], size: int, tile: int, split: Callable[[int], int]) -> list[int]:
+    """The groups for *tile* consecutive output rows; the index of each row's window.
+
+    The windows of output rows ``a .. b`` share the image rows ``b − 1 .. a + size − 1``
+    (relative to the first window's top row). Those are sorted and merged once;
+    the range is halved, and each half merges what its windows alone add, down
+    to single windows (a binary tree over the output rows).
+    """
+    finals: list[int] = []
+
+    def build(a: int, b: int, parent: tuple[int, frozenset[int]] | None) -> None:
+        common = frozenset(range(b - 1, a + size))
+        above = parent[1] if parent else frozenset()
+        segment = _tree(nodes, tuple(sorted(common - above)), size, split)
+        if parent:
+            nodes.append(_Node(size, size * len(common), children=((parent[0], 0), (segment, 0))))
+            here = len(nodes) - 1
+        else:
+            here = segment
+        if b - a == 1:
+            finals.append(here)
+        else:
+            middle = (a + b) // 2
+            build(a, middle, (here, common))
+            build(middle, b, (here, common))
+
+    build(0, tile, None)
+    return finals
+
+
 @lru_cache(maxsize=64)
 def median_program(
-    size: int, pair: bool = False, split: Callable[[int], int] = _pow2_split
+    size: int, tile: int = 1, split: Callable[[int], int] = _pow2_split
 ) -> tuple[Any, ...]:
     """The pruned network for the median of ``size × size`` windows (odd *size*).
 
-    With *pair*, two output rows at once: the ``size − 1`` image rows their
-    windows share are sorted and merged once, and each window adds its own
-    row (sorted runs of one row) in a last merge — fewer steps per pixel.
+    With *tile* > 1, that many output rows at once: the image rows their
+    windows share are sorted and merged once, then each half of the tile adds
+    the rows its windows alone share, down to single windows — fewer steps per
+    pixel (a tile of two merges the ``size − 1`` shared rows with each
+    window's own row).
 
     Returns ``(level_extra, level_ops, ops, out_rows, n_rows)``: ``ops[t] = (kind,
     a row, a offset, b row, b offset, min row, max row)`` as int64, grouped by
@@ -178,15 +240,7 @@ def median_program(
     """
     median_rank = size * size // 2
     nodes: list[_Node] = []
-    if pair:
-        core = _tree(nodes, tuple(range(1, size)), size, split)
-        finals = []
-        for own in (0, size):
-            segment = _tree(nodes, (own,), size, split)
-            nodes.append(_Node(size, size * size, children=((core, 0), (segment, 0))))
-            finals.append(len(nodes) - 1)
-    else:
-        finals = [_tree(nodes, tuple(range(size)), size, split)]
+    finals = _row_tree(nodes, size, tile, split)
 
     # Top-down (parents follow their children in *nodes*): the ranks that can
     # still become a median, and the pruned network of each group.
@@ -209,6 +263,13 @@ def median_program(
             sources |= {r: (b, r - nodes[a].count, offset_b) for r in ys}
         rank_reg = {rank: order[rank] for rank in needed[index]}
         ops, live = net.prune(set(rank_reg.values()))
+        if node.children and len(needed[index]) == 1:  # one rank: selection may be cheaper
+            (rank,) = needed[index]
+            chooser = _Network()
+            chosen = chooser.select(xs, ys, rank)
+            select_ops, select_live = chooser.prune({chosen})
+            if len(select_ops) < len(ops):
+                rank_reg, ops, live = {rank: chosen}, select_ops, select_live
         for reg in live & set(sources):
             child, rank, _ = sources[reg]
             if child >= 0:
@@ -260,56 +321,78 @@ def median_program(
     )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _operand(
-    img: np.ndarray, regs: np.ndarray, y: int, x0: int, row: int, offset: int, n: int
-) -> np.ndarray:
-    """Columns ``offset .. offset + n`` of a buffer row, or of image row ``-1 - row``."""
-    if row < 0:
-        out: np.ndarray = img[y - 1 - row, x0 + offset : x0 + offset + n]
-        return out
-    reg: np.ndarray = regs[row, offset : offset + n]
-    return reg
+def _flat(program: tuple[Any, ...], size: int, strip: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """*program* (from :func:`median_program`) on one flat buffer of rows ``strip + size`` long.
+
+    The buffer starts with the image rows of the window(s), copied in by the
+    kernel, followed by the network's rows. Returns ``(steps, out_at, rows)``:
+    ``steps[t] = (kind, a, b, min at, max at, extra)`` with buffer positions
+    and the step's length beyond the strip's width; ``out_at`` is where each
+    output row's medians start; ``rows`` is the buffer's row count.
+    """
+    level_extra, level_ops, ops, out_rows, n_rows = program
+    image_rows = len(out_rows) + size - 1
+    stride = strip + size
+
+    def at(row: int, offset: int = 0) -> int:
+        return (image_rows + row if row >= 0 else -1 - row) * stride + offset
+
+    steps = []
+    for level, extra in enumerate(level_extra):
+        level_steps = ops[level_ops[level] : level_ops[level + 1]]
+        for kind, a_row, a_off, b_row, b_off, lo, hi in level_steps:
+            steps.append((kind, at(a_row, a_off), at(b_row, b_off), at(lo), at(hi), extra))
+    out_at = np.asarray([at(row) for row in out_rows], dtype=np.int64)
+    return np.asarray(steps, dtype=np.int64).reshape(-1, 6), out_at, image_rows + int(n_rows)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _run_network(
-    img: np.ndarray,
-    y: int,
-    x0: int,
-    width: int,
-    level_extra: np.ndarray,
-    level_ops: np.ndarray,
-    ops: np.ndarray,
-    regs: np.ndarray,
-) -> None:
-    """Run every level of the network over output columns ``x0 .. x0 + width`` of row *y*."""
-    for level in range(level_extra.shape[0]):
-        n = width + level_extra[level]
-        for t in range(level_ops[level], level_ops[level + 1]):
-            kind = ops[t, 0]
-            a = _operand(img, regs, y, x0, ops[t, 1], ops[t, 2], n)
-            b = _operand(img, regs, y, x0, ops[t, 3], ops[t, 4], n)
-            if kind == 0:
-                lo = regs[ops[t, 5]]
-                hi = regs[ops[t, 6]]
-                for j in range(n):
-                    u = a[j]
-                    v = b[j]
-                    lo[j] = u if u < v else v
-                    hi[j] = v if u < v else u
-            elif kind == 1:
-                lo = regs[ops[t, 5]]
-                for j in range(n):
-                    u = a[j]
-                    v = b[j]
-                    lo[j] = u if u < v else v
-            else:
-                hi = regs[ops[t, 6]]
-                for j in range(n):
-                    u = a[j]
-                    v = b[j]
-                    hi[j] = v if u < v else u
+def _run_network(buf: np.ndarray, steps: np.ndarray, width: int) -> None:
+    """Run the network's steps over *width* output columns of the buffer.
+
+    Unsigned positions: numba then skips the negative-index wraparound, so
+    each step is a plain loop that LLVM vectorises (with a run-time overlap
+    check of its operands), without making array views per step.
+    """
+    for t in range(steps.shape[0]):
+        kind = steps[t, 0]
+        n = np.uint64(width + steps[t, 5])
+        a = np.uint64(steps[t, 1])
+        b = np.uint64(steps[t, 2])
+        lo = np.uint64(steps[t, 3])
+        hi = np.uint64(steps[t, 4])
+        if kind == 0:
+            for j in range(n):
+                u = buf[a + j]
+                v = buf[b + j]
+                buf[lo + j] = u if u < v else v
+                buf[hi + j] = v if u < v else u
+        elif kind == 1:
+            for j in range(n):
+                u = buf[a + j]
+                v = buf[b + j]
+                buf[lo + j] = u if u < v else v
+        else:
+            for j in range(n):
+                u = buf[a + j]
+                v = buf[b + j]
+                buf[hi + j] = v if u < v else u
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _load_rows(
+    img: np.ndarray, y: int, x0: int, rows: int, ncols: int, stride: int, buf: np.ndarray
+) -> bool:
+    """Copy image rows ``y .. y + rows`` (columns from *x0*) into the buffer; any NaN?"""
+    nan = False
+    for i in range(rows):
+        src = img[y + i, x0 : x0 + ncols]
+        dst = buf[i * stride : i * stride + ncols]
+        for j in range(ncols):
+            v = src[j]
+            dst[j] = v
+            nan |= v != v
+    return nan
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -379,57 +462,66 @@ def median_kernel(
     pad: int,
     out: np.ndarray,
     size: int,
-    one_extra: np.ndarray,
-    one_level_ops: np.ndarray,
-    one_ops: np.ndarray,
+    strip: int,
+    buffer_rows: int,
+    one_steps: np.ndarray,
     one_out: np.ndarray,
-    one_rows: int,
-    two_extra: np.ndarray,
-    two_level_ops: np.ndarray,
-    two_ops: np.ndarray,
-    two_out: np.ndarray,
-    two_rows: int,
+    tile_steps: np.ndarray,
+    tile_out: np.ndarray,
 ) -> np.ndarray:
     """Median of the valid pixels in every ``size × size`` window (see the module docstring).
 
     Kernel interface of :mod:`sarcube._overlap`; the programs come from
-    :func:`median_program` (one output row, then two rows at once) through
-    :func:`median_args`. Output rows are done in pairs, the last one alone.
+    :func:`median_program` (one output row, then a tile of rows at once) through
+    :func:`median_args`. Output rows are done a tile at a time, the last ones alone.
     """
     padded = pad_stack(stack, pad)
     n, ny_p, nx_p = padded.shape
     h = size // 2
     ny, nx = ny_p - 2 * h, nx_p - 2 * h
-    strip = min(_STRIP, nx)
-    regs = np.empty((max(one_rows, two_rows), strip + size), dtype=np.float32)
-    nan_a = np.empty(strip + size, dtype=np.int64)
-    nan_b = np.empty(strip + size, dtype=np.int64)
-    buf = np.empty(size * size, dtype=np.float32)
+    tile = tile_out.shape[0]
+    stride = strip + size
+    buf = np.empty(buffer_rows * stride, dtype=np.float32)
+    col_nan = np.empty((tile, stride), dtype=np.int64)
+    nans = np.empty(tile, dtype=np.int64)
+    window = np.empty(size * size, dtype=np.float32)
     for k in range(n):
         img = padded[k]
-        for y in range(0, ny, 2):
-            rows = 2 if y + 1 < ny else 1
+        y = 0
+        while y < ny:
+            rows = tile if y + tile <= ny else 1
+            steps = tile_steps if rows == tile else one_steps
+            out_at = tile_out if rows == tile else one_out
             for x0 in range(0, nx, strip):
                 width = min(strip, nx - x0)
                 ncols = width + size - 1
+                if not _load_rows(img, y, x0, rows + size - 1, ncols, stride, buf):
+                    _run_network(buf, steps, width)
+                    for r in range(rows):
+                        out[k, y + r, x0 : x0 + width] = buf[out_at[r] : out_at[r] + width]
+                    continue
+                # Nodata in the block: the network where some window is NaN-free, then
+                # the exact slow path for each window that holds NaN.
                 full = ncols * size
-                nans = _nan_columns(img, y, x0, ncols, size, nan_a)
-                nans_b = _nan_columns(img, y + 1, x0, ncols, size, nan_b) if rows == 2 else full
-                if nans < full or nans_b < full:  # some window may be NaN-free
-                    if rows == 2:
-                        _run_network(img, y, x0, width, two_extra, two_level_ops, two_ops, regs)
-                        out[k, y, x0 : x0 + width] = regs[two_out[0], :width]
-                        out[k, y + 1, x0 : x0 + width] = regs[two_out[1], :width]
-                    else:
-                        _run_network(img, y, x0, width, one_extra, one_level_ops, one_ops, regs)
-                        out[k, y, x0 : x0 + width] = regs[one_out[0], :width]
-                if nans:
-                    _patch_nan_windows(img, y, x0, width, size, nan_a, buf, out[k, y])
-                if rows == 2 and nans_b:
-                    _patch_nan_windows(img, y + 1, x0, width, size, nan_b, buf, out[k, y + 1])
+                some_valid = False
+                for r in range(rows):
+                    nans[r] = _nan_columns(img, y + r, x0, ncols, size, col_nan[r])
+                    some_valid |= nans[r] < full
+                if some_valid:
+                    _run_network(buf, steps, width)
+                    for r in range(rows):
+                        out[k, y + r, x0 : x0 + width] = buf[out_at[r] : out_at[r] + width]
+                for r in range(rows):
+                    if nans[r]:
+                        _patch_nan_windows(
+                            img, y + r, x0, width, size, col_nan[r], window, out[k, y + r]
+                        )
+            y += rows
     return out
 
 
-def median_args(size: int) -> tuple[Any, ...]:
-    """The kernel arguments of :func:`median_kernel` after *size*: both programs."""
-    return (*median_program(size), *median_program(size, pair=True))
+def median_args(size: int, tile: int = _TILE, strip: int = _STRIP) -> tuple[Any, ...]:
+    """The kernel arguments of :func:`median_kernel` after *size*."""
+    one_steps, one_out, one_rows = _flat(median_program(size), size, strip)
+    tile_steps, tile_out, tile_rows = _flat(median_program(size, tile), size, strip)
+    return (strip, max(one_rows, tile_rows), one_steps, one_out, tile_steps, tile_out)
