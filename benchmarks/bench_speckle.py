@@ -102,22 +102,22 @@ def flood_section(size: int, repeat: int) -> None:
     scene = sarcube.synthetic.make_scene((size, size), seed=0)
     cube = scene.cube.compute()
     pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
-    lee = best(lambda: sarcube.lee_filter(post["vv"], size=7, enl=4.4), repeat)
-    numpy_time = best(lambda: sarcube.flood_map(pre, post).values, repeat)
     chunks = {"y": 1024, "x": 1024}
     lazy_pre, lazy_post = pre.chunk(chunks), post.chunk(chunks)
     with dask.config.set(scheduler="synchronous"):
-        dask_time = best(lambda: sarcube.flood_map(lazy_pre, lazy_post).compute(), repeat)
         surface = sarcube.flood_thresholds(lazy_pre, lazy_post).compute()
-        regional_time = best(
-            lambda: sarcube.flood_map(lazy_pre, lazy_post, thresholds="regional").compute(),
+        lee, numpy_time, dask_time, regional_time, streamed = interleaved(
+            [
+                lambda: sarcube.lee_filter(post["vv"], size=7, enl=4.4),
+                lambda: sarcube.flood_map(pre, post).values,
+                lambda: sarcube.flood_map(lazy_pre, lazy_post).compute(),
+                lambda: sarcube.flood_map(lazy_pre, lazy_post, thresholds="regional").compute(),
+                lambda: sarcube.flood_map(lazy_pre, lazy_post, thresholds=surface).compute(),
+            ],
             repeat,
         )
-        streamed = best(
-            lambda: sarcube.flood_map(lazy_pre, lazy_post, thresholds=surface).compute(), repeat
-        )
     mpx = size * size / 1e6
-    print(f"\n### flood_map on a {size}² pair, one core, best of {repeat}\n")
+    print(f"\n### flood_map on a {size}² pair, one core, best of {repeat} (interleaved)\n")
     print("| run | seconds | Mpx/s | × one classic-Lee pass |")
     print("|---|---:|---:|---:|")
     for name, t in (
@@ -135,9 +135,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--window", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--section", choices=("all", "filters", "flood"), default="all")
     args = parser.parse_args()
-    filters_section(args.size, args.window, args.repeat)
-    flood_section(args.size, max(1, args.repeat // 2))
+    if args.section in ("all", "filters"):
+        filters_section(args.size, args.window, args.repeat)
+    if args.section in ("all", "flood"):
+        flood_section(args.size, max(1, args.repeat // 2))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from .errors import (
     ParameterError,
     UnitsError,
 )
-from .filters._kernels import moments_rule_kernel
+from .filters._kernels import moments_rule_kernel, pad_into
 from .filters._median import median_args, median_kernel
 from .regional import (
     FIELDS,
@@ -109,6 +109,15 @@ def _one_date(da: xr.DataArray, name: str) -> xr.DataArray:
     )
 
 
+def _linear_to_db(values: np.ndarray) -> np.ndarray:
+    """``10 · log10`` of linear power as float32, NaN where not positive, in one output array."""
+    values = np.asarray(values, dtype=np.float32)
+    db = np.full(values.shape, np.nan, dtype=np.float32)
+    np.log10(values, out=db, where=values > 0)
+    db *= 10
+    return db
+
+
 def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray]:
     """(values on a log scale as float32 with NaN nodata, pixels fit for statistics)."""
     units = da.attrs.get("units")
@@ -125,8 +134,9 @@ def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray
                 "log scale (no 'units' attr); set units ('1' or 'dB') or pass scale="
             )
     if scale == "linear":
-        values = da.astype(np.float32)
-        db: xr.DataArray = 10 * xr.apply_ufunc(np.log10, values.where(values > 0), dask="allowed")
+        db: xr.DataArray = xr.apply_ufunc(
+            _linear_to_db, da, dask="parallelized", output_dtypes=[np.float32]
+        )
         return db, db.notnull()
     out: xr.DataArray = da.astype(np.float32)
     usable = out.notnull()
@@ -147,8 +157,9 @@ def _filter_block(
 ) -> np.ndarray:
     """The spatial steps of the flood map on one block carrying a halo of *depth* pixels.
 
-    *block* ``(3, Y, X)`` float32: pre and post on a log scale with NaN at nodata,
-    and 1 where a pixel is unfit for statistics. Returns ``(3, Y - 2·depth,
+    *block* ``(3, Y, X)`` float32: pre and post on a log scale with NaN at nodata
+    (a pixel NaN in one is nodata in both), and 1 where a pixel is unfit for
+    statistics. Returns ``(3, Y - 2·depth,
     X - 2·depth)``: the filtered post image (median, then boxcar), the change
     (filtered post − filtered pre) and 1 where a pixel is usable (no unfit pixel
     within *radius*, both filtered values valid). The halo holds the neighbours'
@@ -161,7 +172,7 @@ def _filter_block(
     unfit = block[2] > 0
     if radius > 0:
         unfit = ndimage.maximum_filter(unfit, size=2 * radius + 1)
-    images = np.ascontiguousarray(block[:2])
+    images = np.where(np.isnan(block[0]) | np.isnan(block[1]), np.float32(np.nan), block[:2])
     for size, kernel, args in (
         (median_size, median_kernel, median_args(median_size) if median_size > 1 else ()),
         (boxcar_size, moments_rule_kernel, (0, 1.0)),
@@ -173,9 +184,12 @@ def _filter_block(
             images = out
     trim = (images.shape[1] - ny) // 2
     pre_f, post_f = images[:, trim : trim + ny, trim : trim + nx]
-    change = post_f - pre_f
+    result = np.empty((3, ny, nx), dtype=np.float32)
+    result[0] = post_f
+    change = np.subtract(post_f, pre_f, out=result[1])
     usable = ~unfit[inner] & ~np.isnan(post_f) & ~np.isnan(change)
-    return np.stack([post_f, change, usable.astype(np.float32)])
+    result[2] = usable
+    return result
 
 
 def _filtered(
@@ -196,9 +210,9 @@ def _filtered(
             "use smaller median_size/boxcar_size/nodata_buffer or a larger image"
         )
     layers = [
-        pre_log.transpose(*SPATIAL_DIMS).astype(np.float32),
-        post_log.transpose(*SPATIAL_DIMS).astype(np.float32),
-        unfit.transpose(*SPATIAL_DIMS).astype(np.float32),
+        pre_log.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
+        post_log.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
+        unfit.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
     ]
     data = [layer.data for layer in layers]
     options = {
@@ -220,7 +234,9 @@ def _filtered(
             meta=np.empty((0, 0, 0), dtype=np.float32),
         )
     else:
-        padded_image = np.pad(np.stack(data), ((0, 0), (depth, depth), (depth, depth)), "symmetric")
+        padded_image = np.empty((3, ny + 2 * depth, nx + 2 * depth), dtype=np.float32)
+        for layer, target in zip(data, padded_image, strict=True):
+            pad_into(np.ascontiguousarray(layer), depth, target)  # mirrored, as np.pad "symmetric"
         out = _filter_block(padded_image, **options)
     template = layers[1]
     post_f, change, usable = (template.copy(data=out[i]) for i in range(3))
@@ -324,8 +340,8 @@ def _prepare(
     post_log, post_ok = _log_scale(post_da, scale)
     nodata = pre_log.isnull() | post_log.isnull()
     post_f, change, usable = _filtered(
-        pre_log.where(~nodata),
-        post_log.where(~nodata),
+        pre_log,  # NaN in either image is made NaN in both inside the window pass
+        post_log,
         ~(pre_ok & post_ok),
         median_size,
         boxcar_size,

@@ -73,9 +73,18 @@ def pad_stack(stack: np.ndarray, pad: int) -> np.ndarray:
     n, ny, nx = stack.shape
     out = np.empty((n, ny + 2 * pad, nx + 2 * pad), dtype=stack.dtype)
     for k in range(n):
-        for r in range(ny + 2 * pad):
-            _padded_row(stack[k], r, pad, out[k, r])
+        pad_into(stack[k], pad, out[k])
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def pad_into(img: np.ndarray, pad: int, out: np.ndarray) -> None:
+    """Write *img* mirrored by *pad* pixels on every side into *out* (symmetric edge)."""
+    if pad == 0:
+        out[:] = img
+        return
+    for r in range(img.shape[0] + 2 * pad):
+        _padded_row(img, r, pad, out[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
