@@ -60,16 +60,45 @@ def _class_image(da: xr.DataArray, name: str, func: str) -> np.ndarray:
 _MAP_COLOURS = {0: (0.93, 0.91, 0.85), 1: (0.12, 0.39, 0.78), NODATA: (0.55, 0.55, 0.55)}
 
 
-def _map_rgb(values: np.ndarray) -> np.ndarray:
-    """RGB image of a 0/1/255 map; other classes in a qualitative colour each."""
+#: Colour of nodata (NaN) in grey-scale images: distinct from dark and bright backscatter.
+NODATA_COLOUR = (0.85, 0.45, 0.75)
+_MAP_LABELS = {0: "no flood", 1: "flood", NODATA: "nodata"}
+
+
+def _legend(fig: Any, entries: Sequence[tuple[str, Any]], ncols: int | None = None) -> Any:
+    """A figure legend of colour patches (label, colour) below the panels."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colour, edgecolor="0.3", label=label) for label, colour in entries]
+    return fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=ncols or len(handles),
+        fontsize=8,
+        frameon=False,
+    )
+
+
+def _grey(nodata: bool = True) -> Any:
+    """The grey colour map of backscatter images, NaN (nodata) in :data:`NODATA_COLOUR`."""
     from matplotlib import colormaps
 
+    return colormaps["gray"].with_extremes(bad=NODATA_COLOUR if nodata else "white")
+
+
+def _map_rgb(values: np.ndarray) -> np.ndarray:
+    """RGB image of a 0/1/255 map; other classes in a qualitative colour each."""
     rgb = np.zeros((*values.shape, 3))
-    others = colormaps["tab10"]
-    for k, v in enumerate(np.unique(values)):
-        colour = _MAP_COLOURS.get(int(v), others(k % 10)[:3])
-        rgb[values == v] = colour
+    for v in np.unique(values):
+        rgb[values == v] = _class_colour(int(v))
     return rgb
+
+
+def _class_colour(value: int) -> Any:
+    """The colour of a map class: fixed for flood/no flood/nodata, else one of tab10."""
+    from matplotlib import colormaps
+
+    return _MAP_COLOURS.get(value, colormaps["tab10"](value % 10)[:3])
 
 
 def _histogram(values: xr.DataArray, edges: np.ndarray) -> np.ndarray:
@@ -174,15 +203,18 @@ def image_panels(
                 f"image_panels: image {name!r} has dims {da.dims}; select one 2-D image, "
                 "e.g. da.isel(time=-1)"
             )
-        arrays[name] = np.asarray((to_db(da) if db else da).values)
+        arrays[name] = np.asarray((to_db(da) if db else da).values, dtype=np.float64)
     first = next(iter(arrays.values()))
+    first_units = next(iter(images.values())).attrs.get("units", "")
     lo, hi = np.nanpercentile(first, [2, 98])
     fig, axes = plt.subplots(1, len(arrays), figsize=(4 * len(arrays), 4.4), layout="constrained")
     for ax, (name, img) in zip(np.atleast_1d(axes), arrays.items(), strict=True):
-        shown = ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        shown = ax.imshow(img, cmap=_grey(), vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(name, fontsize=10)
         ax.set_axis_off()
-    fig.colorbar(shown, ax=axes, shrink=0.8, label="dB" if db else "")
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="dB" if db else str(first_units))
+    if any(np.isnan(img).any() for img in arrays.values()):
+        _legend(fig, [("nodata", NODATA_COLOUR)])
     if title:
         fig.suptitle(title)
     if path is not None:
@@ -273,7 +305,7 @@ def comparison_grid(
     )
     flat = axes.ravel()
     lo, hi = np.nanpercentile(ref, [2, 98]) if np.isfinite(ref).any() else (0, 1)
-    flat[0].imshow(ref, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    flat[0].imshow(ref, cmap=_grey(), vmin=lo, vmax=hi, interpolation="nearest")
     flat[0].set_title(f"{reference.name or 'reference'}" + (" (dB)" if db else ""), fontsize=9)
     for ax, (name, img) in zip(flat[1:], images.items(), strict=False):
         ax.imshow(_map_rgb(img), interpolation="nearest")
@@ -281,6 +313,12 @@ def comparison_grid(
         ax.set_title(name if extra is None else f"{name}\n{extra}", fontsize=9)
     for ax in flat:
         ax.set_axis_off()
+    present = set(np.unique(np.concatenate([img.ravel() for img in images.values()])).tolist())
+    entries = [(label, _MAP_COLOURS[v]) for v, label in _MAP_LABELS.items()]
+    entries += [(f"class {v}", _class_colour(v)) for v in sorted(present - set(_MAP_LABELS))]
+    if np.isnan(ref).any():
+        entries.append(("nodata (image)", NODATA_COLOUR))
+    _legend(fig, entries)
     _finish(fig, path)
     return fig
 
@@ -348,7 +386,11 @@ def difference_maps(
     cols = min(ncols, len(chosen))
     rows = -(-len(chosen) // cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.4 * cols, 3.6 * rows), layout="constrained", squeeze=False
+        rows,
+        cols,
+        figsize=(max(3.4 * cols, 5.0), 3.6 * rows + 0.5),
+        layout="constrained",
+        squeeze=False,
     )
     for ax, (a, b) in zip(axes.ravel(), chosen, strict=False):
         if images[a].shape != images[b].shape:
@@ -363,6 +405,10 @@ def difference_maps(
         ax.set_title(f"{a} vs {b}\nonly {a}: {only_a:.1f}%  only {b}: {only_b:.1f}%", fontsize=8)
     for ax in axes.ravel():
         ax.set_axis_off()
+    first, second = chosen[0] if len(chosen) == 1 else ("the first", "the second")
+    labels = ["flood in neither", f"flood only in {first}", f"flood only in {second}"]
+    labels += ["flood in both", "nodata in either"]
+    _legend(fig, list(zip(labels, _DIFF_COLOURS, strict=True)), ncols={1: 2, 2: 3}.get(cols, 5))
     _finish(fig, path)
     return fig
 

@@ -52,6 +52,9 @@ def test_comparison_grid_and_difference_maps(tmp_path: Path) -> None:
     )
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:3] == ["vv (dB)", "dark < -15 dB\nIoU 0.5", "dark < -17 dB"]
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:3] == ["no flood", "flood", "nodata"]
     grid = _png(tmp_path / "g.png")
     # the flood colour is present in the saved figure
     assert (np.abs(grid[..., :3].astype(int) - (31, 99, 199)).sum(-1) < 30).any()
@@ -59,6 +62,9 @@ def test_comparison_grid_and_difference_maps(tmp_path: Path) -> None:
     a, b = (m.values for m in maps.values())
     only_a = 100 * ((a == 1) & (b == 0)).sum() / ((a != 255) & (b != 255)).sum()
     assert f"{only_a:.1f}%" in fig.axes[0].get_title()
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "flood only in dark < -15 dB" in labels and "nodata in either" in labels
     _png(tmp_path / "d.png")
     with pytest.raises(GridMismatchError):
         plot.comparison_grid(post, {"x": maps["dark < -15 dB"].isel(x=slice(0, 10))})
@@ -87,5 +93,11 @@ def test_clamp_histogram_and_image_panels(tmp_path: Path) -> None:
     assert len([t for t in ax.texts if "clipped" in t.get_text()]) == 2
     fig = plot.image_panels({"a": post, "b": post}, path=tmp_path / "p.png")
     assert [a.get_title() for a in fig.axes[:2]] == ["a", "b"]
+    assert fig.axes[-1].get_ylabel() == "dB"  # the colour bar says its units
+    # nodata has its own colour (not white like bright backscatter) and a legend entry
+    assert post.isnull().any()
+    assert fig.axes[0].images[0].get_cmap().get_bad()[:3] == pytest.approx(plot.NODATA_COLOUR)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["nodata"]
     _png(tmp_path / "c.png")
     _png(tmp_path / "p.png")
