@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,10 @@ def _pyplot() -> Any:
 
     matplotlib = require("matplotlib", "sarcube's figures")
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules and "MPLBACKEND" not in os.environ:
+        # scripts and servers draw to files; a notebook (its kernel sets
+        # MPLBACKEND to the inline backend) or a user who chose a backend keeps it
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -147,15 +151,40 @@ def clamp_histogram(
         )
     clamps = np.asarray(sel["clamp"].values, dtype=float)
     clipped = np.asarray(sel["clipped_fraction"].values, dtype=float)
-    lo, hi = 1e-5, max(10.0, float(clamps.max()) * 4)
-    edges = np.geomspace(lo, hi, bins + 1)
-    counts = _histogram(band, edges)
+    # One pass on fine log bins (-80 .. +40 dB), then the x-range from the
+    # data's 0.1-99.9 percentiles (widened to show every clamp), re-binned.
+    fine = np.geomspace(1e-8, 1e4, 12 * 100 + 1)
+    fine_counts = _histogram(band, fine)
+    total = int(fine_counts.sum())
+    if total:
+        cumulative = np.cumsum(fine_counts) / total
+        first = int(np.searchsorted(cumulative, 0.001))
+        last = int(np.searchsorted(cumulative, 0.999)) + 1
+    else:
+        first, last = 0, fine.size - 1
+    first = min(first, int(np.searchsorted(fine, clamps.min() / 1.5)))
+    last = max(last, int(np.searchsorted(fine, clamps.max() * 1.5)))
+    first, last = max(first - 2, 0), min(last + 2, fine.size - 1)
+    group = max(1, -(-(last - first) // bins))
+    last = min(first + group * -(-(last - first) // group), fine.size - 1)
+    edges = fine[first : last + 1 : group]
+    if edges[-1] != fine[last]:
+        edges = np.r_[edges, fine[last]]
+    counts = np.add.reduceat(fine_counts[first:last], np.arange(0, last - first, group))
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{band.name or 'band'}")
     ax.set_xscale("log")
+    ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel(f"{band.name or 'band'} backscatter, linear power")
+    top = ax.secondary_xaxis("top")  # the same positions, labelled in dB
+    low_db, high_db = 10 * np.log10(edges[0]), 10 * np.log10(edges[-1])
+    step = 5 if high_db - low_db <= 45 else 10
+    ticks_db = np.arange(np.ceil(low_db / step) * step, high_db + 1e-9, step)
+    top.set_xticks(10 ** (ticks_db / 10), [f"{d:g}" for d in ticks_db])
+    top.minorticks_off()
+    top.set_xlabel("dB")
     ax.set_ylabel("pixels")
     for c, f in zip(clamps, clipped, strict=True):
         ax.axvline(c, color="C3", linestyle="--", linewidth=1)

@@ -91,6 +91,13 @@ def test_clamp_histogram_and_image_panels(tmp_path: Path) -> None:
     stats = sarcube.clamp_stats(post.to_dataset(), clamps=[0.1, 0.5], dims=("y", "x"))
     ax = plot.clamp_histogram(post, stats, path=tmp_path / "c.png")
     assert len([t for t in ax.texts if "clipped" in t.get_text()]) == 2
+    # the x-range follows the data (0.1-99.9 percentiles, every clamp shown), with a dB axis
+    valid = post.values[np.isfinite(post.values)]
+    lo, hi = ax.get_xlim()
+    assert np.quantile(valid, 0.001) / 1.3 < lo <= np.quantile(valid, 0.001)
+    assert max(np.quantile(valid, 0.999), 0.5) <= hi < 0.5 * 1.6 * 1.3
+    (top,) = ax.child_axes
+    assert top.get_xlabel() == "dB" and all(t.get_text() for t in top.get_xticklabels())
     fig = plot.image_panels({"a": post, "b": post}, path=tmp_path / "p.png")
     assert [a.get_title() for a in fig.axes[:2]] == ["a", "b"]
     assert fig.axes[-1].get_ylabel() == "dB"  # the colour bar says its units
@@ -101,3 +108,22 @@ def test_clamp_histogram_and_image_panels(tmp_path: Path) -> None:
     assert [t.get_text() for t in legend.get_texts()] == ["nodata"]
     _png(tmp_path / "c.png")
     _png(tmp_path / "p.png")
+
+
+def test_figures_keep_a_chosen_backend() -> None:
+    # scripts get the file backend (Agg); a notebook's inline backend (its kernel
+    # sets MPLBACKEND) or a backend the user chose is kept
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sarcube, matplotlib; from sarcube import plot; plot._pyplot(); "
+        "print(matplotlib.get_backend().lower())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.strip() == "agg", run.stderr
+    svg = {**env, "MPLBACKEND": "svg"}
+    run = subprocess.run([sys.executable, "-c", code], env=svg, capture_output=True, text=True)
+    assert run.stdout.strip() == "svg", run.stderr
