@@ -35,6 +35,60 @@ Kernel = Callable[..., object]
 Boundary = Literal["symmetric", "none"]
 
 
+class KernelByName:
+    """A module-level numba kernel that travels to dask workers as its import path.
+
+    A numba dispatcher pickles *by value*: a worker process that unpickles
+    it builds a new dispatcher without the on-disk cache and compiles the
+    kernel again (seconds per kernel and signature, per worker). Pickled as
+    ``(module, name)`` instead, the worker imports the module and uses its
+    dispatcher, cache included.
+    """
+
+    __slots__ = ("func", "module", "name")
+
+    def __init__(self, func: Kernel) -> None:
+        self.func = func
+        self.module: str = func.__module__
+        self.name: str = func.__name__
+        try:
+            found = _import_kernel(self.module, self.name)
+        except (ImportError, AttributeError):
+            found = None
+        if found is not func:
+            raise TypeError(f"{func!r} is not importable as {self.module}.{self.name}")
+
+    @classmethod
+    def wrap(cls, func: Kernel) -> Kernel:
+        """*func* by name when it is importable as such, else *func* itself."""
+        if isinstance(func, cls):
+            return func
+        try:
+            return cls(func)
+        except TypeError:  # a local function: pickled by value, as dask would
+            return func
+
+    def __call__(self, *args: Any) -> object:
+        return self.func(*args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_import_kernel_by_name, (self.module, self.name))
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return (self.module, self.name)
+
+
+def _import_kernel(module: str, name: str) -> Kernel:
+    import importlib
+
+    kernel: Kernel = getattr(importlib.import_module(module), name)
+    return kernel
+
+
+def _import_kernel_by_name(module: str, name: str) -> KernelByName:
+    return KernelByName(_import_kernel(module, name))
+
+
 def check_window_fits(da: xr.DataArray, depth: int, func: str) -> None:
     """A symmetric halo cannot be wider than the image it reflects."""
     for dim in SPATIAL_DIMS:
@@ -147,7 +201,7 @@ def _run_dask(
         _block_kernel,
         padded,
         *extra,
-        kernel=kernel,
+        kernel=KernelByName.wrap(kernel),
         depth=depth,
         args=tuple(args),
         boundary=boundary,

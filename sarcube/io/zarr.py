@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -231,7 +232,10 @@ def _compute_with_progress(tasks: list[Any]) -> None:
         from distributed import progress
 
         futures = client.compute(tasks)  # type: ignore[no-untyped-call]
-        progress(futures)  # type: ignore[no-untyped-call]  # blocks until done
+        # In a notebook, distributed draws an ipywidgets bar (and does not block);
+        # without ipywidgets installed, the text bar instead of an ImportError.
+        notebook = None if importlib.util.find_spec("ipywidgets") else False
+        progress(futures, notebook=notebook)  # type: ignore[no-untyped-call]
         client.gather(futures)  # type: ignore[no-untyped-call]  # raises the first task error, as compute() does
         return
     from dask.diagnostics.progress import ProgressBar
