@@ -21,6 +21,7 @@ NOTEBOOKS = sorted((ROOT / "examples" / "notebooks").glob("*.ipynb"))
 NEEDS = {
     "continental_cube.ipynb": (),
     "flood_mapping.ipynb": ("ombria-s1",),
+    "insar_gauges.ipynb": (),
     "sar_basics.ipynb": ("opera-rtc-s1",),
 }
 
