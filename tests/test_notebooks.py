@@ -19,6 +19,7 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((ROOT / "examples" / "notebooks").glob("*.ipynb"))
 #: The data each notebook reads under ../shared/data.
 NEEDS = {
+    "clamp_matters.ipynb": (),
     "continental_cube.ipynb": (),
     "flood_mapping.ipynb": ("ombria-s1",),
     "insar_gauges.ipynb": (),
