@@ -40,8 +40,9 @@ def check_spatial(obj: xr.DataArray | xr.Dataset, func: str) -> None:
         missing = [d for d in SPATIAL_DIMS if d not in da.dims]
         if missing:
             raise DimensionError(
-                f"{func}: variable {name!r} has dims {tuple(da.dims)} but needs 'y' and 'x'; "
-                "rename the spatial dims, e.g. obj.rename({'lat': 'y', 'lon': 'x'})"
+                f"{func}: variable {name!r} has dims {tuple(da.dims)} but needs 'y' and 'x' "
+                "(or latitude/longitude, lat/lon); rename the spatial dims, e.g. "
+                "obj.rename({'row': 'y', 'col': 'x'})"
             )
 
 

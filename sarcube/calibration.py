@@ -25,6 +25,7 @@ from ._checks import (
     check_xarray,
     data_arrays,
 )
+from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import ParameterError, UnitsError
@@ -202,6 +203,7 @@ def _partials(data: np.ndarray | dsa.Array, clamps: np.ndarray, n_reduce: int) -
     return _block_partials(np.asarray(data), clamps, n_reduce).sum(axis=reduce_axes)
 
 
+@accepts_geographic
 def clamp_stats(
     obj: xr.DataArray | xr.Dataset,
     clamps: Sequence[float] = (0.15, 0.3, 0.5),

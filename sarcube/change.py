@@ -20,6 +20,7 @@ import xarray as xr
 from numba import njit
 
 from ._checks import check_real, check_spatial, check_xarray, data_arrays
+from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import DimensionError, DTypeError, GridMismatchError, ParameterError, UnitsError
@@ -113,6 +114,7 @@ def _pairwise(pre: XObj, post: XObj, func: str, op: Any, units: str, label: str)
     return map_arrays(post, apply)
 
 
+@accepts_geographic
 def difference(pre: XObj, post: XObj) -> XObj:
     """``post − pre`` in the input's units (use dB input for a dB difference).
 
@@ -128,6 +130,7 @@ def difference(pre: XObj, post: XObj) -> XObj:
     return _pairwise(pre, post, "difference", lambda a, b: b - a, units, "post - pre")
 
 
+@accepts_geographic
 def log_ratio(pre: XObj, post: XObj) -> XObj:
     """``10·log10(post / pre)`` in dB from linear power; non-positive values give NaN.
 
@@ -157,6 +160,7 @@ def log_ratio(pre: XObj, post: XObj) -> XObj:
     return _pairwise(pre, post, "log_ratio", op, DB_UNITS, "log ratio post/pre")
 
 
+@accepts_geographic
 def normalized_change(pre: XObj, post: XObj) -> XObj:
     """``(post − pre) / (post + pre)`` in [−1, 1] from linear power (NaN where both are 0).
 
@@ -235,6 +239,7 @@ def _quiet_nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.asarray((total / count).astype(total.dtype, copy=False))
 
 
+@accepts_geographic
 def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
     """A NaN-aware temporal mean or median, e.g. a pre-event reference from several dates.
 

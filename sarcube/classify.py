@@ -11,6 +11,7 @@ import xarray as xr
 from dask.delayed import delayed
 
 from ._checks import check_positive_finite, check_real, check_spatial, check_xarray
+from ._geographic import accepts_geographic
 from .calibration import to_db
 from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
 from .thresholds import histogram
@@ -41,6 +42,7 @@ def _percentile_from_histogram(counts: Any, edges: np.ndarray, q: float) -> Any:
     return read(counts)
 
 
+@accepts_geographic
 def sar_rgb(
     cube: xr.Dataset,
     *,
@@ -138,6 +140,7 @@ def _nearest_centre(block: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.asarray(labels.reshape(block.shape[:-1]))
 
 
+@accepts_geographic
 def kmeans(
     cube: xr.Dataset,
     *,
@@ -289,6 +292,7 @@ def _segment_tile(
     return out
 
 
+@accepts_geographic
 def superpixels(
     cube: xr.Dataset | xr.DataArray,
     *,

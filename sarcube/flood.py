@@ -34,6 +34,7 @@ from numba import njit
 from scipy import ndimage
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._geographic import accepts_geographic
 from ._overlap import overlapped
 from ._reduce import region_histograms
 from .change import _check_pair, reduce_time
@@ -381,6 +382,7 @@ def _dress(
     return result
 
 
+@accepts_geographic
 def flood_map(
     pre: xr.DataArray | xr.Dataset,
     post: xr.DataArray | xr.Dataset,
@@ -780,6 +782,7 @@ def _regional_map(
     )
 
 
+@accepts_geographic
 def flood_thresholds(
     pre: xr.DataArray | xr.Dataset,
     post: xr.DataArray | xr.Dataset,

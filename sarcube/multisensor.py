@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._geographic import accepts_geographic
 from .calibration import to_db
 from .conventions import DB_UNITS
 from .errors import (
@@ -100,6 +101,7 @@ def _layer_arrays(name: str, obj: xr.DataArray | xr.Dataset) -> list[tuple[str, 
     return [(name, obj)]
 
 
+@accepts_geographic
 def coregister(
     layers: Mapping[str, Layer],
     like: xr.DataArray | xr.Dataset,
@@ -221,6 +223,7 @@ def coregister(
 # features and stacks
 
 
+@accepts_geographic
 def sar_features(cube: xr.Dataset, *, co: str = "vv", cross: str = "vh") -> xr.Dataset:
     """Dual-polarisation features: each polarisation in dB, their difference and ratio.
 
@@ -279,6 +282,7 @@ def sar_features(cube: xr.Dataset, *, co: str = "vv", cross: str = "vh") -> xr.D
     return out
 
 
+@accepts_geographic
 def feature_stack(
     layers: xr.Dataset,
     channels: Sequence[str] = ALOS_CHANNELS,
@@ -370,6 +374,7 @@ def _flood_binary(flood: xr.DataArray, threshold: float, nodata: int) -> xr.Data
     return (flood == 1).astype(np.float32).where(flood != nodata)
 
 
+@accepts_geographic
 def apply_water_prior(
     flood: xr.DataArray,
     prior: xr.DataArray,
@@ -454,6 +459,7 @@ def apply_water_prior(
     return out
 
 
+@accepts_geographic
 def three_class_metrics(
     pred: xr.DataArray, truth: xr.DataArray, *, nodata: int = NODATA
 ) -> xr.Dataset:

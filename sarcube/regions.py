@@ -21,6 +21,7 @@ from dask.delayed import delayed
 from scipy import ndimage
 
 from ._checks import check_spatial, check_xarray
+from ._geographic import accepts_geographic
 from .conventions import SPATIAL_DIMS
 from .errors import DTypeError, MaskError, ParameterError
 from .validate import NODATA
@@ -200,6 +201,7 @@ def _lookup(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.asarray(table[labels])
 
 
+@accepts_geographic
 def remove_small_regions(
     mask: xr.DataArray, *, min_size: int, connectivity: Literal[1, 2] = 2
 ) -> xr.DataArray:
@@ -252,6 +254,7 @@ def _where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
+@accepts_geographic
 def region_stats(mask: xr.DataArray, *, connectivity: Literal[1, 2] = 2) -> xr.Dataset:
     """Count and sizes of the connected regions of a mask (**computes**).
 
@@ -284,6 +287,7 @@ def region_stats(mask: xr.DataArray, *, connectivity: Literal[1, 2] = 2) -> xr.D
     )
 
 
+@accepts_geographic
 def boundary_ratio(class_map: xr.DataArray) -> xr.DataArray:
     """Length of the class boundaries over ``2 · (H + W)``, per 2-D image (lazy).
 

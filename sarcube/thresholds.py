@@ -22,6 +22,7 @@ import xarray as xr
 from numba import njit
 
 from ._checks import check_real, check_xarray
+from ._geographic import accepts_geographic
 from .conventions import DB_UNITS
 from .errors import DimensionError, DTypeError, ParameterError
 
@@ -478,6 +479,7 @@ def _choose(vector: np.ndarray, bins: int, centres: np.ndarray, criterion: str) 
     return np.array([value, float(fallback)])
 
 
+@accepts_geographic
 def threshold(
     da: xr.DataArray,
     *,

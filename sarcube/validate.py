@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_xarray
+from ._geographic import accepts_geographic
 from .errors import DTypeError, GridMismatchError, ParameterError
 
 __all__ = ["agreement_matrix", "class_fractions", "confusion_matrix", "segmentation_metrics"]
@@ -64,6 +65,7 @@ def _class_values(classes: Sequence[int], func: str) -> np.ndarray:
     return np.asarray(sorted({int(c) for c in values}), dtype=np.int64)
 
 
+@accepts_geographic
 def confusion_matrix(
     pred: xr.DataArray,
     truth: xr.DataArray,
@@ -127,6 +129,7 @@ def confusion_matrix(
     )
 
 
+@accepts_geographic
 def segmentation_metrics(
     pred: xr.DataArray,
     truth: xr.DataArray,
@@ -178,6 +181,7 @@ def segmentation_metrics(
     )
 
 
+@accepts_geographic
 def agreement_matrix(maps: Mapping[str, xr.DataArray], *, nodata: int = NODATA) -> xr.DataArray:
     """Pairwise pixel agreement of class maps (lazy): the fraction of pixels,
     valid in both maps, where the two give the same class.
@@ -220,6 +224,7 @@ def agreement_matrix(maps: Mapping[str, xr.DataArray], *, nodata: int = NODATA) 
     return out
 
 
+@accepts_geographic
 def class_fractions(
     class_map: xr.DataArray, *, classes: Sequence[int], nodata: int = NODATA
 ) -> xr.DataArray:

@@ -95,9 +95,9 @@ def bool_image() -> xr.DataArray:
     return image() > 0.1
 
 
-def latlon_band() -> xr.DataArray:
-    """Spatial dims named lat/lon instead of y/x."""
-    return band().rename(y="lat", x="lon")
+def rowcol_band() -> xr.DataArray:
+    """Spatial dims named row/col: neither y/x nor a geographic pair."""
+    return band().rename(y="row", x="col")
 
 
 def class_map(*, lazy: bool = True) -> xr.DataArray:
@@ -235,8 +235,8 @@ CASES: list[Case] = [
       "set ``units='dB'`` if the values really are decibels"),
     C("to_linear-complex", f"{S}.to_linear", lambda s: a(complex_band()), DTypeError,
       r"abs\(obj\) \*\* 2", "complex samples", "convert to intensity: ``abs(obj) ** 2``"),
-    C("clamp_stats-latlon", f"{S}.clamp_stats", lambda s: a(latlon_band()), DimensionError,
-      r"rename\(\{'lat': 'y', 'lon': 'x'\}\)", "dims ``lat``/``lon``",
+    C("clamp_stats-rowcol", f"{S}.clamp_stats", lambda s: a(rowcol_band()), DimensionError,
+      r"rename\(\{'row': 'y', 'col': 'x'\}\)", "dims ``row``/``col``",
       "rename the spatial dims to ``y``/``x``"),
     C("clamp_stats-negative-clamp", f"{S}.clamp_stats", lambda s: a(band(), [0.3, -1.0]),
       ParameterError, r"each clamp must be finite and > 0", "a clamp <= 0",
@@ -316,8 +316,8 @@ CASES: list[Case] = [
       "set ``units='dB'`` and call ``to_linear``, or clip with ``obj.clip(min=0)``"),
     C("refined_lee-complex", f"{S}.refined_lee", lambda s: a(complex_band()), DTypeError,
       r"abs\(obj\) \*\* 2", "complex samples", "convert to intensity: ``abs(obj) ** 2``"),
-    C("boxcar_filter-latlon", f"{S}.boxcar_filter", lambda s: a(latlon_band()), DimensionError,
-      r"rename\(\{'lat': 'y', 'lon': 'x'\}\)", "dims ``lat``/``lon``",
+    C("boxcar_filter-rowcol", f"{S}.boxcar_filter", lambda s: a(rowcol_band()), DimensionError,
+      r"rename\(\{'row': 'y', 'col': 'x'\}\)", "dims ``row``/``col``",
       "rename the spatial dims to ``y``/``x``"),
     C("median_filter-strings", f"{S}.median_filter", lambda s: a(text_image()), DTypeError,
       r"pass numeric backscatter", "strings", "pass numeric backscatter (float32)"),

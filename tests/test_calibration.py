@@ -183,6 +183,6 @@ def test_clamp_stats_bad_parameters(kwargs: dict, error: type[Exception], match:
 
 def test_clamp_stats_needs_spatial_dims_and_bands() -> None:
     with pytest.raises(DimensionError, match="'y' and 'x'"):
-        sarcube.clamp_stats(xr.DataArray(np.ones((3, 4)), dims=("lat", "lon")))
+        sarcube.clamp_stats(xr.DataArray(np.ones((3, 4)), dims=("row", "col")))
     with pytest.raises(DimensionError, match="no data variables"):
         sarcube.clamp_stats(xr.Dataset())

@@ -41,6 +41,7 @@ from .._checks import (
     check_xarray,
     data_arrays,
 )
+from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, check_window_fits, lead_params, overlapped
 from ..calibration import _partials
@@ -215,6 +216,7 @@ def _enl_array(da: xr.DataArray, size: int) -> xr.DataArray:
     )
 
 
+@accepts_geographic
 def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     """Estimate the equivalent number of looks (ENL) of each image, lazily.
 
@@ -273,6 +275,7 @@ def _inverse_enl(da: xr.DataArray, enl: float | None, size: int) -> Any:
 # filters
 
 
+@accepts_geographic
 def lee_filter(
     obj: XObj,
     *,
@@ -358,6 +361,7 @@ def lee_filter(
     return map_arrays(obj, apply)
 
 
+@accepts_geographic
 def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> XObj:
     """Gamma-MAP speckle filter (Lopes et al. 1990), NaN-aware and chunk-invariant.
 
@@ -393,6 +397,7 @@ def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> X
     return map_arrays(obj, apply)
 
 
+@accepts_geographic
 def boxcar_filter(obj: XObj, *, size: int = 7) -> XObj:
     """Mean of the valid pixels in a ``size × size`` window (any units).
 
@@ -417,6 +422,7 @@ def boxcar_filter(obj: XObj, *, size: int = 7) -> XObj:
     return map_arrays(obj, apply)
 
 
+@accepts_geographic
 def median_filter(obj: XObj, *, size: int = 7) -> XObj:
     """Median of the valid pixels in a ``size × size`` window (any units).
 
@@ -444,6 +450,7 @@ def median_filter(obj: XObj, *, size: int = 7) -> XObj:
     return map_arrays(obj, apply)
 
 
+@accepts_geographic
 def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
     """Frost filter (Frost et al. 1982): an exponentially weighted window mean.
 
@@ -473,6 +480,7 @@ def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
     return map_arrays(obj, apply)
 
 
+@accepts_geographic
 def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
     """Refined Lee filter (Lee 1981) with edge-aligned windows, NaN-aware.
 

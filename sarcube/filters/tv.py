@@ -42,6 +42,7 @@ import xarray as xr
 from numba import njit
 
 from .._checks import check_positive_finite
+from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, halo_sizes, overlapped
 from ..calibration import to_db, to_linear
@@ -520,6 +521,7 @@ def _global_iterations(
     return dsa.concatenate([dsa.asarray(fill).rechunk(iterations.chunks), iterations], axis=-1)
 
 
+@accepts_geographic
 def tv_denoise(
     obj: XObj,
     *,

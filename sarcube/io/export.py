@@ -16,6 +16,7 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._checks import check_real
+from .._geographic import accepts_geographic
 from ..errors import DimensionError, ParameterError
 from ..regions import _check_mask, _labels
 from ._atomic import atomic_target, check_writable
@@ -71,6 +72,7 @@ def _chunk_pieces(labels: Any, transform: Affine) -> Iterator[Any]:
         yield delayed(_block_polygons)(blocks[i, j], transform, int(rows[i]), int(cols[j]))
 
 
+@accepts_geographic
 def to_vector(
     mask: xr.DataArray,
     path: str | os.PathLike[str] | None = None,
@@ -183,6 +185,7 @@ def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
             frame.to_file(tmp, driver="GeoJSON", layer=target.stem)
 
 
+@accepts_geographic
 def to_cog(
     da: xr.DataArray,
     path: str | os.PathLike[str],

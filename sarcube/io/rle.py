@@ -30,6 +30,7 @@ import numpy.typing as npt
 import xarray as xr
 from dask.base import compute
 
+from .._geographic import accepts_geographic
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, MaskError, OutputError, ParameterError
 from ._atomic import atomic_target, check_writable
@@ -102,6 +103,7 @@ def _encode(values: np.ndarray, order: RleOrder, func: str) -> str:
     return " ".join(map(str, pairs.tolist()))
 
 
+@accepts_geographic
 def rle_encode(mask: xr.DataArray | npt.ArrayLike, *, order: RleOrder = "F") -> str:
     """Run-length encode a 2-D binary mask (**computes** a dask-backed mask).
 

@@ -549,6 +549,9 @@ def plan_load(
     ):
         raise ParameterError(f"load: resolution must be > 0 (CRS units), got {resolution!r}")
     if chunks is not None:
+        # a geographic load names its dims latitude/longitude; odc-stac takes y/x for both
+        aliases = {"latitude": "y", "lat": "y", "longitude": "x", "lon": "x"}
+        chunks = {aliases.get(k, k): v for k, v in chunks.items()}
         bad = {
             k: v
             for k, v in chunks.items()
@@ -559,8 +562,8 @@ def plan_load(
         }
         if bad:
             raise ParameterError(
-                f"load: bad chunks {bad}; use positive sizes for 'time', 'y', 'x', "
-                "e.g. chunks={'time': 1, 'y': 1024, 'x': 1024}"
+                f"load: bad chunks {bad}; use positive sizes for 'time', 'y', 'x' (or "
+                "'latitude', 'longitude'), e.g. chunks={'time': 1, 'y': 1024, 'x': 1024}"
             )
     if crs is not None:
         from pyproj import CRS

@@ -27,6 +27,7 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._checks import check_spatial, check_xarray
+from .._geographic import accepts_geographic
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, OutputError, ParameterError
 from ..validate import NODATA
@@ -333,6 +334,7 @@ def _count_tasks(
     return tasks
 
 
+@accepts_geographic
 def zonal_stats(
     class_map: xr.DataArray,
     polygons: gpd.GeoDataFrame,
