@@ -16,6 +16,8 @@ __all__ = [
     "DimensionError",
     "EmptySearchError",
     "GridMismatchError",
+    "MaskError",
+    "MissingExtraError",
     "OutputError",
     "ParameterError",
     "SarcubeError",

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -590,10 +590,39 @@ def _lazy_block(
     return out
 
 
+def _check_chunks(chunks: object) -> tuple[int, int]:
+    """``(cy, cx)`` from an int, a ``(cy, cx)`` pair or an xarray-style ``{"y": …, "x": …}``."""
+    if isinstance(chunks, Mapping):
+        unknown = set(chunks) - {"y", "x", "time"}
+        if unknown or not {"y", "x"} <= set(chunks):
+            raise ParameterError(
+                f"lazy_cube: chunks {dict(chunks)} need 'y' and 'x' (and no other dims but "
+                "'time', one date per chunk); e.g. chunks={'y': 1024, 'x': 1024}"
+            )
+        if chunks.get("time", 1) != 1:
+            raise ParameterError(
+                f"lazy_cube: each chunk holds one date; drop 'time' from chunks or set it "
+                f"to 1, got {chunks['time']!r}"
+            )
+        chunks = (chunks["y"], chunks["x"])
+    pair = (chunks, chunks) if isinstance(chunks, int | np.integer) else chunks
+    if (
+        not isinstance(pair, tuple | list)
+        or len(pair) != 2
+        or not all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in pair)
+        or min(pair) < 1
+    ):
+        raise ParameterError(
+            f"lazy_cube: chunks must be a positive int, (y, x) or {{'y': .., 'x': ..}}, "
+            f"got {chunks!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
 def lazy_cube(
     shape: tuple[int, int],
     *,
-    chunks: int | tuple[int, int] = 1024,
+    chunks: int | tuple[int, int] | Mapping[str, int] = 1024,
     dates: Sequence[dt.datetime] = DEFAULT_DATES,
     flood_date: dt.datetime | None = None,
     looks: float = 4.4,
@@ -624,9 +653,7 @@ def lazy_cube(
     ny, nx = _check_shape(shape, "lazy_cube")
     if min(ny, nx) < 1:
         raise ParameterError(f"lazy_cube: shape must be positive, got {shape}")
-    cy, cx = (chunks, chunks) if isinstance(chunks, int) else chunks
-    if min(cy, cx) < 1:
-        raise ParameterError(f"lazy_cube: chunks must be positive, got {chunks}")
+    cy, cx = _check_chunks(chunks)
     times, flood_at = _check_dates(dates, flood_date)
     import dask.array as dsa
     from dask.array.core import normalize_chunks

@@ -120,6 +120,8 @@ def test_lazy_cube_is_lazy_chunk_invariant_and_floods_the_last_date() -> None:
     a = sarcube.synthetic.lazy_cube((300, 280), chunks=128, seed=5)
     b = sarcube.synthetic.lazy_cube((300, 280), chunks=(97, 280), seed=5)
     xr.testing.assert_identical(a.compute(), b.compute())
+    c = sarcube.synthetic.lazy_cube((300, 280), chunks={"time": 1, "y": 97, "x": 280}, seed=5)
+    assert c["vv"].chunks == b["vv"].chunks  # xarray-style chunk dicts too
     window = big.isel(y=slice(100_000, 100_300), x=slice(70_000, 70_280))
     assert np.isfinite(window["vh"].values).all() and (window["vh"].values > 0).all()
     db = 10 * np.log10(a["vv"].values)
@@ -130,3 +132,19 @@ def test_lazy_cube_is_lazy_chunk_invariant_and_floods_the_last_date() -> None:
     assert not np.array_equal(
         a["vv"].values, sarcube.synthetic.lazy_cube((300, 280), seed=6)["vv"].values
     )
+
+
+@pytest.mark.parametrize(
+    ("chunks", "match"),
+    [
+        ({"y": 64}, "need 'y' and 'x'"),
+        ({"y": 64, "x": 64, "band": 2}, "need 'y' and 'x'"),
+        ({"y": 64, "x": 64, "time": 3}, "one date"),
+        ((0, 64), "positive int"),
+        ("64", "positive int"),
+        (True, "positive int"),
+    ],
+)
+def test_lazy_cube_refuses_bad_chunks(chunks: object, match: str) -> None:
+    with pytest.raises(sarcube.errors.ParameterError, match=match):
+        sarcube.synthetic.lazy_cube((128, 128), chunks=chunks)  # type: ignore[arg-type]
