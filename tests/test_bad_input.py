@@ -136,6 +136,27 @@ def model_spec() -> sarcube.infer.ModelSpec:
     return sarcube.infer.ModelSpec(factory="torch.nn:Identity", activation="none")
 
 
+def unet_input() -> xr.DataArray:
+    """Before/after channels for the shipped U-Net, lazily (24 x 20 pixels)."""
+    from sarcube.models import ombria
+
+    vv = band()
+    return ombria.prepare(vv.isel(time=0), vv.isel(time=-1))
+
+
+def unet_spec(**builder_kwargs: Any) -> sarcube.infer.ModelSpec:
+    """The shipped U-Net's weights, with other builder arguments when given."""
+    from sarcube.models import ombria
+
+    return sarcube.infer.ModelSpec(
+        state_dict=str(ombria.WEIGHTS),
+        builder="sarcube.models.unet:UNet",
+        builder_kwargs={**ombria.ARCHITECTURE, **builder_kwargs},
+        channels=("before", "after"),
+        name="unet",
+    )
+
+
 def stac_items(tmp: Path) -> list[Any]:
     """Items of a small synthetic event written under *tmp*/event."""
     event = sarcube.synthetic.write_event(tmp / "event", (16, 16), seed=0)
@@ -880,6 +901,24 @@ CASES: list[Case] = [
                   n_classes=2, window=8, stride=4),
       BandNotFoundError, r"takes the channels \['before', 'after'\]",
       "an input without the channels the model names", "build them (``prepare(channels=...)``)"),
+    C("predict-n-classes", f"{S}.infer.predict",
+      lambda s: a(image(), model_spec(), n_classes=2, window=8, stride=4), ParameterError,
+      r"gives 1 classes; pass n_classes=1", "``n_classes`` other than the model's output",
+      "pass the ``n_classes`` the model gives"),
+    C("predict-window-not-multiple", f"{S}.infer.predict",
+      lambda s: a(unet_input(), unet_spec(), n_classes=2, window=12, stride=12),
+      ParameterError, r"pass a window it accepts \(a U-Net needs a multiple of 2\*\*depth",
+      "a window the network cannot take (12 for a U-Net that halves three times)",
+      "pass a window it accepts (a multiple of ``2**depth``)"),
+    C("predict-builder-kwargs", f"{S}.infer.predict",
+      lambda s: a(unet_input(), unet_spec(base=8), n_classes=2, window=16, stride=16),
+      ParameterError, r"check the builder and builder_kwargs against the weights",
+      "``builder_kwargs`` that do not match the weights",
+      "check the builder and its arguments against the weights file"),
+    C("predict-threads", f"{S}.infer.predict",
+      lambda s: a(image(), model_spec(), n_classes=1, window=8, stride=4, threads=0),
+      ParameterError, r"threads must be a positive integer or None", "``threads=0``",
+      "pass a positive ``threads`` or ``None``"),
     C("pipeline-untrusted-builder", f"{S}.pipeline.Pipeline.from_mapping",
       lambda s: a({"source": {"synthetic": {"shape": [64, 64]}},
                    "predict": {"model": "os:getcwd"}, "output": {"zarr": str(s.path / "o.zarr")}}),

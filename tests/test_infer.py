@@ -228,6 +228,18 @@ def test_predict_bad_input(tmp_path: Path) -> None:
         predict(image, SPEC, n_classes=3, window=32, stride=16, tta="rot8")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="torch device name"):
         predict(image, SPEC, n_classes=3, window=32, stride=16, device="gpu")
+    # the model is probed once, on a zero window, before any graph is built
+    with raise_if_dask_computes(), pytest.raises(ParameterError, match="pass n_classes=3"):
+        predict(image.chunk(40), SPEC, n_classes=2, window=32, stride=16)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this process has a CUDA device")
+def test_cuda_without_a_gpu_is_refused_at_call_and_in_the_task() -> None:
+    image = _image((80, 70))
+    with pytest.raises(ParameterError, match=r"no CUDA device.*device='auto'"):
+        predict(image, SPEC, n_classes=3, window=32, stride=16, device="cuda")
+    with pytest.raises(ParameterError, match="this worker has no CUDA device"):
+        _predict._device("cuda:0")  # what a worker without a GPU raises
 
 
 @pytest.mark.cluster

@@ -24,7 +24,7 @@ import xarray as xr
 from .._checks import check_real, check_spatial, check_xarray
 from .._extras import require
 from ..conventions import SPATIAL_DIMS
-from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
+from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, SarcubeError
 from ._models import Ensemble, ModelSpec, load_model
 
 __all__ = ["classify", "predict", "ramp_weights", "window_starts"]
@@ -61,6 +61,11 @@ def _device(device: str) -> str:
     import torch
 
     if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ParameterError(
+                f"predict: device={device!r} but this worker has no CUDA device "
+                "(torch.cuda.is_available() is False); pass device='auto' or 'cpu'"
+            )
         return device
     if torch.cuda.is_available():
         return f"cuda:{torch.cuda.current_device()}"
@@ -82,6 +87,95 @@ def _check_device(device: object, func: str) -> None:
     raise ParameterError(
         f"{func}: device must be 'auto' or a torch device name such as 'cpu', 'cuda' or "
         f"'cuda:0', got {device!r}"
+    )
+
+
+#: (model key, channels, window, classes) already checked in this process.
+_PROBED: set[tuple[Any, ...]] = set()
+
+
+def _probe(
+    members: tuple[ModelSpec, ...],
+    n_channels: list[int],
+    window: int,
+    n_classes: int,
+    func: str,
+) -> None:
+    """Run each member once on a zero window, on the CPU, before any graph is built.
+
+    Catches what would otherwise fail inside every task after compute starts:
+    weights that do not fit the builder, a window the network cannot take
+    (a U-Net needs a multiple of 2**depth), the wrong number of input
+    channels, and a class count that differs from *n_classes*. Once per
+    model, channels, window and class count in a process.
+    """
+    import torch
+
+    for spec, channels in zip(members, n_channels, strict=True):
+        key = (spec.key(), channels, window, n_classes)
+        if key in _PROBED:
+            continue
+        try:
+            model = load_model(spec, "cpu")
+        except SarcubeError:
+            raise
+        except Exception as err:
+            raise ParameterError(
+                f"{func}: the model {spec.name!r} cannot be built: {_first_line(err)}; check "
+                "the builder and builder_kwargs against the weights file"
+            ) from err
+        probe = torch.zeros((1, channels, window, window))
+        try:
+            with torch.inference_mode():
+                out = model(probe)
+        except Exception as err:
+            raise ParameterError(
+                f"{func}: the model {spec.name!r} fails on a {window}x{window} window of "
+                f"{channels} channels ({_first_line(err)}); pass a window it accepts (a U-Net "
+                "needs a multiple of 2**depth, e.g. window=256) and the channels it was "
+                "trained on"
+            ) from err
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+        if shape is None or len(shape) != 4:
+            raise ParameterError(
+                f"{func}: the model {spec.name!r} returns {shape or type(out).__name__} for a "
+                "(1, channels, window, window) input; predict needs (1, classes, window, window)"
+            )
+        if shape[1] != n_classes:
+            raise ParameterError(
+                f"{func}: the model {spec.name!r} gives {shape[1]} classes; pass "
+                f"n_classes={shape[1]}"
+            )
+        if shape[2:] != (window, window):
+            raise ParameterError(
+                f"{func}: the model {spec.name!r} turns a {window}x{window} window into "
+                f"{shape[2]}x{shape[3]}; pass a window it keeps (e.g. a multiple of 32)"
+            )
+        _PROBED.add(key)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _check_cuda(device: str, func: str) -> None:
+    """Refuse a CUDA device this process lacks when this process will run the tasks."""
+    import torch
+
+    if not device.startswith("cuda") or torch.cuda.is_available():
+        return
+    try:
+        from distributed import get_client
+
+        get_client()
+        return  # the workers of a cluster may have the GPU the client lacks
+    except (ImportError, ValueError):
+        pass
+    raise ParameterError(
+        f"{func}: device={device!r} but this process has no CUDA device "
+        "(torch.cuda.is_available() is False); pass device='auto' (a GPU when there is "
+        "one) or device='cpu'"
     )
 
 
@@ -401,6 +495,13 @@ def predict(
     if dtype not in ("float32", "float16", "bfloat16"):
         raise ParameterError(f"{func}: dtype must be float32, float16 or bfloat16, got {dtype!r}")
     _check_device(device, func)
+    _check_cuda(device, func)
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ParameterError(
+            f"{func}: threads must be a positive integer or None (torch's default), got {threads!r}"
+        )
     stack = _channels(obj, channels).transpose("channel", "y", "x")
     selection = _selection(model, stack, func)
     size = (stack.sizes["y"], stack.sizes["x"])
@@ -409,6 +510,14 @@ def predict(
             f"{func}: the image ({size[0]}x{size[1]}) is smaller than the window ({window}); "
             "pass a smaller window"
         )
+    members = model.members if isinstance(model, Ensemble) else (model,)
+    _probe(
+        members,
+        [stack.sizes["channel"] if sel is None else len(sel) for sel in selection],
+        window,
+        n_classes,
+        func,
+    )
     halo = window - 1
     options: dict[str, Any] = dict(
         spec=model,
