@@ -17,7 +17,7 @@ from dask.delayed import delayed
 
 from .._checks import check_real
 from .._geographic import accepts_geographic
-from ..errors import DimensionError, ParameterError
+from ..errors import DimensionError, DTypeError, ParameterError
 from ..regions import _check_mask, _labels
 from ._atomic import atomic_target, check_writable
 
@@ -130,13 +130,19 @@ def to_vector(
     if connectivity not in (1, 2):
         raise ParameterError(f"{func}: connectivity must be 1 or 2, got {connectivity!r}")
     target = None if path is None else Path(path)
-    if target is not None:
-        if target.suffix.lower() not in _FORMATS:
-            raise ParameterError(
-                f"{func}: unknown vector format {target.suffix!r}; use .parquet or .geojson"
-            )
-        check_writable(target, overwrite, func)
+    if target is not None and target.suffix.lower() not in _FORMATS:
+        raise ParameterError(
+            f"{func}: unknown vector format {target.suffix!r}; use .parquet or .geojson"
+        )
     transform, crs = _pixel_transform(arr)
+    if target is not None and crs is None:
+        raise ParameterError(
+            f"{func}: the mask has no CRS, so {target.name} would have none; set one "
+            "(mask.rio.write_crs('EPSG:32633')), or call without a path for polygons in "
+            "pixel coordinates"
+        )
+    if target is not None:
+        check_writable(target, overwrite, func)
     foreground = arr.data if arr.dtype == bool else arr.data == 1
     labels, _ = _labels(foreground, connectivity)
     pieces_per_chunk = list(_chunk_pieces(labels, transform))
@@ -209,6 +215,20 @@ def to_cog(
     target = Path(path)
     if target.suffix.lower() not in (".tif", ".tiff"):
         raise ParameterError(f"{func}: use a .tif path, got {target.name!r}")
+    if check.dtype.name not in _COG_DTYPES:
+        raise DTypeError(
+            f"{func}: {check.dtype} is not a GeoTIFF sample type that readers take; cast "
+            "first, e.g. da.astype('float32') (or 'int32' for integers)"
+        )
+    if check.rio.crs is None:
+        raise ParameterError(
+            f"{func}: the map has no CRS (no spatial_ref), so the file would not be "
+            "georeferenced; set one with da.rio.write_crs('EPSG:32633')"
+        )
+    if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESSION:
+        raise ParameterError(
+            f"{func}: unknown compress={compress!r}; use one of {sorted(_COG_COMPRESSION)}"
+        )
     check_writable(target, overwrite, func)
     nodata: float | None
     if np.issubdtype(check.dtype, np.floating):
@@ -226,6 +246,12 @@ def to_cog(
     with atomic_target(target) as tmp:
         computed.rio.to_raster(tmp, driver="COG", compress=compress)
     return target
+
+
+#: Sample types written to a COG: GDAL's classic GeoTIFF types (no 64-bit integers, no float16).
+_COG_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
+#: Compression methods of GDAL's COG driver.
+_COG_COMPRESSION = {"NONE", "LZW", "DEFLATE", "ZSTD", "LZMA", "PACKBITS", "WEBP", "JPEG", "LERC"}
 
 
 def _check_raster(da: Any, func: str) -> xr.DataArray:
