@@ -40,6 +40,11 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _NAN = np.float32(np.nan)
 #: Squared coefficients of variation below this are rounding residue of a constant window.
 _CV2_ZERO = 1e-12
+#: Window CV² below this (an ENL above 100 000, the low end of the ENL histogram)
+#: is left out of the ENL estimate like a constant window: with bright outliers
+#: in the running sums, the rounding residue of a constant window reaches 1e-9
+#: and more, and differs with the chunking.
+_CV2_CONSTANT = 1e-5
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -404,7 +409,7 @@ def _row_cv2(
         for x in range(out.shape[0]):
             m = s[x] * r
             res = (ss[x] * r - m * m) / (m * m)
-            out[x] = np.float32(res if res > _CV2_ZERO else 0.0) if m > 0 else _NAN
+            out[x] = np.float32(res if res >= _CV2_CONSTANT else 0.0) if m > 0 else _NAN
         return
     for x in range(out.shape[0]):
         c = n[x]
@@ -412,9 +417,9 @@ def _row_cv2(
         ok = c == full and m > 0
         res = (ss[x] / c - m * m) / (m * m)
         # A constant window gives 0 only up to the rounding of the sums, which differs
-        # between vectorised and scalar code, hence with the chunking: make it exactly 0
-        # (left out of the ENL histogram), so the estimate does not depend on the chunks.
-        out[x] = np.float32(res if res > _CV2_ZERO else 0.0) if ok else _NAN
+        # between vectorised and scalar code and with the chunking: below the histogram's
+        # range it is made exactly 0 (left out), so the estimate does not depend on chunks.
+        out[x] = np.float32(res if res >= _CV2_CONSTANT else 0.0) if ok else _NAN
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -227,7 +227,10 @@ def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     [1e-5, 1e3], read with linear interpolation), so it is one lazy pass with
     bounded memory and independent of the chunking. (Each CV² is binned as it
     is computed, from its float32 bit pattern through a table equal to the
-    logarithm's bins: the pass costs about one Lee filter.) In homogeneous areas
+    logarithm's bins: the pass costs about one Lee filter.) Windows with
+    ``CV² < 1e-5`` (constant up to rounding, an ENL above 100 000) are left
+    out, as are windows with nodata; an image with no other window gives NaN.
+    In homogeneous areas
     ``CV² = 1 / ENL``; texture raises it, so on heterogeneous scenes this
     estimate is biased low — pass ``enl=`` to the filters when the product's
     ENL is known (Sentinel-1 IW GRDH: 4.4).
