@@ -42,6 +42,22 @@ def _as_float(da: xr.DataArray) -> xr.DataArray:
     return da.astype(np.float32)
 
 
+def linear_to_db_values(values: np.ndarray) -> np.ndarray:
+    """``10·log10`` of a numpy array of linear power, NaN where not positive.
+
+    One output array of the input's float dtype (float32 for other dtypes);
+    log10 never sees a non-positive value, so there are no warnings. The
+    block function of :func:`to_db`, for callers that hold plain arrays.
+    """
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float32)
+    db = np.full(values.shape, np.nan, dtype=values.dtype)
+    np.log10(values, out=db, where=values > 0)
+    db *= 10
+    return db
+
+
 def to_db(obj: XObj) -> XObj:
     """Convert linear power to decibels, ``10·log10(x)``.
 
@@ -79,9 +95,10 @@ def to_db(obj: XObj) -> XObj:
 
     def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         x = _as_float(da)
-        # where() first so log10 never sees a non-positive value (no warnings).
-        out = cast(xr.DataArray, 10 * np.log10(x.where(x > 0)))
-        return with_units(out.astype(x.dtype, copy=False), name, DB_UNITS, da)
+        out = xr.apply_ufunc(
+            linear_to_db_values, x, dask="parallelized", output_dtypes=[x.dtype], keep_attrs=True
+        )
+        return with_units(out, name, DB_UNITS, da)
 
     return map_arrays(obj, convert)
 

@@ -37,6 +37,7 @@ from ._checks import check_real, check_spatial, check_xarray
 from ._geographic import accepts_geographic
 from ._overlap import overlapped
 from ._reduce import region_histograms
+from .calibration import linear_to_db_values
 from .change import _check_pair, reduce_time
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import (
@@ -110,15 +111,6 @@ def _one_date(da: xr.DataArray, name: str) -> xr.DataArray:
     )
 
 
-def _linear_to_db(values: np.ndarray) -> np.ndarray:
-    """``10 · log10`` of linear power as float32, NaN where not positive, in one output array."""
-    values = np.asarray(values, dtype=np.float32)
-    db = np.full(values.shape, np.nan, dtype=np.float32)
-    np.log10(values, out=db, where=values > 0)
-    db *= 10
-    return db
-
-
 def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray]:
     """(values on a log scale as float32 with NaN nodata, pixels fit for statistics)."""
     units = da.attrs.get("units")
@@ -136,7 +128,10 @@ def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray
             )
     if scale == "linear":
         db: xr.DataArray = xr.apply_ufunc(
-            _linear_to_db, da, dask="parallelized", output_dtypes=[np.float32]
+            linear_to_db_values,
+            da.astype(np.float32, copy=False),
+            dask="parallelized",
+            output_dtypes=[np.float32],
         )
         return db, db.notnull()
     out: xr.DataArray = da.astype(np.float32)

@@ -38,8 +38,6 @@ from numba.extending import intrinsic
 # (no "nnan") because NaN marks nodata.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _NAN = np.float32(np.nan)
-#: Squared coefficients of variation below this are rounding residue of a constant window.
-_CV2_ZERO = 1e-12
 #: Window CV² below this (an ENL above 100 000, the low end of the ENL histogram)
 #: is left out of the ENL estimate like a constant window: with bright outliers
 #: in the running sums, the rounding residue of a constant window reaches 1e-9

@@ -520,6 +520,7 @@ def median_kernel(
     return out
 
 
+@lru_cache(maxsize=64)
 def median_args(size: int, tile: int = _TILE, strip: int = _STRIP) -> tuple[Any, ...]:
     """The kernel arguments of :func:`median_kernel` after *size*."""
     one_steps, one_out, one_rows = _flat(median_program(size), size, strip)

@@ -100,6 +100,7 @@ def _probe(
     window: int,
     n_classes: int,
     func: str,
+    optimize: bool,
 ) -> None:
     """Run each member once on a zero window, on the CPU, before any graph is built.
 
@@ -116,7 +117,8 @@ def _probe(
         if key in _PROBED:
             continue
         try:
-            model = load_model(spec, "cpu")
+            # the variant a CPU run loads, so a local run reuses it from the cache
+            model = load_model(spec, "cpu", optimize=optimize)
         except SarcubeError:
             raise
         except Exception as err:
@@ -517,6 +519,7 @@ def predict(
         window,
         n_classes,
         func,
+        optimize,
     )
     halo = window - 1
     options: dict[str, Any] = dict(
