@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, Literal, TypeVar, cast
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 from numba import njit
@@ -193,6 +194,15 @@ def _nanmedian_columns(values: np.ndarray, out: np.ndarray) -> None:
     two middle values (in float64, as ``numpy.nanmedian`` gives to the last bit
     for float32); a row with no valid value gives NaN.
     """
+    if values.shape[0] == 2:  # a pair of dates (the common pre-event case): branch-free
+        for p in range(values.shape[1]):
+            a = np.float64(values[0, p])
+            b = np.float64(values[1, p])
+            a_ok = a == a
+            b_ok = b == b
+            both = (a + b) / 2.0  # the sorted pair's mean: addition commutes exactly
+            out[p] = both if a_ok and b_ok else (a if a_ok else b)
+        return
     buf = np.empty(values.shape[0], dtype=np.float64)
     for p in range(values.shape[1]):
         c = 0
@@ -265,16 +275,18 @@ def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: st
 
     reducer = _quiet_nanmedian if how == "median" else _quiet_nanmean
 
+    def reduce(values: Any) -> Any:
+        if isinstance(values, dsa.Array):
+            # one chunk along time (last): per block, without the copy that
+            # dask="parallelized" makes to join the core dim's chunks
+            return dsa.map_blocks(reducer, values, drop_axis=values.ndim - 1, dtype=values.dtype)
+        return reducer(values)
+
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         if da.chunks is not None:
             da = da.chunk({dim: -1})
         out: xr.DataArray = xr.apply_ufunc(
-            reducer,
-            da,
-            input_core_dims=[[dim]],
-            dask="parallelized",
-            output_dtypes=[da.dtype],
-            keep_attrs=True,
+            reduce, da, input_core_dims=[[dim]], dask="allowed", keep_attrs=True
         )
         return out.astype(da.dtype)
 

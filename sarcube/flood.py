@@ -31,11 +31,10 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 from numba import njit
-from scipy import ndimage
 
 from ._checks import check_real, check_spatial, check_xarray
 from ._geographic import accepts_geographic
-from ._overlap import overlapped
+from ._overlap import halo_sizes, overlapped
 from ._reduce import region_histograms
 from .calibration import linear_to_db_values
 from .change import _check_pair, reduce_time
@@ -47,7 +46,8 @@ from .errors import (
     ParameterError,
     UnitsError,
 )
-from .filters._kernels import moments_rule_kernel, pad_into
+from .filters._dilate import dilate_square
+from .filters._kernels import moments_rule_kernel
 from .filters._median import median_args, median_kernel
 from .regional import (
     FIELDS,
@@ -58,7 +58,7 @@ from .regional import (
     region_thresholds,
 )
 from .regions import remove_small_regions
-from .thresholds import histogram, threshold
+from .thresholds import _CRITERIA, threshold
 from .validate import NODATA
 
 __all__ = ["FLOOD", "NO_FLOOD", "REGION_SIZE", "flood_map", "flood_thresholds"]
@@ -111,8 +111,13 @@ def _one_date(da: xr.DataArray, name: str) -> xr.DataArray:
     )
 
 
-def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray]:
-    """(values on a log scale as float32 with NaN nodata, pixels fit for statistics)."""
+def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """(values on a log scale as float32 with NaN nodata, fill values of integer chips).
+
+    Float images have no fill value besides NaN (None); in integer chips the
+    dtype's extreme values (0 and 255 for uint8) are saturated or fill and
+    carry no backscatter.
+    """
     units = da.attrs.get("units")
     if scale == "auto":
         if np.issubdtype(da.dtype, np.integer):
@@ -133,42 +138,134 @@ def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray
             dask="parallelized",
             output_dtypes=[np.float32],
         )
-        return db, db.notnull()
+        return db, None
     out: xr.DataArray = da.astype(np.float32)
-    usable = out.notnull()
-    if np.issubdtype(da.dtype, np.integer):
-        # saturated / fill values of rescaled integer chips carry no backscatter
-        info = np.iinfo(da.dtype)
-        usable = (da != info.min) & (da != info.max)
-    return out, usable
+    if not np.issubdtype(da.dtype, np.integer):
+        return out, None
+    info = np.iinfo(da.dtype)
+    return out, (da == info.min) | (da == info.max)
+
+
+#: Layers of the window pass's output (a ``(4, y, x)`` float32 stack).
+_POST, _CHANGE, _USABLE, _NODATA = range(4)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _mirrored(n_out: int, n_in: int, depth: int, before: int) -> np.ndarray:
+    """Source positions of a block's rows (or columns) in a buffer with *depth* of halo.
+
+    The block holds *before* halo pixels before its own (0 or *depth*); where
+    the halo is missing (the image's edge) the image is mirrored (symmetric).
+    """
+    index = np.empty(n_out, dtype=np.intp)
+    for r in range(n_out):
+        k = r - depth + before
+        if k < 0:
+            k = -k - 1
+        elif k >= n_in:
+            k = 2 * n_in - k - 1
+        index[r] = k
+    return index
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _join_nodata(
+    pre: np.ndarray,
+    post: np.ndarray,
+    fill: np.ndarray,
+    top: int,
+    left: int,
+    depth: int,
+    images: np.ndarray,
+    bad: np.ndarray,
+) -> None:
+    """Fill the halo buffers: *images* = pre and post with NaN where either is NaN,
+    *bad* = 1 there or at a fill value.
+
+    *pre*, *post* (and *fill*: 1 where a pixel of an integer chip is a fill
+    value, or empty for float images) hold *top* / *left* halo pixels before
+    their own; *images* ``(2, H, W)`` and *bad* ``(H, W)`` hold *depth* on every
+    side, the image mirrored where the block has no neighbour.
+    """
+    has_fill = fill.size > 0
+    rows = _mirrored(images.shape[1], pre.shape[0], depth, top)
+    cols = _mirrored(images.shape[2], pre.shape[1], depth, left)
+    for i in range(images.shape[1]):
+        a_row = pre[rows[i]]
+        b_row = post[rows[i]]
+        f_row = fill[rows[i]] if has_fill else a_row
+        for j in range(images.shape[2]):
+            a = a_row[cols[j]]
+            b = b_row[cols[j]]
+            missing = a != a or b != b
+            images[0, i, j] = np.float32(np.nan) if missing else a
+            images[1, i, j] = np.float32(np.nan) if missing else b
+            bad[i, j] = missing or (has_fill and f_row[cols[j]] > 0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _assemble(
+    filtered: np.ndarray,
+    trim: int,
+    bad: np.ndarray,
+    pre: np.ndarray,
+    post: np.ndarray,
+    top: int,
+    left: int,
+    depth: int,
+    out: np.ndarray,
+) -> None:
+    """The window pass's four layers (see ``_POST`` …) of the inner pixels of a block."""
+    nx = out.shape[2]
+    for i in range(out.shape[1]):
+        pre_row = filtered[0, trim + i, trim : trim + nx]
+        post_row = filtered[1, trim + i, trim : trim + nx]
+        bad_row = bad[depth + i, depth : depth + nx]
+        a_row = pre[top + i, left : left + nx]
+        b_row = post[top + i, left : left + nx]
+        for j in range(nx):  # branch-free, so that it vectorises
+            post_f = post_row[j]
+            change = post_f - pre_row[j]
+            out[_POST, i, j] = post_f
+            out[_CHANGE, i, j] = change
+            fit = (bad_row[j] == 0) & (post_f == post_f) & (change == change)
+            out[_USABLE, i, j] = np.float32(fit)
+            out[_NODATA, i, j] = np.float32((a_row[j] != a_row[j]) | (b_row[j] != b_row[j]))
 
 
 def _filter_block(
-    block: np.ndarray,
+    pre: np.ndarray,
+    post: np.ndarray,
+    fill: np.ndarray | None = None,
     *,
     median_size: int,
     boxcar_size: int,
     radius: int,
     depth: int,
+    block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
-    """The spatial steps of the flood map on one block carrying a halo of *depth* pixels.
+    """The spatial steps of the flood map on one block and its halo of *depth* pixels.
 
-    *block* ``(3, Y, X)`` float32: pre and post on a log scale with NaN at nodata
-    (a pixel NaN in one is nodata in both), and 1 where a pixel is unfit for
-    statistics. Returns ``(3, Y - 2·depth,
-    X - 2·depth)``: the filtered post image (median, then boxcar), the change
-    (filtered post − filtered pre) and 1 where a pixel is usable (no unfit pixel
-    within *radius*, both filtered values valid). The halo holds the neighbours'
-    pixels, or the mirrored image at its outer edge; median and boxcar commute
-    with that mirroring, so one halo of ``median // 2 + boxcar // 2`` serves
-    both filters and the result equals filtering the whole image step by step.
+    *pre*, *post* ``(Y, X)`` float32 on a log scale with NaN at nodata (a pixel
+    NaN in one is nodata in both); *fill*, for integer chips, 1 where a pixel
+    is a fill value. The block carries its neighbours' pixels as halo (dask
+    ``boundary="none"``: none at the image's edge, where the image is
+    mirrored here; a whole numpy image has no halo). Returns ``(4, ny, nx)``
+    for the block's own pixels: the filtered post image (median, then
+    boxcar), the change (filtered post − filtered pre), 1 where a pixel is
+    usable (no nodata or fill pixel within *radius*, both filtered values
+    valid) and 1 at nodata. Median and boxcar commute with the mirroring, so
+    one halo of ``median // 2 + boxcar // 2`` serves both filters and the
+    result equals filtering the whole image step by step.
     """
-    ny, nx = block.shape[1] - 2 * depth, block.shape[2] - 2 * depth
-    inner = np.s_[depth : depth + ny, depth : depth + nx]
-    unfit = block[2] > 0
+    top, bottom, left, right = (0, 0, 0, 0) if block_info is None else halo_sizes(block_info, depth)
+    ny, nx = pre.shape[0] - top - bottom, pre.shape[1] - left - right
+    images = np.empty((2, ny + 2 * depth, nx + 2 * depth), dtype=np.float32)
+    bad = np.empty(images.shape[1:], dtype=np.uint8)
+    no_fill = np.empty((0, 0), dtype=np.float32)
+    _join_nodata(pre, post, no_fill if fill is None else fill, top, left, depth, images, bad)
     if radius > 0:
-        unfit = ndimage.maximum_filter(unfit, size=2 * radius + 1)
-    images = np.where(np.isnan(block[0]) | np.isnan(block[1]), np.float32(np.nan), block[:2])
+        bad = dilate_square(bad, radius)
     for size, kernel, args in (
         (median_size, median_kernel, median_args(median_size) if median_size > 1 else ()),
         (boxcar_size, moments_rule_kernel, (0, 1.0)),
@@ -178,26 +275,26 @@ def _filter_block(
             out = np.empty((2, images.shape[1] - 2 * h, images.shape[2] - 2 * h), np.float32)
             kernel(images, None, 0, out, size, *args)
             images = out
+    result = np.empty((4, ny, nx), dtype=np.float32)
     trim = (images.shape[1] - ny) // 2
-    pre_f, post_f = images[:, trim : trim + ny, trim : trim + nx]
-    result = np.empty((3, ny, nx), dtype=np.float32)
-    result[0] = post_f
-    change = np.subtract(post_f, pre_f, out=result[1])
-    usable = ~unfit[inner] & ~np.isnan(post_f) & ~np.isnan(change)
-    result[2] = usable
+    _assemble(images, trim, bad, pre, post, top, left, depth, result)
     return result
 
 
 def _filtered(
     pre_log: xr.DataArray,
     post_log: xr.DataArray,
-    unfit: xr.DataArray,
+    fill: xr.DataArray | None,
     median_size: int,
     boxcar_size: int,
     radius: int,
     func: str,
-) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """(filtered post, change, usable) in one window pass (one dask overlap)."""
+) -> Any:
+    """The ``(4, y, x)`` float32 stack of :func:`_filter_block` in one window pass.
+
+    One dask overlap on dask input, a numpy array otherwise. *fill* marks the
+    fill values of integer chips (None for float images: only NaN is unfit).
+    """
     depth = max(median_size // 2 + boxcar_size // 2, radius)
     ny, nx = (post_log.sizes[d] for d in SPATIAL_DIMS)
     if depth > min(ny, nx):
@@ -205,48 +302,32 @@ def _filtered(
             f"{func}: the filters need a halo of {depth} pixels but the image is {ny}×{nx}; "
             "use smaller median_size/boxcar_size/nodata_buffer or a larger image"
         )
-    layers = [
-        pre_log.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
-        post_log.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
-        unfit.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False),
-    ]
-    data = [layer.data for layer in layers]
-    options = {
+    layers = [pre_log, post_log] + ([] if fill is None else [fill])
+    data = [layer.transpose(*SPATIAL_DIMS).astype(np.float32, copy=False).data for layer in layers]
+    options: dict[str, Any] = {
         "median_size": median_size,
         "boxcar_size": boxcar_size,
         "radius": radius,
         "depth": depth,
     }
-    out: Any
     if any(isinstance(d, dsa.Array) for d in data):
-        stacked = dsa.stack([dsa.asarray(d) for d in data]).rechunk({0: -1})
-        rechunked, padded = overlapped(stacked, depth, "symmetric")
-        out = dsa.map_blocks(
+        # one overlap per layer, aligned (no stacked copy); the image's edge is
+        # mirrored inside the block function (no boundary copies)
+        first = dsa.asarray(data[1])
+        padded = []
+        for d in data:
+            rechunked, layer = overlapped(dsa.asarray(d).rechunk(first.chunks), depth, "none")
+            padded.append(layer)
+        return dsa.map_blocks(
             _filter_block,
-            padded,
+            *padded,
             **options,
-            chunks=((3,), *rechunked.chunks[1:]),
+            new_axis=0,
+            chunks=((4,), *rechunked.chunks),
             dtype=np.float32,
             meta=np.empty((0, 0, 0), dtype=np.float32),
         )
-    else:
-        padded_image = np.empty((3, ny + 2 * depth, nx + 2 * depth), dtype=np.float32)
-        for layer, target in zip(data, padded_image, strict=True):
-            pad_into(np.ascontiguousarray(layer), depth, target)  # mirrored, as np.pad "symmetric"
-        out = _filter_block(padded_image, **options)
-    template = layers[1]
-    post_f, change, usable = (template.copy(data=out[i]) for i in range(3))
-    for da in (post_f, change, usable):
-        da.encoding = {}
-    return post_f, change, usable > 0
-
-
-def _unit_range(da: xr.DataArray, mask: xr.DataArray) -> tuple[xr.DataArray, Any, Any]:
-    """*da* over the *mask* pixels rescaled to [0, 1] by its exact min and max."""
-    values = da.where(mask)
-    lo, hi = values.min(), values.max()
-    span = (hi - lo).where(hi > lo)
-    return ((values - lo) / span).astype(np.float64), lo, span
+    return _filter_block(*(np.ascontiguousarray(d) for d in data), **options)
 
 
 def _std_from_histogram(hist: xr.DataArray) -> xr.DataArray:
@@ -261,12 +342,38 @@ def _std_from_histogram(hist: xr.DataArray) -> xr.DataArray:
 class _Prepared:
     """The filtered images of a pre/post pair, lazily, with their masks."""
 
-    post: xr.DataArray  # filtered post-event image (log scale), NaN at nodata
-    change: xr.DataArray  # filtered post − filtered pre
-    usable: xr.DataArray  # pixels fit for statistics and for the map
-    nodata: xr.DataArray  # NaN in either input
+    stack: Any  # (4, y, x) float32 numpy or dask: the layers _POST, _CHANGE, _USABLE, _NODATA
     template: xr.DataArray  # the post-event band (dims, coords)
     integer: np.dtype[Any] | None  # dtype of integer chips, else None
+
+    def layer(self, index: int) -> xr.DataArray:
+        """One layer of the stack on the template's (y, x) grid."""
+        coords = self.template.coords.items()
+        return xr.DataArray(
+            self.stack[index],
+            dims=SPATIAL_DIMS,
+            coords={k: v for k, v in coords if set(v.dims) <= set(SPATIAL_DIMS)},
+        )
+
+    @property
+    def post(self) -> xr.DataArray:
+        """Filtered post-event image (log scale), NaN at nodata."""
+        return self.layer(_POST)
+
+    @property
+    def change(self) -> xr.DataArray:
+        """Filtered post − filtered pre."""
+        return self.layer(_CHANGE)
+
+    @property
+    def usable(self) -> xr.DataArray:
+        """Pixels fit for statistics and for the map."""
+        return self.layer(_USABLE) > 0
+
+    @property
+    def nodata(self) -> xr.DataArray:
+        """NaN in either input."""
+        return self.layer(_NODATA) > 0
 
 
 def _check_options(
@@ -332,28 +439,21 @@ def _prepare(
             f"{func}: pre is in {pre_da.attrs.get('units')!r} and post in "
             f"{post_da.attrs.get('units')!r}; convert one (sarcube.to_db / to_linear)"
         )
-    pre_log, pre_ok = _log_scale(pre_da, scale)
-    post_log, post_ok = _log_scale(post_da, scale)
-    nodata = pre_log.isnull() | post_log.isnull()
-    post_f, change, usable = _filtered(
+    pre_log, pre_fill = _log_scale(pre_da, scale)
+    post_log, post_fill = _log_scale(post_da, scale)
+    fills = [f for f in (pre_fill, post_fill) if f is not None]
+    fill = fills[0] | fills[1] if len(fills) == 2 else (fills[0] if fills else None)
+    stack = _filtered(
         pre_log,  # NaN in either image is made NaN in both inside the window pass
         post_log,
-        ~(pre_ok & post_ok),
+        fill,
         median_size,
         boxcar_size,
         nodata_buffer,
         func,
     )
     integer = post_da.dtype if np.issubdtype(post_da.dtype, np.integer) else None
-    return _Prepared(post_f, change, usable, nodata, post_da, integer)
-
-
-def _finish(
-    flooded: xr.DataArray, prep: _Prepared, min_size: int, attrs: dict[str, Any]
-) -> xr.DataArray:
-    """uint8 map with nodata, small regions removed, the template's coords and CF flags."""
-    result = flooded.astype(np.uint8).where(~prep.nodata, np.uint8(NODATA)).astype(np.uint8)
-    return _dress(result, prep, min_size, attrs)
+    return _Prepared(stack, post_da, integer)
 
 
 def _dress(
@@ -850,6 +950,208 @@ def flood_thresholds(
     return _surface(prep, scale, post_offset, change_offset, region_size, func, tiles)
 
 
+# --------------------------------------------------------------------------
+# global thresholds: three block passes over the window pass's stack (value
+# ranges, histograms, map) with two tiny reductions between them
+
+_EMPTY = math.inf
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _range_kernel(stack: np.ndarray) -> np.ndarray:
+    """[min post, −max post, min change, −max change] over the usable pixels (inf: none)."""
+    out = np.full(4, _EMPTY)
+    for i in range(stack.shape[1]):
+        for j in range(stack.shape[2]):
+            if stack[_USABLE, i, j] > 0:
+                p = np.float64(stack[_POST, i, j])
+                c = np.float64(stack[_CHANGE, i, j])
+                out[0] = min(out[0], p)
+                out[1] = min(out[1], -p)
+                out[2] = min(out[2], c)
+                out[3] = min(out[3], -c)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _to_unit(value: np.float32, lo: np.float32, span: np.float32) -> np.float32:
+    """*value* rescaled to [0, 1] by the image's range, in float32 (NaN span: NaN)."""
+    return np.float32(np.float32(value - lo) / span)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _histogram_of_units(stack: np.ndarray, unit: np.ndarray, nbins: int) -> np.ndarray:
+    """Counts of the usable pixels' unit values, ``nbins`` equal bins over [0, 1] per image.
+
+    The binning of :func:`sarcube.histogram` over ``range=(0, 1)``.
+    """
+    out = np.zeros(2 * nbins, dtype=np.float64)
+    scale = nbins / (1.0 - 0.0)
+    lo_p, span_p = np.float32(unit[0]), np.float32(unit[1])
+    lo_c, span_c = np.float32(unit[2]), np.float32(unit[3])
+    for i in range(stack.shape[1]):
+        for j in range(stack.shape[2]):
+            if stack[_USABLE, i, j] > 0:
+                u = _to_unit(stack[_POST, i, j], lo_p, span_p)
+                if u == u:
+                    b = int((np.float64(u) - 0.0) * scale)
+                    out[min(max(b, 0), nbins - 1)] += 1.0
+                u = _to_unit(stack[_CHANGE, i, j], lo_c, span_c)
+                if u == u:
+                    b = int((np.float64(u) - 0.0) * scale)
+                    out[nbins + min(max(b, 0), nbins - 1)] += 1.0
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _units(stack: np.ndarray, unit: np.ndarray, k: int) -> np.ndarray:
+    """Unit values of image *k* (0 post, 1 change) as float64, NaN where not usable."""
+    out = np.full(stack.shape[1:], np.nan)
+    lo, span = np.float32(unit[2 * k]), np.float32(unit[2 * k + 1])
+    for i in range(stack.shape[1]):
+        for j in range(stack.shape[2]):
+            if stack[_USABLE, i, j] > 0:
+                out[i, j] = _to_unit(stack[_POST + k, i, j], lo, span)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _global_block(stack: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """uint8 map of a block: usable, unit post <= its cut and unit change <= its cut."""
+    lo_p, span_p, cut_p = np.float32(params[0]), np.float32(params[1]), params[2]
+    lo_c, span_c, cut_c = np.float32(params[3]), np.float32(params[4]), params[5]
+    out = np.empty(stack.shape[1:], dtype=np.uint8)
+    for i in range(stack.shape[1]):
+        for j in range(stack.shape[2]):
+            if stack[_NODATA, i, j] > 0:
+                out[i, j] = NODATA
+            elif (
+                stack[_USABLE, i, j] > 0
+                and np.float64(_to_unit(stack[_POST, i, j], lo_p, span_p)) <= cut_p
+                and np.float64(_to_unit(stack[_CHANGE, i, j], lo_c, span_c)) <= cut_c
+            ):
+                out[i, j] = FLOOD
+            else:
+                out[i, j] = NO_FLOOD
+    return out
+
+
+def _unit_params(ranges: np.ndarray) -> np.ndarray:
+    """[lo, span] of the post image and of the change, float32 values (NaN span: no range)."""
+    out = np.full(4, np.nan)
+    for k in range(2):
+        if np.isfinite(ranges[2 * k]):
+            lo, hi = np.float32(ranges[2 * k]), np.float32(-ranges[2 * k + 1])
+            out[2 * k] = lo
+            out[2 * k + 1] = np.float32(hi - lo) if hi > lo else np.nan
+    return out
+
+
+def _cuts(
+    counts: np.ndarray,
+    unit: np.ndarray,
+    tiled: np.ndarray | None = None,
+    *,
+    how: str,
+    offsets: tuple[float, float],
+) -> np.ndarray:
+    """[lo, span, cut] per image, then both thresholds in the images' units, then fallback.
+
+    The cut is the criterion's threshold on the unit histogram (or the tiled
+    selection's, *tiled* ``[post, change, fallback post, fallback change]``)
+    shifted by the offset in standard deviations of the unit values.
+    """
+    centres = _centres(0.0, 1.0, _BINS)
+    out = np.empty(9)
+    for k in range(2):
+        hist = counts[k * _BINS : (k + 1) * _BINS]
+        found = _CRITERIA[how](hist, centres) if tiled is None else tiled[k]
+        std = _std_from_histogram(xr.DataArray(hist, dims="bin", coords={"bin": centres}))
+        cut = found + offsets[k] * float(std)
+        lo, span = unit[2 * k], unit[2 * k + 1]
+        out[3 * k : 3 * k + 3] = lo, span, cut
+        out[6 + k] = lo + cut * span
+    out[8] = 0.0 if tiled is None else float(tiled[2] > 0 or tiled[3] > 0)
+    return out
+
+
+def _one(block: Any) -> np.ndarray:
+    """The block of a contracted blockwise index with one chunk (dask passes a list)."""
+    while isinstance(block, list):
+        (block,) = block
+    return np.asarray(block)
+
+
+def _on_stack(kernel: Any, stack: Any, *small: Any, out: str, **options: Any) -> Any:
+    """Blockwise *kernel* of a block of *stack* and whole 1-d *small* arrays.
+
+    ``concatenate=False`` with the one-chunk layer and parameter axes unwrapped
+    here: dask's concatenation would copy every block of the stack.
+    """
+
+    def chunk(block: Any, *args: Any) -> np.ndarray:
+        return np.asarray(kernel(_one(block), *(_one(a) for a in args)))
+
+    return dsa.blockwise(
+        chunk,
+        out,
+        stack,
+        "kyx",
+        *[a for s in small for a in (s.rechunk(-1), "p")],
+        concatenate=False,
+        **options,
+    )
+
+
+def _per_block(kernel: Any, stack: Any, *small: Any, size: int, **kwargs: Any) -> Any:
+    """A dask array of *kernel*'s 1-d result of *size* values for every block of *stack*."""
+
+    def values(block: np.ndarray, *args: np.ndarray) -> np.ndarray:
+        return np.asarray(kernel(block, *args, **kwargs)).reshape((1, 1, size))
+
+    return _on_stack(
+        values,
+        stack,
+        *small,
+        out="yxr",
+        new_axes={"r": size},
+        adjust_chunks={"y": 1, "x": 1},
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0), dtype=np.float64),
+    )
+
+
+def _per_pixel(kernel: Any, stack: Any, small: Any, *args: Any, dtype: Any) -> Any:
+    """A dask ``(y, x)`` array of *kernel* on every block of *stack* and the 1-d *small*."""
+
+    def pixels(block: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.asarray(kernel(block, values, *args))
+
+    return _on_stack(
+        pixels, stack, small, out="yx", dtype=dtype, meta=np.empty((0, 0), dtype=dtype)
+    )
+
+
+def _small(func: Any, *arrays: Any, size: int, **kwargs: Any) -> Any:
+    """*func* of whole small 1-d dask arrays: a lazy 1-d float64 result of *size* values.
+
+    One task; blockwise keeps the inputs' keys, so the blocks they come from are
+    computed once for the whole graph.
+    """
+    indices = "abc"[: len(arrays)]
+    pairs = [a for index, array in zip(indices, arrays, strict=True) for a in (array, index)]
+    return dsa.blockwise(
+        func,
+        "r",
+        *pairs,
+        new_axes={"r": size},
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0,), dtype=np.float64),
+        **kwargs,
+    )
+
+
 def _global_map(
     prep: _Prepared,
     method: str,
@@ -861,27 +1163,46 @@ def _global_map(
     boxcar_size: int,
 ) -> xr.DataArray:
     how = "otsu" if method == "auto" else method
-    options: dict[str, Any] = {"method": how, "range": (0.0, 1.0), "bins": _BINS}
+    offsets = (float(post_offset), float(change_offset))
+    stack = prep.stack
+    lazy = isinstance(stack, dsa.Array)
+    if lazy:
+        ranges = _per_block(_range_kernel, stack, size=4).min(axis=(0, 1))
+        unit = _small(_unit_params, ranges, size=4)
+        counts = _per_block(_histogram_of_units, stack, unit, nbins=_BINS, size=2 * _BINS)
+        counts = counts.sum(axis=(0, 1))
+    else:
+        unit = _unit_params(_range_kernel(stack))
+        counts = _histogram_of_units(stack, unit, _BINS)
+    tiled: Any = None
     if how == "tiled":
-        options.update(criterion="otsu", tile_sizes=tile_sizes)
-    conditions = []
-    coords: dict[Hashable, Any] = {}
-    fallback: Any = False
-    for label, image, offset in (
-        ("post_threshold", prep.post, post_offset),
-        ("change_threshold", prep.change, change_offset),
-    ):
-        unit, lo, span = _unit_range(image, prep.usable)
-        found = threshold(unit, **options)
-        std = _std_from_histogram(found["histogram"] if how != "tiled" else _whole(unit))
-        cut = found["threshold"] + offset * std
-        conditions.append(unit <= cut)
-        coords[label] = (lo + cut * span).astype(np.float64)
-        if how == "tiled":
-            fallback = fallback | found["fallback"]
-    flooded = conditions[0] & conditions[1] & prep.usable
-    result = _finish(
-        flooded,
+        found = []
+        for k in range(2):
+            if lazy:
+                units: Any = _per_pixel(_units, stack, unit, k, dtype=np.float64)
+            else:
+                units = _units(stack, unit, k)
+            picked = threshold(
+                xr.DataArray(units, dims=SPATIAL_DIMS),
+                method="tiled",
+                criterion="otsu",
+                tile_sizes=tile_sizes,
+                range=(0.0, 1.0),
+                bins=_BINS,
+            )
+            found.append(picked)
+        parts = [f["threshold"].data for f in found] + [f["fallback"].data for f in found]
+        tiled = dsa.stack(parts) if lazy else np.stack(parts).astype(np.float64)
+    if lazy:
+        extra = () if tiled is None else (tiled,)
+        params: Any = _small(_cuts, counts, unit, *extra, how=how, offsets=offsets, size=9)
+        out: Any = _per_pixel(_global_block, stack, params, dtype=np.uint8)
+    else:
+        params = _cuts(counts, unit, tiled, how=how, offsets=offsets)
+        out = _global_block(stack, params)
+    result = prep.layer(_POST).copy(data=out)
+    result = _dress(
+        result,
         prep,
         min_size,
         {
@@ -889,14 +1210,12 @@ def _global_map(
             "thresholds": "global",
             "median_size": median_size,
             "boxcar_size": boxcar_size,
-            "post_offset": float(post_offset),
-            "change_offset": float(change_offset),
+            "post_offset": offsets[0],
+            "change_offset": offsets[1],
         },
     )
-    result = result.assign_coords(coords)
-    return result.assign_coords(threshold_fallback=xr.DataArray(fallback))
-
-
-def _whole(unit: xr.DataArray) -> xr.DataArray:
-    hist: xr.DataArray = histogram(unit, bins=_BINS, range=(0.0, 1.0))
-    return hist
+    return result.assign_coords(
+        post_threshold=xr.DataArray(params[6]),
+        change_threshold=xr.DataArray(params[7]),
+        threshold_fallback=xr.DataArray(params[8] > 0),
+    )

@@ -138,3 +138,21 @@ def test_threshold_lazy_equals_eager_and_separates_water(method: str) -> None:
     assert eager.attrs["method"] == method
     with pytest.raises(ParameterError, match="unknown method"):
         sarcube.threshold(db, method="mean")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dates", [2, 3, 4])
+def test_reduce_time_median_equals_numpy_with_nan(dates: int) -> None:
+    # the pair of dates has its own branch-free path; every count of valid dates
+    rng = np.random.default_rng(dates)
+    values = rng.gamma(4.0, 0.05, (dates, 37, 29)).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:, 0, :3] = np.nan  # no valid date
+    cube = xr.DataArray(values, dims=("time", "y", "x"))
+    expected = np.full(values.shape[1:], np.nan, dtype=np.float32)
+    some = ~np.isnan(values).all(axis=0)
+    expected[some] = np.nanmedian(values[:, some], axis=0)
+    eager = sarcube.reduce_time(cube, how="median")
+    lazy = sarcube.reduce_time(cube.chunk({"time": 1, "y": 10, "x": 16}), how="median")
+    assert eager.dtype == np.float32
+    np.testing.assert_array_equal(eager.values, expected)
+    np.testing.assert_array_equal(lazy.values, expected)
