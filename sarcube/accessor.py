@@ -12,13 +12,31 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import calibration, change, classify, insar, multisensor, regions, scaling, thresholds
-from .conventions import SPATIAL_DIMS
-from .filters import speckle, tv
-from .io import export, rle, zonal
+from ._lazy import LazyModule
+from .conventions import SPATIAL_DIMS, TV_HALO
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+    from . import calibration, change, classify, insar, multisensor, regions, scaling, thresholds
+    from .filters import speckle, tv
+    from .io import export, rle, zonal
+else:  # loaded when a method is first called: registering .sar costs nothing
+    calibration, change, classify, insar, multisensor, regions, scaling, thresholds = (
+        LazyModule(f"sarcube.{name}")
+        for name in (
+            "calibration",
+            "change",
+            "classify",
+            "insar",
+            "multisensor",
+            "regions",
+            "scaling",
+            "thresholds",
+        )
+    )
+    speckle, tv = LazyModule("sarcube.filters.speckle"), LazyModule("sarcube.filters.tv")
+    export, rle, zonal = (LazyModule(f"sarcube.io.{name}") for name in ("export", "rle", "zonal"))
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -30,6 +48,8 @@ class SarAccessor(Generic[XObj]):
 
     def __init__(self, obj: XObj) -> None:
         self._obj: XObj = obj
+        if not _documented:
+            _copy_docs()
 
     def to_db(self) -> XObj:
         return calibration.to_db(self._obj)
@@ -87,7 +107,7 @@ class SarAccessor(Generic[XObj]):
         domain: Literal["db", "linear"] = "db",
         max_iter: int | None = None,
         eps: float | None = None,
-        halo: int = tv.DEFAULT_HALO,
+        halo: int = TV_HALO,
         precision: Literal["float32", "float64"] = "float32",
     ) -> XObj:
         return tv.tv_denoise(
@@ -163,35 +183,59 @@ class SarAccessor(Generic[XObj]):
     def los_to_vertical(self, incidence: Any, **kwargs: Any) -> xr.DataArray:
         return insar.los_to_vertical(self._obj, incidence, **kwargs)  # type: ignore[arg-type]
 
-    to_db.__doc__ = calibration.to_db.__doc__
-    to_linear.__doc__ = calibration.to_linear.__doc__
-    clamp_stats.__doc__ = calibration.clamp_stats.__doc__
-    clamp.__doc__ = scaling.clamp.__doc__
-    normalise.__doc__ = scaling.normalise.__doc__
-    lee_filter.__doc__ = speckle.lee_filter.__doc__
-    refined_lee.__doc__ = speckle.refined_lee.__doc__
-    frost_filter.__doc__ = speckle.frost_filter.__doc__
-    gamma_map_filter.__doc__ = speckle.gamma_map_filter.__doc__
-    boxcar_filter.__doc__ = speckle.boxcar_filter.__doc__
-    median_filter.__doc__ = speckle.median_filter.__doc__
-    estimate_enl.__doc__ = speckle.estimate_enl.__doc__
-    tv_denoise.__doc__ = tv.tv_denoise.__doc__
-    difference.__doc__ = change.difference.__doc__
-    log_ratio.__doc__ = change.log_ratio.__doc__
-    normalized_change.__doc__ = change.normalized_change.__doc__
-    reduce_time.__doc__ = change.reduce_time.__doc__
-    threshold.__doc__ = thresholds.threshold.__doc__
-    remove_small_regions.__doc__ = regions.remove_small_regions.__doc__
-    region_stats.__doc__ = regions.region_stats.__doc__
-    to_vector.__doc__ = export.to_vector.__doc__
-    kmeans.__doc__ = classify.kmeans.__doc__
-    superpixels.__doc__ = classify.superpixels.__doc__
-    sar_rgb.__doc__ = classify.sar_rgb.__doc__
-    sar_features.__doc__ = multisensor.sar_features.__doc__
-    zonal_stats.__doc__ = zonal.zonal_stats.__doc__
-    rle_encode.__doc__ = rle.rle_encode.__doc__
-    phase_to_displacement.__doc__ = insar.phase_to_displacement.__doc__
-    los_to_vertical.__doc__ = insar.los_to_vertical.__doc__
+
+#: Each method's docstring is its function's: (method, module, function).
+_DOCUMENTED = (
+    ("to_db", calibration, "to_db"),
+    ("to_linear", calibration, "to_linear"),
+    ("clamp_stats", calibration, "clamp_stats"),
+    ("clamp", scaling, "clamp"),
+    ("normalise", scaling, "normalise"),
+    ("lee_filter", speckle, "lee_filter"),
+    ("refined_lee", speckle, "refined_lee"),
+    ("frost_filter", speckle, "frost_filter"),
+    ("gamma_map_filter", speckle, "gamma_map_filter"),
+    ("boxcar_filter", speckle, "boxcar_filter"),
+    ("median_filter", speckle, "median_filter"),
+    ("estimate_enl", speckle, "estimate_enl"),
+    ("tv_denoise", tv, "tv_denoise"),
+    ("difference", change, "difference"),
+    ("log_ratio", change, "log_ratio"),
+    ("normalized_change", change, "normalized_change"),
+    ("reduce_time", change, "reduce_time"),
+    ("threshold", thresholds, "threshold"),
+    ("remove_small_regions", regions, "remove_small_regions"),
+    ("region_stats", regions, "region_stats"),
+    ("to_vector", export, "to_vector"),
+    ("kmeans", classify, "kmeans"),
+    ("superpixels", classify, "superpixels"),
+    ("sar_rgb", classify, "sar_rgb"),
+    ("sar_features", multisensor, "sar_features"),
+    ("zonal_stats", zonal, "zonal_stats"),
+    ("rle_encode", rle, "rle_encode"),
+    ("phase_to_displacement", insar, "phase_to_displacement"),
+    ("los_to_vertical", insar, "los_to_vertical"),
+)
+_documented = False
+
+
+def _copy_docs() -> bool:
+    """Give each method its function's docstring (once; importing the modules it forwards to).
+
+    Called when the first accessor is made, and tried at import: while a
+    sarcube module that imports xarray is itself being imported (xarray
+    loaded first through it), its functions are not there yet, so the copy
+    waits for the first accessor.
+    """
+    global _documented
+    if not _documented:
+        try:
+            for method, module, function in _DOCUMENTED:
+                getattr(SarAccessor, method).__doc__ = getattr(module, function).__doc__
+        except (AttributeError, ImportError):
+            return False
+        _documented = True
+    return True
 
 
 @xr.register_dataset_accessor("sar")
@@ -202,3 +246,6 @@ class DatasetSarAccessor(SarAccessor[xr.Dataset]):
 @xr.register_dataarray_accessor("sar")
 class DataArraySarAccessor(SarAccessor[xr.DataArray]):
     """``DataArray.sar``: see :class:`SarAccessor`."""
+
+
+_copy_docs()

@@ -30,14 +30,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pystac
-import rasterio
-from pystac.extensions.projection import ProjectionExtension
-from pystac.extensions.sar import FrequencyBand, Polarization, SarExtension
-from pystac.extensions.sat import SatExtension
-from rasterio.warp import transform_bounds
+if TYPE_CHECKING:
+    import pystac
+
+# pystac and rasterio are imported by the functions that use them: the command
+# line reads PATTERNS for its help without loading them.
 
 from .errors import CatalogError, OutputError, ParameterError
 
@@ -126,6 +125,8 @@ class _Grid:
 
 
 def _read_grid(path: Path) -> _Grid:
+    import rasterio
+
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
@@ -203,6 +204,10 @@ def build(
         No file matched the pattern, files of one acquisition have different
         grids, or an acquisition has the same polarisation twice.
     """
+    import pystac
+    from pystac.extensions.projection import ProjectionExtension
+    from pystac.extensions.sar import SarExtension
+
     if isinstance(pattern, str):
         if pattern not in PATTERNS:
             raise ParameterError(
@@ -272,6 +277,12 @@ def _make_item(
     pattern: FilenamePattern,
     extra: dict[str, Any],
 ) -> pystac.Item:
+    import pystac
+    from pystac.extensions.projection import ProjectionExtension
+    from pystac.extensions.sar import FrequencyBand, Polarization, SarExtension
+    from pystac.extensions.sat import SatExtension
+    from rasterio.warp import transform_bounds
+
     group, when = key
     grids = {pol: _read_grid(path) for pol, (_, path, _) in pols.items()}
     first_pol = sorted(grids)[0]

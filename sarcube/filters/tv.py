@@ -46,7 +46,7 @@ from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, halo_sizes, overlapped
 from ..calibration import to_db, to_linear
-from ..conventions import SPATIAL_DIMS
+from ..conventions import SPATIAL_DIMS, TV_HALO
 from ..errors import ParameterError
 from .speckle import _check_input, _image_moments, _nonnegative
 
@@ -56,7 +56,7 @@ XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 #: Halo (pixels) each chunk borrows from its neighbours on dask input.
-DEFAULT_HALO = 32
+DEFAULT_HALO = TV_HALO
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
