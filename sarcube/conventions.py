@@ -42,6 +42,7 @@ TIME_METADATA: Final = {
 #: Halo (pixels) each chunk borrows from its neighbours in ``tv_denoise`` on dask input.
 TV_HALO: Final = 32
 
+
 def long_name(band: str, units: str) -> str:
     """Human-readable ``long_name`` for a polarisation in the given units.
 
