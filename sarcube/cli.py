@@ -287,24 +287,72 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wrapped(text: str) -> str:
+    """A command's description wrapped for the terminal (its examples keep their lines)."""
+    import shutil
+    import textwrap
+
+    return textwrap.fill(text, min(shutil.get_terminal_size().columns, 100) - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from .catalog import PATTERNS
 
-    parser = argparse.ArgumentParser(prog="sarcube", description="SAR datacubes from STAC.")
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="sarcube",
+        description="SAR datacubes from STAC.",
+        formatter_class=raw,
+        epilog="examples:\n"
+        "  sarcube demo                                  # synthetic flood event, no server\n"
+        "  sarcube run examples/flood_synthetic.toml --dry-run\n"
+        "  sarcube catalog build data/rtc cat --collection-id opera-rtc\n"
+        "\n'sarcube COMMAND --help' describes each command.",
+    )
     parser.add_argument("--version", action="version", version=f"sarcube {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run the demo on a synthetic flood event (no server needed)")
+    demo = sub.add_parser(
+        "demo",
+        help="run the demo on a synthetic flood event (no server needed)",
+        description=_wrapped(
+            "Write a synthetic flood event as GeoTIFFs with a STAC catalog, open it "
+            "as a lazy cube and run the chain on it: clamp statistics and histograms, speckle "
+            "filters and TV in dB, a Zarr round trip, flood maps (three threshold methods, "
+            "k-means) scored against the event's truth, and the shipped model. Everything goes "
+            "to --out."
+        ),
+        formatter_class=raw,
+        epilog="examples:\n"
+        "  sarcube demo\n"
+        "  sarcube demo --out /tmp/demo --size 256 --seed 3 --quiet",
+    )
     demo.add_argument("--out", default="sarcube-demo", help="output folder (default: sarcube-demo)")
     demo.add_argument("--size", type=int, default=512, help="scene size in pixels (default 512)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the synthetic scene and its speckle (default 0)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser(
         "run",
         help="run the chain (load, despeckle, flood map, model, Zarr) from a TOML/YAML config",
+        description=_wrapped(
+            "Run the chain of a config file: a STAC search or synthetic source, a speckle "
+            "filter, flood_map, a model, and the products written to Zarr (resumable: run it "
+            "again to finish an interrupted write). Every section refuses keys it does not take."
+        ),
+        formatter_class=raw,
+        epilog="examples:\n"
+        "  sarcube run examples/flood_synthetic.toml --dry-run   # check and build the graph\n"
+        "  sarcube run examples/flood_synthetic.toml --scheduler local:2\n"
+        "  sarcube run examples/flood_stac.yaml --scheduler tcp://scheduler:8786\n"
+        "\nThe examples/ folder of the repository has commented configs.",
     )
     run.add_argument(
         "config",
@@ -335,16 +383,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
 
-    cat = sub.add_parser("catalog", help="STAC catalog tools")
+    cat = sub.add_parser(
+        "catalog",
+        help="STAC catalog tools",
+        formatter_class=raw,
+        epilog="example:\n  sarcube catalog build data/rtc cat --collection-id opera-rtc",
+    )
     cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
     build = cat_sub.add_parser(
-        "build", help="static STAC collection from per-polarisation GeoTIFFs"
+        "build",
+        help="static STAC collection from per-polarisation GeoTIFFs",
+        description=_wrapped(
+            "Group per-polarisation GeoTIFFs into one STAC item per acquisition (read "
+            "from the file names) and write a self-contained static collection that "
+            "sarcube.open_cube and odc-stac load."
+        ),
+        formatter_class=raw,
+        epilog="examples:\n"
+        "  sarcube catalog build ../shared/data/opera-rtc-s1 cat --collection-id opera-rtc\n"
+        "  sarcube catalog build scenes/ cat --collection-id s1-grd --pattern generic "
+        "--overwrite",
     )
     build.add_argument("source", help="folder of GeoTIFFs (searched recursively)")
     build.add_argument("out", help="output folder for collection.json and items")
-    build.add_argument("--collection-id", required=True)
-    build.add_argument("--pattern", default="opera-rtc-s1", choices=sorted(PATTERNS))
-    build.add_argument("--overwrite", action="store_true")
+    build.add_argument("--collection-id", required=True, help="id of the STAC collection")
+    build.add_argument(
+        "--pattern",
+        default="opera-rtc-s1",
+        choices=sorted(PATTERNS),
+        help="how file names give acquisition time, polarisation and scene: opera-rtc-s1 "
+        "(OPERA_L2_RTC-S1_…_VV.tif, default) or generic (<scene>_<YYYYMMDD[THHMMSS]>_<pol>.tif)",
+    )
+    build.add_argument(
+        "--overwrite", action="store_true", help="replace a collection already in OUT"
+    )
     build.set_defaults(func=_catalog_build)
     return parser
 

@@ -141,3 +141,32 @@ def test_example_config_dry_run(
     assert (model in captured.out) if model else ("model:" not in captured.out)
     assert "dry run: configuration checked and graph built; nothing computed" in captured.out
     assert set(config.parent.iterdir()) == before  # nothing written
+
+
+def _subparsers(parser: Any) -> dict[str, Any]:
+    import argparse
+
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found.update({f"{name} {k}": v for k, v in _subparsers(sub).items()})
+    return found
+
+
+def test_every_option_has_help_and_every_command_an_example() -> None:
+    from sarcube.cli import _parser
+
+    parser = _parser()
+    commands = {"": parser, **_subparsers(parser)}
+    assert set(commands) == {"", "demo", "run", "catalog", "catalog build"}
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.option_strings or action.dest not in ("command", "catalog_command"):
+                assert action.help, f"sarcube {name}: {action.dest} has no help"
+        text = command.format_help()
+        assert "example" in text, f"sarcube {name} --help shows no example"
+        for line in text.splitlines():
+            if line.strip().startswith("sarcube "):
+                assert line.strip().split()[1] in ("demo", "run", "catalog"), line
