@@ -29,12 +29,17 @@ from .errors import DimensionError, DTypeError, ParameterError
 __all__ = [
     "ASHMAN_D",
     "BIMODALITY_COEFFICIENT",
+    "MAX_BINS",
     "bimodality_tests",
     "histogram",
     "kittler_illingworth",
     "otsu",
     "threshold",
 ]
+
+
+#: The most bins a histogram takes: 8 MiB of float64 counts per chunk.
+MAX_BINS = 1 << 20
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -83,6 +88,12 @@ def histogram(
     check_real(da, "histogram")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
         raise ParameterError(f"histogram: bins must be an integer >= 2, got {bins!r}")
+    if bins > MAX_BINS:
+        raise ParameterError(
+            f"histogram: bins={bins} would hold {bins * 8 / 2**20:,.0f} MiB of counts per "
+            f"chunk; pass at most {MAX_BINS} (a threshold needs a few hundred to a few "
+            "thousand, e.g. bins=1024)"
+        )
     lo, hi = _default_range(da) if range is None else (float(range[0]), float(range[1]))
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         example = f"({hi:g}, {lo:g})" if math.isfinite(lo) and hi < lo else "(-30, 30)"

@@ -117,6 +117,8 @@ def to_zarr(
         raise OutputError(
             f"cannot write {path}: {parent} is not a writable folder; create it first"
         )
+    _check_names(obj)
+    _check_sizes(obj)
     ds = _prepared(obj)
     _check_encoding(ds, encoding)
     plan = _plan(ds)
@@ -245,6 +247,32 @@ def _compute_with_progress(tasks: list[Any]) -> None:
 
 
 _PROGRESS = ".sarcube-progress"  # a sibling folder: zarr warns about foreign files inside
+
+
+def _check_names(obj: xr.DataArray | xr.Dataset) -> None:
+    """Every variable name must be one Zarr array name: no '/', not '.' or '..'."""
+    names = [obj.name] if isinstance(obj, xr.DataArray) else list(obj.variables)
+    for name in names:
+        if name is None:
+            continue
+        text = str(name)
+        if "/" in text or text in (".", "..") or not text or text.startswith("__"):
+            safe = text.replace("/", "_").strip(".").lstrip("_") or "data"
+            raise ParameterError(
+                f"to_zarr: {text!r} cannot name a Zarr array (a '/' makes nested groups; "
+                f"'.', '..', '' and names starting with '__' are reserved); rename it, "
+                f"e.g. obj.rename({{{text!r}: {safe!r}}})"
+            )
+
+
+def _check_sizes(obj: xr.DataArray | xr.Dataset) -> None:
+    """An empty dim leaves nothing to write: refused before the store is created."""
+    empty = [str(d) for d, n in obj.sizes.items() if n == 0]
+    if empty:
+        raise ParameterError(
+            f"to_zarr: dims {empty} have size 0, so there is nothing to write; select a "
+            "non-empty region first (e.g. check the bbox or the time range of the search)"
+        )
 
 
 def _prepared(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
