@@ -777,28 +777,21 @@ def _check_surface_grid(surface: xr.Dataset, template: xr.DataArray, func: str) 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _regional_block(
-    post: np.ndarray,
-    change: np.ndarray,
-    usable: np.ndarray,
-    nodata: np.ndarray,
-    grid: np.ndarray,
-    y0: int,
-    x0: int,
-    region: int,
+    stack: np.ndarray, grid: np.ndarray, y0: int, x0: int, region: int
 ) -> np.ndarray:
-    """uint8 map of a (ny, nx) block at (y0, x0) against the interpolated surfaces."""
-    ny, nx = post.shape
+    """uint8 map of a block of the window pass's stack at (y0, x0) against the surfaces."""
+    ny, nx = stack.shape[1:]
     post_t = interpolate(grid[0], y0, x0, ny, nx, region)
     change_t = interpolate(grid[1], y0, x0, ny, nx, region)
     out = np.empty((ny, nx), dtype=np.uint8)
     for i in range(ny):
         for j in range(nx):
-            if nodata[i, j]:
+            if stack[_NODATA, i, j] > 0:
                 out[i, j] = NODATA
             elif (
-                usable[i, j]
-                and np.float64(post[i, j]) <= post_t[i, j]
-                and np.float64(change[i, j]) <= change_t[i, j]
+                stack[_USABLE, i, j] > 0
+                and np.float64(stack[_POST, i, j]) <= post_t[i, j]
+                and np.float64(stack[_CHANGE, i, j]) <= change_t[i, j]
             ):
                 out[i, j] = FLOOD
             else:
@@ -807,10 +800,7 @@ def _regional_block(
 
 
 def _dask_block(
-    post: np.ndarray,
-    change: np.ndarray,
-    usable: np.ndarray,
-    nodata: np.ndarray,
+    stack: np.ndarray,
     grid: np.ndarray,
     *,
     shape: tuple[int, int, int],
@@ -818,10 +808,8 @@ def _dask_block(
     block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
     assert block_info is not None
-    (y0, _), (x0, _) = block_info[0]["array-location"]
-    return _regional_block(
-        post, change, usable, nodata, grid.reshape(shape), int(y0), int(x0), region
-    )
+    _, (y0, _), (x0, _) = block_info[0]["array-location"]
+    return _regional_block(stack, grid.reshape(shape), int(y0), int(x0), region)
 
 
 def _regional_map(
@@ -833,34 +821,25 @@ def _regional_map(
 ) -> xr.DataArray:
     region = int(surface.attrs["region_size"])
     grid = xr.concat([surface["post_threshold"], surface["change_threshold"]], "image")
-    arrays = [
-        prep.post.transpose(*SPATIAL_DIMS).astype(np.float32),
-        prep.change.transpose(*SPATIAL_DIMS).astype(np.float32),
-        prep.usable.transpose(*SPATIAL_DIMS),
-        prep.nodata.transpose(*SPATIAL_DIMS),
-    ]
-    data = [a.data for a in arrays]
-    if isinstance(data[0], dsa.Array):
+    stack = prep.stack
+    if isinstance(stack, dsa.Array):
         # With a computed surface (numpy), nothing here waits for a reduction: the map
         # streams chunk by chunk. A lazy surface joins its reduction pass to the graph.
-        flat = dsa.asarray(grid.data).reshape((1, -1)).rechunk(-1)
-        first = dsa.asarray(data[0])
-        data = [dsa.asarray(d).rechunk(first.chunks) for d in data]  # the window pass may
-        out: Any = dsa.map_blocks(  # have merged chunks smaller than its halo
+        flat = dsa.asarray(grid.data).reshape((1, 1, -1)).rechunk(-1)
+        out: Any = dsa.map_blocks(
             _dask_block,
-            *data,
+            stack,
             flat,
             shape=grid.shape,
             region=region,
-            chunks=data[0].chunks,
+            drop_axis=0,
+            chunks=stack.chunks[1:],
             dtype=np.uint8,
             meta=np.empty((0, 0), dtype=np.uint8),
         )
     else:
-        post, change, usable, nodata = (np.asarray(d) for d in data)
-        out = _regional_block(post, change, usable, nodata, np.asarray(grid.values), 0, 0, region)
-    result = arrays[0].copy(data=out)
-    result.encoding = {}
+        out = _regional_block(stack, np.asarray(grid.values), 0, 0, region)
+    result = prep.layer(_POST).copy(data=out)
     return _dress(
         result,
         prep,
