@@ -393,27 +393,28 @@ def _row_gamma_map(
         out[x] = np.float32(res) if ok else _NAN
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _row_cv2(
     n: np.ndarray, s: np.ndarray, ss: np.ndarray, full: float, nan_free: bool, out: np.ndarray
 ) -> None:
     """var / mean² of windows whose pixels are all valid and whose mean is > 0, else NaN.
 
-    *nan_free*: every window of the row is full (``n == full``); then 1/n is
-    taken once for the row instead of per pixel, which is the same number.
+    *nan_free*: every window of the row is full (``n == full``), so the counts
+    are not read. Both paths compute a full window's CV² the same way (IEEE
+    arithmetic, no fast-math: a vectorised and a scalar iteration agree), so
+    which one a row takes does not change it.
     """
+    r = 1.0 / full
     if nan_free:
-        r = 1.0 / full
         for x in range(out.shape[0]):
             m = s[x] * r
             res = (ss[x] * r - m * m) / (m * m)
             out[x] = np.float32(res if res >= _CV2_CONSTANT else 0.0) if m > 0 else _NAN
         return
     for x in range(out.shape[0]):
-        c = n[x]
-        m = s[x] / c
-        ok = c == full and m > 0
-        res = (ss[x] / c - m * m) / (m * m)
+        m = s[x] * r
+        ok = n[x] == full and m > 0
+        res = (ss[x] * r - m * m) / (m * m)
         # A constant window gives 0 only up to the rounding of the sums, which differs
         # between vectorised and scalar code and with the chunking: below the histogram's
         # range it is made exactly 0 (left out), so the estimate does not depend on chunks.
@@ -513,22 +514,82 @@ def _bin_row(bits: np.ndarray, table: np.ndarray, counts: np.ndarray) -> None:
         counts[column] += 1
 
 
+#: The ENL kernel's running column sums restart from a fresh sum every this many
+#: rows, counted from the padded image's first row (see :func:`cv2_histogram_kernel`).
+ANCHOR = 64
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _window_sums_fixed(
+    size: int,
+    col_n: np.ndarray,
+    col_s: np.ndarray,
+    col_ss: np.ndarray,
+    win_n: np.ndarray,
+    win_s: np.ndarray,
+    win_ss: np.ndarray,
+) -> bool:
+    """The sums of :func:`_window_sums`, each added over its own columns left to right.
+
+    A running sum carries the rounding of every column it passed, so its value
+    depends on where the row (the block) starts; these do not. Each tap is one
+    vectorised pass over the row (about twice the running sum's time). Returns
+    whether no column holds nodata (*win_n* is then left unfilled).
+    """
+    nan_free = True
+    for j in range(col_n.shape[0]):
+        nan_free &= col_n[j] == size
+    nx = win_s.shape[0]
+    win_s[:] = col_s[:nx]
+    win_ss[:] = col_ss[:nx]
+    for t in range(1, size):
+        for j in range(nx):
+            win_s[j] += col_s[j + t]
+            win_ss[j] += col_ss[j + t]
+    if not nan_free:
+        win_n[:] = col_n[:nx]
+        for t in range(1, size):
+            for j in range(nx):
+                win_n[j] += col_n[j + t]
+    return nan_free
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def cv2_histogram_kernel(
-    stack: np.ndarray, pad: int, counts: np.ndarray, size: int, table: np.ndarray
+    stack: np.ndarray,
+    pad: int,
+    counts: np.ndarray,
+    size: int,
+    table: np.ndarray,
+    origin_y: int = 0,
+    own_y: int = 0,
+    own_ny: int = -1,
 ) -> np.ndarray:
     """Histogram (*counts* ``(n, nbins)`` float64, filled here) of the squared
     coefficient of variation var/mean² of every full window with mean > 0.
 
-    The window moments come from the running sums of
-    :func:`moments_rule_kernel` and the CV² of a row from :func:`_row_cv2`, the
-    numbers the filters see; each row is binned at once by :func:`_bin_row`, so
-    no CV² image is written. *stack* and *pad* as for the filter kernels.
+    The window moments do not depend on the block they are computed in, so
+    the estimate is the same on any chunking: a window's column sums are
+    running sums down the rows (as in :func:`moments_rule_kernel`) that
+    restart from a fresh sum every :data:`ANCHOR` rows counted from the padded
+    image's first row, and its window sums add its columns left to right
+    (:func:`_window_sums_fixed`). The last bit of a CV² decides its histogram
+    bin. *origin_y*: the position of the stack's first padded row in the
+    padded image; only the windows of rows ``own_y .. own_y + own_ny`` are
+    counted, and the block must reach back to the anchor before them (a halo
+    :data:`ANCHOR` − 1 rows wider than the window's). Each row's CV²
+    (:func:`_row_cv2`) is binned at once by :func:`_bin_row`, so no CV² image
+    is written. *stack* and *pad* as for the filter kernels.
     """
     n, ny_in, nx_in = stack.shape
     nbins = counts.shape[1]
     h = size // 2
     ny, nx = ny_in + 2 * pad - 2 * h, nx_in + 2 * pad - 2 * h
+    if own_ny < 0:
+        own_ny = ny - own_y
+    first_y = own_y - (origin_y + own_y) % ANCHOR
+    if first_y < 0:
+        raise ValueError("cv2_histogram_kernel: the block does not reach back to its anchor")
     nx_p = nx + 2 * h
     col_n = np.empty(nx_p)
     col_s = np.empty(nx_p)
@@ -543,24 +604,27 @@ def cv2_histogram_kernel(
     for k in range(n):
         img = stack[k]
         partial[:] = 0
-        col_n[:] = 0.0
-        col_s[:] = 0.0
-        col_ss[:] = 0.0
-        for r in range(size):
-            _add_source_row(img[_mirror(r - pad, ny_in)], pad, col_n, col_s, col_ss)
-        for y in range(ny):
-            nan_free = _window_sums(size, col_n, col_s, col_ss, win_n, win_s, win_ss, False)
-            _row_cv2(win_n, win_s, win_ss, full, nan_free, cv2)
-            _bin_row(bits, table, partial)
-            if y + 1 < ny:
+        for y in range(first_y, own_y + own_ny):
+            if y == first_y or (origin_y + y) % ANCHOR == 0:
+                col_n[:] = 0.0
+                col_s[:] = 0.0
+                col_ss[:] = 0.0
+                for r in range(size):
+                    _add_source_row(img[_mirror(y + r - pad, ny_in)], pad, col_n, col_s, col_ss)
+            else:
                 _slide_source_rows(
-                    img[_mirror(y + size - pad, ny_in)],
-                    img[_mirror(y - pad, ny_in)],
+                    img[_mirror(y + size - 1 - pad, ny_in)],
+                    img[_mirror(y - 1 - pad, ny_in)],
                     pad,
                     col_n,
                     col_s,
                     col_ss,
                 )
+            if y < own_y:
+                continue
+            nan_free = _window_sums_fixed(size, col_n, col_s, col_ss, win_n, win_s, win_ss)
+            _row_cv2(win_n, win_s, win_ss, full, nan_free, cv2)
+            _bin_row(bits, table, partial)
         counts[k] = partial[1:]
     return counts
 
