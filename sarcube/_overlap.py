@@ -138,15 +138,21 @@ def halo_sizes(block_info: dict[Any, Any] | None, depth: int) -> tuple[int, int,
     )
 
 
-def overlapped(data: dsa.Array, depth: int, boundary: Boundary) -> tuple[dsa.Array, dsa.Array]:
-    """*data* with chunks of at least *depth* along y/x, and its blocks with their halo."""
+def overlapped(
+    data: dsa.Array, depth: int | tuple[int, int], boundary: Boundary
+) -> tuple[dsa.Array, dsa.Array]:
+    """*data* with chunks of at least *depth* along y/x, and its blocks with their halo.
+
+    *depth*: one halo for y and x, or ``(y, x)``.
+    """
     ndim = data.ndim
-    if depth:
-        # dask's overlap needs every chunk at least as large as the halo.
-        data = data.rechunk(
-            {ax: ensure_minimum_chunksize(depth, data.chunks[ax]) for ax in (ndim - 2, ndim - 1)}
-        )
-    depth_map = {ax: (depth if ax >= ndim - 2 else 0) for ax in range(ndim)}
+    depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
+    halo = {ndim - 2: depth_y, ndim - 1: depth_x}
+    # dask's overlap needs every chunk at least as large as the halo.
+    data = data.rechunk(
+        {ax: ensure_minimum_chunksize(d, data.chunks[ax]) for ax, d in halo.items() if d}
+    )
+    depth_map = {ax: halo.get(ax, 0) for ax in range(ndim)}
     padded = dsa.overlap.overlap(
         data, depth=depth_map, boundary="reflect" if boundary == "symmetric" else "none"
     )

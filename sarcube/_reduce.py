@@ -25,6 +25,18 @@ __all__ = ["region_histograms", "region_shape"]
 _FAN_IN = 16
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def bin_index(value: float, lo: float, scale: float, nbins: int) -> int:
+    """The bin of a valid *value* among *nbins* equal bins from *lo*; outside ones clipped.
+
+    *scale* is ``nbins / (hi - lo)``. The binning of every histogram in
+    sarcube (:func:`sarcube.histogram`, the tiled and regional thresholds,
+    the flood map's and the ENL estimate's), so they agree to the bin.
+    """
+    b = int((value - lo) * scale)  # outside the range: the end bins
+    return min(max(b, 0), nbins - 1)
+
+
 def region_shape(shape: Sequence[int], region: int) -> tuple[int, int]:
     """Regions along y and x of an image of *shape* ``(..., Y, X)``."""
     return -(-int(shape[-2]) // region), -(-int(shape[-1]) // region)
@@ -55,8 +67,7 @@ def _block_counts(
             for j in range(nx):
                 v = row[j]
                 if v == v:
-                    b = int((np.float64(v) - lo) * scale)  # outside the range: the end bins
-                    b = min(max(b, 0), nbins - 1)
+                    b = bin_index(np.float64(v), lo, scale, nbins)
                     out[ri, (x0 + j) // region - rx0, m, b] += 1.0
     return out
 

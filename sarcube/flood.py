@@ -35,7 +35,7 @@ from numba import njit
 from ._checks import check_real, check_spatial, check_xarray
 from ._geographic import accepts_geographic
 from ._overlap import halo_sizes, overlapped
-from ._reduce import region_histograms
+from ._reduce import bin_index, region_histograms
 from .calibration import linear_to_db_values
 from .change import _check_pair, reduce_time
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
@@ -47,7 +47,7 @@ from .errors import (
     UnitsError,
 )
 from .filters._dilate import dilate_square
-from .filters._kernels import moments_rule_kernel
+from .filters._kernels import _mirror, moments_rule_kernel
 from .filters._median import median_args, median_kernel
 from .regional import (
     FIELDS,
@@ -159,12 +159,7 @@ def _mirrored(n_out: int, n_in: int, depth: int, before: int) -> np.ndarray:
     """
     index = np.empty(n_out, dtype=np.intp)
     for r in range(n_out):
-        k = r - depth + before
-        if k < 0:
-            k = -k - 1
-        elif k >= n_in:
-            k = 2 * n_in - k - 1
-        index[r] = k
+        index[r] = _mirror(r - depth + before, n_in)
     return index
 
 
@@ -973,12 +968,10 @@ def _histogram_of_units(stack: np.ndarray, unit: np.ndarray, nbins: int) -> np.n
             if stack[_USABLE, i, j] > 0:
                 u = _to_unit(stack[_POST, i, j], lo_p, span_p)
                 if u == u:
-                    b = int((np.float64(u) - 0.0) * scale)
-                    out[min(max(b, 0), nbins - 1)] += 1.0
+                    out[bin_index(np.float64(u), 0.0, scale, nbins)] += 1.0
                 u = _to_unit(stack[_CHANGE, i, j], lo_c, span_c)
                 if u == u:
-                    b = int((np.float64(u) - 0.0) * scale)
-                    out[nbins + min(max(b, 0), nbins - 1)] += 1.0
+                    out[nbins + bin_index(np.float64(u), 0.0, scale, nbins)] += 1.0
     return out
 
 

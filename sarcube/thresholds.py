@@ -23,6 +23,7 @@ from numba import njit
 
 from ._checks import check_real, check_xarray
 from ._geographic import accepts_geographic
+from ._reduce import bin_index
 from .conventions import DB_UNITS
 from .errors import DimensionError, DTypeError, ParameterError
 
@@ -49,8 +50,7 @@ def _histogram_kernel(values: np.ndarray, lo: float, hi: float, nbins: int) -> n
     scale = nbins / (hi - lo)
     for v in values:
         if v == v:
-            b = int((np.float64(v) - lo) * scale)  # below lo: clipped to bin 0 next
-            b = min(max(b, 0), nbins - 1)
+            b = bin_index(np.float64(v), lo, scale, nbins)
             out[b] += 1.0
     return out
 
@@ -224,8 +224,7 @@ def _tile_histogram_kernel(
         for j in range(nx):
             v = row[j]
             if v == v:
-                b = int((np.float64(v) - lo) * scale)
-                b = min(max(b, 0), nbins - 1)
+                b = bin_index(np.float64(v), lo, scale, nbins)
                 out[ti, j // size, b] += 1.0
     return out
 

@@ -34,6 +34,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .._reduce import bin_index
+
 # Reassociation and contraction let LLVM vectorise; NaN semantics are kept
 # (no "nnan") because NaN marks nodata.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -632,8 +634,7 @@ def cv2_histogram_kernel(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _log_bin(v: np.float32, lo: float, scale: float, nbins: int) -> int:
     """The bin of a float32 *v* > 0: ``int((log10(v) - lo) * scale)`` clipped to the bins."""
-    b = int((np.log10(v) - lo) * scale)
-    return min(max(b, 0), nbins - 1)
+    return bin_index(np.log10(v), lo, scale, nbins)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

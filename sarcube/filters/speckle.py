@@ -33,7 +33,6 @@ from typing import Any, Literal, TypeVar
 import dask.array as dsa
 import numpy as np
 import xarray as xr
-from dask.array.overlap import ensure_minimum_chunksize
 
 from .._checks import (
     check_positive_finite,
@@ -44,7 +43,7 @@ from .._checks import (
 )
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
-from .._overlap import apply_window_kernel, check_window_fits, lead_params
+from .._overlap import apply_window_kernel, check_window_fits, lead_params, overlapped
 from ..calibration import _partials
 from ..conventions import DB_UNITS, SPATIAL_DIMS
 from ..errors import ParameterError, UnitsError
@@ -192,15 +191,13 @@ def _anchored(data: dsa.Array, size: int) -> tuple[dsa.Array, dsa.Array, int]:
     """*data* and its blocks with the halo of :func:`_block_histogram` (symmetric edge)."""
     h = size // 2
     wide = h + _kernels.ANCHOR - 1
-    y, x = data.ndim - 2, data.ndim - 1
+    y = data.ndim - 2
     if len(data.chunks[y]) == 1 or data.shape[y] < 2 * wide:
         data, depth = data.rechunk({y: -1}), h  # one chunk: it starts at the first anchor
     else:
-        data, depth = data.rechunk({y: ensure_minimum_chunksize(wide, data.chunks[y])}), wide
-    data = data.rechunk({x: ensure_minimum_chunksize(h, data.chunks[x])})
-    halo = {ax: 0 for ax in range(data.ndim)}
-    halo.update({y: depth, x: h})
-    return data, dsa.overlap.overlap(data, depth=halo, boundary="reflect"), depth
+        depth = wide
+    data, padded = overlapped(data, (depth, h), "symmetric")
+    return data, padded, depth
 
 
 def _enl_from_counts(counts: np.ndarray) -> np.ndarray:
