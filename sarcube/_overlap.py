@@ -17,8 +17,9 @@ beforehand and broadcast to every block of that image.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import dask.array as dsa
 import numpy as np
@@ -28,11 +29,19 @@ from dask.array.overlap import ensure_minimum_chunksize
 from .conventions import SPATIAL_DIMS
 from .errors import ParameterError
 
-__all__ = ["apply_window_kernel", "check_window_fits", "halo_sizes", "lead_params", "overlapped"]
+__all__ = [
+    "apply_window_kernel",
+    "check_window_fits",
+    "halo_sizes",
+    "lead_params",
+    "overlapped",
+    "tile_map",
+]
 
 #: ``kernel(stack (n, Y, X) f4, params (n, k) f8 | None, pad, out (n, y, x) f4, *args)``
 Kernel = Callable[..., object]
 Boundary = Literal["symmetric", "none"]
+_Obj = TypeVar("_Obj", xr.DataArray, xr.Dataset)
 
 
 class KernelByName:
@@ -275,3 +284,80 @@ def lead_params(stats: Sequence[xr.DataArray], da: xr.DataArray) -> Any:
     if any(isinstance(a, dsa.Array) for a in arrays):
         return dsa.stack([dsa.asarray(a, dtype=np.float64) for a in arrays], axis=-1)
     return np.stack([np.asarray(a, dtype=np.float64) for a in arrays], axis=-1)
+
+
+def tile_windows(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Along one axis: ``(start, stop)`` of each tile and of its window (the tile
+    and *margin* pixels on each side, clipped to the image)."""
+    return [
+        (start, min(start + tile, size), max(start - margin, 0), min(start + tile + margin, size))
+        for start in range(0, size, tile)
+    ]
+
+
+def _chunk_bounds(obj: xr.Dataset, dim: str) -> np.ndarray | None:
+    chunks = obj.chunksizes.get(dim)
+    return None if chunks is None else np.cumsum((0, *chunks))
+
+
+def _inside(bounds: np.ndarray, start: int, stop: int) -> tuple[int, ...]:
+    """The chunk sizes of ``[start, stop)`` cut at *bounds*."""
+    cuts = [start, *[int(b) for b in bounds if start < b < stop], stop]
+    return tuple(b - a for a, b in itertools.pairwise(cuts))
+
+
+def tile_map(
+    func: Callable[[xr.Dataset], _Obj],
+    obj: xr.Dataset,
+    *,
+    tile: tuple[int, int],
+    margin: int,
+) -> _Obj:
+    """*func* on each tile of *obj* read with *margin* pixels of its neighbours, joined.
+
+    Each tile of ``tile`` pixels (y, x) is cut from *obj* with up to *margin*
+    pixels more on each side, passed to *func*, and the result is cropped back
+    to the tile; the tiles are joined into one lazy object on *obj*'s grid.
+    When the result of *func* at a pixel depends only on the input within
+    *margin* pixels (a chain of window operations that mirror the image edge),
+    the join equals ``func(obj)``: inside a window, the pixels that the
+    window's own (wrong) mirrored edge reaches are the ones cropped away.
+
+    What this buys is locality. In ``func(obj)`` each window operation reads
+    whole neighbouring chunks for its halo, so computing one region of the
+    output pulls in a growing ring of chunks of every earlier stage; here a
+    tile's output depends on the stages of that tile's window alone (only
+    the source is read whole for the chunks its margin touches). Computing
+    the output tile by tile (``to_zarr(..., tiles=)``) then holds one tile's
+    window, whatever the size of the cube. *tile* should be a multiple of
+    the chunks so that each tile's output keeps them.
+    """
+    ny, nx = (obj.sizes[d] for d in SPATIAL_DIMS)
+    bounds = [_chunk_bounds(obj, d) for d in SPATIAL_DIMS]
+    rows = []
+    for y0, y1, wy0, wy1 in tile_windows(ny, tile[0], margin):
+        row = []
+        for x0, x1, wx0, wx1 in tile_windows(nx, tile[1], margin):
+            window = obj.isel({"y": slice(wy0, wy1), "x": slice(wx0, wx1)})
+            out = func(window)
+            out = out.isel({"y": slice(y0 - wy0, y1 - wy0), "x": slice(x0 - wx0, x1 - wx0)})
+            if out.chunksizes and bounds[0] is not None and bounds[1] is not None:
+                # the filters may merge the window's thin edge chunks with their
+                # neighbours; inside the tile, back to the input's chunks
+                out = out.chunk({"y": _inside(bounds[0], y0, y1), "x": _inside(bounds[1], x0, x1)})
+            row.append(out)
+        rows.append(row)
+    if len(rows) == 1 and len(rows[0]) == 1:
+        return rows[0][0]
+    first = rows[0][0]
+    options: dict[str, Any] = {} if isinstance(first, xr.DataArray) else {"data_vars": "minimal"}
+    joined: Any = xr.combine_nested(
+        rows,
+        concat_dim=list(SPATIAL_DIMS),
+        coords="minimal",
+        compat="override",
+        join="exact",
+        combine_attrs="override",
+        **options,
+    )
+    return cast(_Obj, joined)  # combine_nested gives the type of its pieces

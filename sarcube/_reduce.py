@@ -11,11 +11,14 @@ chunking. NaN values are left out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
+from dask.core import flatten
 from dask.delayed import delayed
 from numba import njit
 
@@ -170,6 +173,62 @@ def region_histograms(
     return dsa.from_delayed(total, shape=(nry, nrx, k, nbins), dtype=np.float64)
 
 
+def active_client() -> Any:
+    """The dask.distributed Client that computes now, or None (a local scheduler)."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):  # no distributed client
+        return None
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed"):
+        return None  # e.g. scheduler="synchronous" set while a Client exists
+    return client
+
+
+def compute_in_turn(
+    batches: Sequence[list[Any]], run: Callable[[list[Any]], Any] | None = None
+) -> Iterator[Any]:
+    """Compute each batch (dask collections, parts of one graph) on its own, one after the other.
+
+    Yields what ``run(batch)`` (default: ``dask.compute``) returns. Used to
+    hold one tile's memory at a time. Consecutive computations of one graph
+    share keys (e.g. a source chunk two tiles read, a small constant), and two
+    things go wrong on a distributed scheduler that still holds a key from the
+    previous computation when the next arrives: low-level fusion gives the key
+    another task (the scheduler's "different run_spec" warning), and the
+    scheduler can lose track of it (a KeyError). So on a distributed
+    scheduler the batches run without low-level fusion, and each waits until
+    the scheduler has forgotten the previous batch's outputs (their tasks are
+    released with them). Local schedulers keep nothing between computations.
+    """
+    from dask.base import compute
+
+    one = run if run is not None else compute
+    client = active_client()
+    if len(batches) < 2 or client is None:  # local schedulers keep no state between computations
+        yield from (one(batch) for batch in batches)
+        return
+    with dask.config.set({"optimization.fuse.active": False, "optimization.fuse.delayed": False}):
+        for batch in batches:
+            result = one(batch)
+            keys = [key for item in batch for key in flatten(item.__dask_keys__())]
+            _wait_forgotten(client, keys)
+            yield result
+
+
+def _wait_forgotten(client: Any, keys: list[Any], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.run_on_scheduler(_held, keys=keys) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _held(keys: list[Any], dask_scheduler: Any = None) -> int:
+    """How many of *keys* the scheduler still knows (runs on the scheduler)."""
+    tasks = dask_scheduler.tasks
+    return sum((tuple(k) if isinstance(k, list) else k) in tasks for k in keys)
+
+
 def _tiled(
     data: dsa.Array,
     blocks: Any,
@@ -181,21 +240,30 @@ def _tiled(
     """The counts computed one tile of ``tiles × tiles`` blocks at a time."""
     from dask.base import compute
 
+
     region, lows, highs, nbins = options
     nry, nrx = region_shape(data.shape, region)
     out = np.zeros((nry, nrx, int(data.shape[0]), nbins), dtype=np.float64)
     partial = delayed(_partial, pure=True)
     merge = delayed(_merge, pure=True)
-    for ti in range(0, len(y_starts), tiles):
-        for tj in range(0, len(x_starts), tiles):
-            parts = [
-                partial(
-                    blocks[i, j], int(y_starts[i]), int(x_starts[j]), region, lows, highs, nbins
-                )
-                for i in range(ti, min(ti + tiles, len(y_starts)))
-                for j in range(tj, min(tj + tiles, len(x_starts)))
-            ]
-            (counts,) = compute(merge(parts))
-            for (i, j), c in counts.items():
-                out[i, j] += c
+    origins = [
+        (ti, tj) for ti in range(0, len(y_starts), tiles) for tj in range(0, len(x_starts), tiles)
+    ]
+    batches = [
+        [
+            merge(
+                [
+                    partial(
+                        blocks[i, j], int(y_starts[i]), int(x_starts[j]), region, lows, highs, nbins
+                    )
+                    for i in range(ti, min(ti + tiles, len(y_starts)))
+                    for j in range(tj, min(tj + tiles, len(x_starts)))
+                ]
+            )
+        ]
+        for ti, tj in origins
+    ]
+    for (counts,) in compute_in_turn(batches, lambda batch: compute(*batch)):
+        for (i, j), c in counts.items():
+            out[i, j] += c
     return out

@@ -61,7 +61,16 @@ from .regions import remove_small_regions
 from .thresholds import _CRITERIA, threshold
 from .validate import NODATA
 
-__all__ = ["FLOOD", "NO_FLOOD", "REGION_SIZE", "flood_map", "flood_thresholds"]
+__all__ = [
+    "FLOOD",
+    "NO_FLOOD",
+    "REGION_SIZE",
+    "flood_halo",
+    "flood_map",
+    "flood_thresholds",
+    "surface_from_images",
+    "threshold_images",
+]
 
 NO_FLOOD = 0
 FLOOD = 1
@@ -276,6 +285,26 @@ def _filter_block(
     return result
 
 
+def _window_depth(median_size: int, boxcar_size: int, radius: int) -> int:
+    """The halo of the window pass: the filters in sequence, the nodata buffer beside them."""
+    return max(median_size // 2 + boxcar_size // 2, radius)
+
+
+def flood_halo(
+    *, median_size: int = 7, boxcar_size: int = 5, nodata_buffer: int = 2, min_size: int = 0
+) -> int:
+    """How far (pixels) the flood map of a pixel looks around it, given its thresholds.
+
+    With a threshold surface computed beforehand, the map at a pixel depends
+    only on the inputs within this distance: the window pass (median then
+    boxcar; the nodata buffer) and, with *min_size*, the extent of a region
+    small enough to be removed. A window of the inputs with this many pixels
+    around a tile maps the tile exactly (see :func:`sarcube._overlap.tile_map`).
+    """
+    window = _window_depth(median_size, boxcar_size, nodata_buffer)
+    return window + (min_size + 1 if min_size > 0 else 0)
+
+
 def _filtered(
     pre_log: xr.DataArray,
     post_log: xr.DataArray,
@@ -290,7 +319,7 @@ def _filtered(
     One dask overlap on dask input, a numpy array otherwise. *fill* marks the
     fill values of integer chips (None for float images: only NaN is unfit).
     """
-    depth = max(median_size // 2 + boxcar_size // 2, radius)
+    depth = _window_depth(median_size, boxcar_size, radius)
     ny, nx = (post_log.sizes[d] for d in SPATIAL_DIMS)
     if depth > min(ny, nx):
         raise ParameterError(
@@ -524,7 +553,9 @@ def flood_map(
         fixed *region_size* grid, bimodal regions thresholded and the others
         filled from their nearest usable neighbours, interpolated smoothly
         between region centres (see :func:`flood_thresholds`, which returns the
-        surface and its diagnostics), or that Dataset itself. On dask input,
+        surface and its diagnostics), or that Dataset itself: computed on
+        these images or on a larger grid that holds them (located by the
+        y/x coordinates, see :func:`flood_thresholds`). On dask input,
         compute the surface first (a small result of one pass) and pass it:
         the map then streams chunk by chunk and memory does not grow with the
         image; with ``"regional"`` or ``"global"`` the filtered chunks wait in
@@ -584,10 +615,11 @@ def flood_map(
         )
     if isinstance(thresholds, xr.Dataset):
         surface = thresholds
-        _check_surface_grid(surface, prep.template, func)
+        origin = _locate(surface, prep.template, func)
     else:
         surface = _surface(prep, scale, post_offset, change_offset, region_size, func)
-    return _regional_map(prep, surface, min_size, median_size, boxcar_size)
+        origin = (0, 0)
+    return _regional_map(prep, surface, min_size, median_size, boxcar_size, origin)
 
 
 # --------------------------------------------------------------------------
@@ -621,17 +653,81 @@ def _surface(
     func: str,
     tiles: int | None = None,
 ) -> xr.Dataset:
+    images = _threshold_images(prep, scale, func)
+    return surface_from_images(
+        images,
+        post_offset=post_offset,
+        change_offset=change_offset,
+        region_size=region_size,
+        tiles=tiles,
+    )
+
+
+def _threshold_images(prep: _Prepared, scale: str, func: str) -> xr.DataArray:
     ranges = _ranges(prep, scale, func)
-    usable = prep.usable.transpose(*SPATIAL_DIMS)
-    images = [
-        prep.post.transpose(*SPATIAL_DIMS).where(usable),
-        prep.change.transpose(*SPATIAL_DIMS).where(usable),
-    ]
-    data = [im.data for im in images]
+    usable = prep.usable
+    layers = [prep.post.where(usable), prep.change.where(usable)]
+    data = [layer.data for layer in layers]
     stacked = dsa.stack(data) if isinstance(data[0], dsa.Array) else np.stack(data)
-    counts = region_histograms(stacked, region_size, ranges, _BINS, tiles=tiles)
+    units = prep.template.attrs.get("units")
+    return xr.DataArray(
+        stacked,
+        dims=("image", *SPATIAL_DIMS),
+        coords={**layers[0].coords, "image": ["post", "change"]},
+        name="threshold_images",
+        attrs={
+            **({} if units is None else {"units": units}),
+            "post_range": list(ranges[0]),
+            "change_range": list(ranges[1]),
+        },
+    )
+
+
+def threshold_images(
+    pre: xr.DataArray | xr.Dataset,
+    post: xr.DataArray | xr.Dataset,
+    *,
+    band: str | None = None,
+    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    median_size: int = 7,
+    boxcar_size: int = 5,
+    nodata_buffer: int = 2,
+) -> xr.DataArray:
+    """What the regional thresholds are computed from, lazily: ``(image, y, x)`` float32.
+
+    The filtered post image and the change, as :func:`flood_map` filters
+    them, NaN where a pixel is not usable; the attrs hold the fixed
+    histogram ranges. :func:`surface_from_images` turns it into the surface
+    of :func:`flood_thresholds` (which is the two in one). Computed apart,
+    e.g. window by window (:func:`sarcube._overlap.tile_map`), the images
+    of a large cube need not be held at once.
+    """
+    func = "threshold_images"
+    _check_options(
+        "auto", scale, median_size, boxcar_size, POST_OFFSET, CHANGE_OFFSET, 0, nodata_buffer, func
+    )
+    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
+    return _threshold_images(prep, scale, func)
+
+
+def surface_from_images(
+    images: xr.DataArray,
+    *,
+    post_offset: float = POST_OFFSET,
+    change_offset: float = CHANGE_OFFSET,
+    region_size: int = REGION_SIZE,
+    tiles: int | None = None,
+) -> xr.Dataset:
+    """The regional threshold surface of :func:`threshold_images` (see :func:`flood_thresholds`)."""
+    ranges = (
+        (float(images.attrs["post_range"][0]), float(images.attrs["post_range"][1])),
+        (float(images.attrs["change_range"][0]), float(images.attrs["change_range"][1])),
+    )
+    counts = region_histograms(
+        images.transpose("image", *SPATIAL_DIMS).data, region_size, ranges, _BINS, tiles=tiles
+    )
     centres = np.stack([_centres(lo, hi, _BINS) for lo, hi in ranges])
-    ny, nx = (prep.template.sizes[d] for d in SPATIAL_DIMS)
+    ny, nx = (images.sizes[d] for d in SPATIAL_DIMS)
     capacity = _capacity(ny, nx, region_size)
     offsets = (float(post_offset), float(change_offset))
     if isinstance(counts, dsa.Array):
@@ -648,7 +744,7 @@ def _surface(
         )
     else:
         packed = region_thresholds(counts, centres, offsets, capacity)
-    return _surface_dataset(packed, prep.template, region_size, ranges, offsets)
+    return _surface_dataset(packed, images, region_size, ranges, offsets)
 
 
 def _centres(lo: float, hi: float, bins: int) -> np.ndarray:
@@ -743,8 +839,36 @@ def _surface_dataset(
             "bins": _BINS,
             "post_offset": offsets[0],
             "change_offset": offsets[1],
+            **_grid_attrs(template),
         },
     )
+
+
+def _grid_attrs(template: xr.DataArray) -> dict[str, Any]:
+    """The pixel grid a surface was made on: its shape and, for regular numeric
+    y/x coordinates, the first pixel's coordinates and the step, so that a
+    window of that grid can be located (:func:`_locate`)."""
+    attrs: dict[str, Any] = {"grid_shape": [int(template.sizes[d]) for d in SPATIAL_DIMS]}
+    starts, steps = [], []
+    for dim in SPATIAL_DIMS:
+        values = _numeric_coord(template, dim)
+        if values is None or values.size < 2:
+            return attrs
+        step = float(values[1] - values[0])
+        if step == 0 or not np.allclose(np.diff(values), step, rtol=1e-9, atol=0):
+            return attrs
+        starts.append(float(values[0]))
+        steps.append(step)
+    return {**attrs, "grid_start": starts, "grid_step": steps}
+
+
+def _numeric_coord(da: xr.DataArray, dim: str) -> np.ndarray | None:
+    if dim not in da.coords:  # (coords.get would give the virtual pixel index)
+        return None
+    coord = da.coords[dim]
+    if coord.ndim != 1 or not np.issubdtype(coord.dtype, np.number):
+        return None
+    return np.asarray(coord.values, dtype=np.float64)
 
 
 def _check_surface(surface: xr.Dataset, func: str) -> None:
@@ -757,17 +881,50 @@ def _check_surface(surface: xr.Dataset, func: str) -> None:
         )
 
 
-def _check_surface_grid(surface: xr.Dataset, template: xr.DataArray, func: str) -> None:
+def _locate(surface: xr.Dataset, template: xr.DataArray, func: str) -> tuple[int, int]:
+    """Where the image lies in the grid of *surface*: ``(row, column)`` of its first pixel.
+
+    The image is the surface's grid or any window of it, found from the y/x
+    coordinates (a regular grid); without coordinates it must be the whole grid.
+    """
     region = int(surface.attrs["region_size"])
     ny, nx = (template.sizes[d] for d in SPATIAL_DIMS)
-    expected = (-(-ny // region), -(-nx // region))
-    got = (surface.sizes.get("region_y"), surface.sizes.get("region_x"))
-    if got != expected:
+    shape = surface.attrs.get("grid_shape")
+    start, step = surface.attrs.get("grid_start"), surface.attrs.get("grid_step")
+    regions = (surface.sizes.get("region_y"), surface.sizes.get("region_x"))
+    if shape is None:  # a surface from before the grid was recorded: regions only
+        shape = [ny, nx]
+    full = (int(shape[0]), int(shape[1]))
+    if regions != (-(-full[0] // region), -(-full[1] // region)):
         raise GridMismatchError(
-            f"{func}: the thresholds are for a {got[0]}×{got[1]} region grid but this "
-            f"{ny}×{nx} image has {expected[0]}×{expected[1]} regions of {region} px; compute "
-            "them with sarcube.flood_thresholds on these images"
+            f"{func}: the thresholds have a {regions[0]}×{regions[1]} region grid, which is not "
+            f"that of their {full[0]}×{full[1]} pixel grid of {region} px regions"
         )
+    own = [_numeric_coord(template, d) for d in SPATIAL_DIMS]
+    if start is None or step is None or any(c is None for c in own):
+        if (ny, nx) != full:
+            raise GridMismatchError(
+                f"{func}: the thresholds are for a {full[0]}×{full[1]} image (a "
+                f"{regions[0]}×{regions[1]} region grid of {region} px) but this image is "
+                f"{ny}×{nx}; compute them with sarcube.flood_thresholds on these images, or "
+                "give both regular y/x coordinates to map a window of that grid"
+            )
+        return 0, 0
+    origin = []
+    for k, (dim, values, n) in enumerate(zip(SPATIAL_DIMS, own, (ny, nx), strict=True)):
+        assert values is not None
+        offset = (values[0] - float(start[k])) / float(step[k])
+        first = round(offset)
+        same_step = n < 2 or math.isclose(values[1] - values[0], float(step[k]), rel_tol=1e-6)
+        if abs(offset - first) > 1e-3 or not same_step or first < 0 or first + n > full[k]:
+            raise GridMismatchError(
+                f"{func}: this image's {dim} coordinates are not a window of the grid the "
+                f"thresholds were computed on ({full[0]}×{full[1]} pixels from "
+                f"{list(start)} by {list(step)}); compute them with sarcube.flood_thresholds "
+                "on these images or on a cube that holds them"
+            )
+        origin.append(int(first))
+    return origin[0], origin[1]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -800,11 +957,13 @@ def _dask_block(
     *,
     shape: tuple[int, int, int],
     region: int,
+    origin: tuple[int, int],
     block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
     assert block_info is not None
     _, (y0, _), (x0, _) = block_info[0]["array-location"]
-    return _regional_block(stack, grid.reshape(shape), int(y0), int(x0), region)
+    y0, x0 = int(y0) + origin[0], int(x0) + origin[1]
+    return _regional_block(stack, grid.reshape(shape), y0, x0, region)
 
 
 def _regional_map(
@@ -813,6 +972,7 @@ def _regional_map(
     min_size: int,
     median_size: int,
     boxcar_size: int,
+    origin: tuple[int, int] = (0, 0),
 ) -> xr.DataArray:
     region = int(surface.attrs["region_size"])
     grid = xr.concat([surface["post_threshold"], surface["change_threshold"]], "image")
@@ -827,13 +987,14 @@ def _regional_map(
             flat,
             shape=grid.shape,
             region=region,
+            origin=origin,
             drop_axis=0,
             chunks=stack.chunks[1:],
             dtype=np.uint8,
             meta=np.empty((0, 0), dtype=np.uint8),
         )
     else:
-        out = _regional_block(stack, np.asarray(grid.values), 0, 0, region)
+        out = _regional_block(stack, np.asarray(grid.values), *origin, region)
     result = prep.layer(_POST).copy(data=out)
     return _dress(
         result,
@@ -892,7 +1053,10 @@ def flood_thresholds(
         2 whole image), ``ashman_d``, ``bimodality``, ``class_fraction`` and the
         0-d ``global_threshold``; ``n_valid`` pixels per region. Small: it can
         be computed first, plotted and written to Zarr, then passed to
-        ``flood_map(..., thresholds=surface)``.
+        ``flood_map(..., thresholds=surface)``. Its attrs record the pixel
+        grid (``grid_shape``; with regular numeric y/x coordinates also
+        ``grid_start`` and ``grid_step``), so that it also maps any window
+        of that grid, each pixel with the thresholds of its place.
 
     With ``tiles=N`` the histograms are **computed now**, one computation
     per square tile of N × N chunks (the counts are summed exactly, so the

@@ -63,7 +63,11 @@ that function's signature:
     default ``<zarr name>_thresholds.zarr`` beside the store; ``run`` computes
     that surface first, then streams the products), ``tiles`` (compute the
     threshold surface and write the products in tiles of that many chunks per
-    side, see :func:`sarcube.to_zarr`: the peak memory is then that of a tile).
+    side, see :func:`sarcube.to_zarr`: the peak memory is then that of a tile;
+    with regional thresholds and a despeckle filter that needs no whole-image
+    statistic, e.g. ``enl`` given, each tile's flood map and histograms are
+    computed from the source cut to the tile and the chain's halo in pixels,
+    :meth:`Pipeline.window_margin`, with the same result).
 
 A key a section does not take is refused with the section, the key, the
 closest valid key and the list of valid ones.
@@ -91,6 +95,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from ._overlap import tile_map
 from .errors import OutputError, ParameterError
 
 if TYPE_CHECKING:
@@ -583,7 +588,9 @@ class Pipeline:
         """All products as one lazy Dataset (nothing is computed).
 
         *thresholds*: a computed regional surface (:meth:`thresholds`) for the
-        flood map; with it the map streams chunk by chunk.
+        flood map; with it the map streams chunk by chunk. With ``[output]
+        tiles`` and a chain of local steps (see :meth:`window_margin`), the
+        flood map of each tile is built from that tile's window of the source.
         """
         cube = self.load()
         if cube.sizes.get("time", 0) < 2:
@@ -591,9 +598,6 @@ class Pipeline:
                 f"pipeline: the source gives {cube.sizes.get('time', 0)} date(s); a flood map "
                 "needs at least one pre-event and one post-event date"
             )
-        if self.despeckle is not None:
-            cube = _despeckle(cube, dict(self.despeckle))
-        pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
         products = xr.Dataset()
         if self.flood_map is not None:
             from .flood import flood_map
@@ -601,7 +605,17 @@ class Pipeline:
             options = {"band": "vv", **self.flood_map}
             if thresholds is not None:
                 options["thresholds"] = thresholds
-            products["flood"] = flood_map(pre, post, **options)
+
+            def mapped(window: xr.Dataset) -> xr.DataArray:
+                pre, post = self._despeckled_pair(window)
+                return flood_map(pre, post, **options)
+
+            margin = self.window_margin() if thresholds is not None else None
+            if margin is None:
+                products["flood"] = mapped(cube)
+            else:
+                products["flood"] = tile_map(mapped, cube, tile=self._tile(cube), margin=margin)
+        pre, post = self._despeckled_pair(cube)
         if self.predict is not None:
             from .infer import classify, predict
             from .models.ombria import prepare
@@ -624,22 +638,76 @@ class Pipeline:
         products.attrs = {"source": "sarcube run", "post_date": str(post["time"].values)[:19]}
         return products
 
+    def _despeckled_pair(self, cube: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+        """The pre-event dates and the post-event date, despeckled as configured."""
+        if self.despeckle is not None:
+            cube = _despeckle(cube, dict(self.despeckle))
+        return cube.isel(time=slice(0, -1)), cube.isel(time=-1)
+
+    def window_margin(self) -> int | None:
+        """The pixels around a tile with which it reads the source; None: whole chunks.
+
+        With ``[output] tiles``, regional thresholds and a chain of local
+        steps (a despeckle filter with a given ``enl``, or none), each tile
+        of the threshold pass and of the flood map is computed from the
+        source cut to the tile and this margin (the despeckle filter's halo
+        and :func:`sarcube.flood.flood_halo`), cropped back: the same
+        result as the whole cube, and the memory of one tile however large
+        the cube. Otherwise (global thresholds, an estimated ENL) the tiles
+        read the whole chunks around them.
+        """
+        if self.output.get("tiles") is None or "thresholds" not in self.output:
+            return None
+        if self.flood_map is None:
+            return None
+        from .flood import flood_halo, flood_map
+
+        despeckle = 0
+        if self.despeckle is not None:
+            found = _despeckle_halo(dict(self.despeckle))
+            if found is None:
+                return None
+            despeckle = found
+        defaults = inspect.signature(flood_map).parameters
+        keys = ("median_size", "boxcar_size", "nodata_buffer", "min_size")
+        options = {k: int(self.flood_map.get(k, defaults[k].default)) for k in keys}
+        return despeckle + flood_halo(**options)
+
+    def _tile(self, cube: xr.Dataset) -> tuple[int, int]:
+        """Tile side in pixels (y, x): ``[output] tiles`` chunks of the source."""
+        tiles = int(self.output["tiles"])
+        first = next(iter(cube.data_vars.values()))
+        if first.chunks is None:
+            return first.sizes["y"], first.sizes["x"]
+        chunks = dict(zip(first.dims, first.chunks, strict=True))
+        return tiles * chunks["y"][0], tiles * chunks["x"][0]
+
     def thresholds(self, *, tiles: int | None = None) -> xr.Dataset:
         """The regional threshold surface of the flood map (see ``flood_thresholds``).
 
-        Lazy; with *tiles* its histograms are computed now, tile by tile.
+        Lazy; with *tiles* its histograms are computed now, tile by tile (from
+        each tile's window of the source when :meth:`window_margin` allows).
         """
-        from .flood import flood_thresholds
+        from .flood import flood_thresholds, surface_from_images, threshold_images
 
         if self.flood_map is None:
             raise ParameterError("pipeline: no [flood_map] section, hence no thresholds")
         cube = self.load()
-        if self.despeckle is not None:
-            cube = _despeckle(cube, dict(self.despeckle))
-        pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
         keys = set(inspect.signature(flood_thresholds).parameters) - {"pre", "post", "tiles"}
         options = {"band": "vv", **{k: v for k, v in self.flood_map.items() if k in keys}}
-        return flood_thresholds(pre, post, tiles=tiles, **options)
+        margin = self.window_margin() if tiles is not None else None
+        if margin is None:
+            pre, post = self._despeckled_pair(cube)
+            return flood_thresholds(pre, post, tiles=tiles, **options)
+        image_keys = set(inspect.signature(threshold_images).parameters) - {"pre", "post"}
+        image_options = {k: v for k, v in options.items() if k in image_keys}
+
+        def images(window: xr.Dataset) -> xr.DataArray:
+            return threshold_images(*self._despeckled_pair(window), **image_options)
+
+        joined = tile_map(images, cube, tile=self._tile(cube), margin=margin)
+        surface_options = {k: v for k, v in options.items() if k not in image_keys}
+        return surface_from_images(joined, tiles=tiles, **surface_options)
 
     def run(
         self,
@@ -678,6 +746,22 @@ class Pipeline:
 
                 to_cog(open_zarr(store)["flood"], self.output["cog"], overwrite=True)
         return store
+
+
+def _despeckle_halo(options: dict[str, Any]) -> int | None:
+    """The halo of a [despeckle] filter; None when it needs a whole-image statistic
+    (an estimated ENL, Lee's tutorial variant)."""
+    from .filters.speckle import REFINED_LEE_HALO
+
+    name = options["filter"]
+    parameters = inspect.signature(_filter_funcs()[name]).parameters
+    if "enl" in parameters and options.get("enl") is None:
+        return None
+    if options.get("variant") == "tutorial":
+        return None
+    if name == "refined_lee":
+        return REFINED_LEE_HALO
+    return int(options.get("size", parameters["size"].default)) // 2
 
 
 def _despeckle(cube: xr.Dataset, options: dict[str, Any]) -> xr.Dataset:

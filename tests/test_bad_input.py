@@ -452,11 +452,18 @@ CASES: list[Case] = [
       r"thresholds must be 'global', 'regional' or a Dataset", "``thresholds='local'``",
       "use ``'global'``, ``'regional'`` or a surface from ``flood_thresholds``"),
     C("flood_map-surface-other-grid", f"{S}.flood_map",
-      lambda s: a(image(), image(), thresholds=sarcube.flood_thresholds(
+      lambda s: a(*[image().drop_vars(["y", "x"])] * 2, thresholds=sarcube.flood_thresholds(
           *[sarcube.synthetic.make_scene((160, 20)).cube["vv"].isel(time=-1)] * 2,
           region_size=64)),
       GridMismatchError, r"compute them with sarcube\.flood_thresholds on these images",
-      "a threshold surface of another image", "compute the surface on these images"),
+      "a threshold surface of another image (no coordinates to place it)",
+      "compute the surface on these images"),
+    C("flood_map-surface-off-grid", f"{S}.flood_map",
+      lambda s: a(*[image().assign_coords(x=image().x + 0.5 * float(image().x[1] - image().x[0]))]
+                  * 2, thresholds=sarcube.flood_thresholds(image(), image(), region_size=64)),
+      GridMismatchError, r"not a window of the grid .* on a cube that holds them",
+      "a surface whose grid the images miss (half a pixel off)",
+      "compute the surface on these images or on a cube that holds them"),
     C("flood_thresholds-small-region", f"{S}.flood_thresholds",
       lambda s: a(image(), image(), region_size=16), ParameterError,
       r"e\.g\. region_size=1024", "``region_size=16``", "use regions of 64 pixels or more"),

@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 import sarcube
+from sarcube._overlap import tile_map
 from sarcube.errors import GridMismatchError, ParameterError
 from sarcube.regional import SOURCE_GLOBAL, SOURCE_NEIGHBOUR, SOURCE_OWN, interpolate
 
@@ -202,8 +203,63 @@ def test_bad_input_is_refused_before_any_graph(call: object, match: str) -> None
 def test_a_surface_for_another_grid_is_refused() -> None:
     pre, post, _ = two_landscapes((256, 256))
     surface = sarcube.flood_thresholds(pre, post, region_size=64)
+    step = float(pre.x[1] - pre.x[0])
+    off_grid = {
+        "half a pixel off": lambda da: da.assign_coords(x=da.x + step / 2),
+        "another step": lambda da: da.assign_coords(x=da.x[0].values + 2 * step * np.arange(256)),
+        "beyond the grid": lambda da: da.assign_coords(x=da.x + 10 * step),
+    }
+    for label, shift in off_grid.items():
+        with pytest.raises(GridMismatchError, match="not a window of the grid"):
+            sarcube.flood_map(shift(pre), shift(post), thresholds=surface)
+        assert label
+    bare = pre[:128].drop_vars(["y", "x"]), post[:128].drop_vars(["y", "x"])  # cannot be located
+    with pytest.raises(GridMismatchError, match="256×256 image"):
+        sarcube.flood_map(*bare, thresholds=surface)
+    other = sarcube.flood_thresholds(pre[:, :200], post[:, :200], region_size=64)
+    other = other.isel(region_x=slice(0, 3))  # regions cut short: not its pixel grid
     with pytest.raises(GridMismatchError, match="region grid"):
-        sarcube.flood_map(pre[:128], post[:128], thresholds=surface)
+        sarcube.flood_map(pre, post, thresholds=other)
+
+
+def test_a_window_of_the_grid_is_mapped_with_the_surface_at_its_place() -> None:
+    pre, post, _ = two_landscapes((384, 640), seed=2)
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    assert surface.attrs["grid_shape"] == [384, 640]
+    full = sarcube.flood_map(pre, post, thresholds=surface, min_size=6).values
+    ys, xs = slice(70, 300), slice(129, 500)
+    window = sarcube.flood_map(pre[ys, xs], post[ys, xs], thresholds=surface, min_size=6)
+    h = sarcube.flood.flood_halo(min_size=6)  # beyond it, the window's own edge does not reach
+    inner = np.s_[h:-h, h:-h]
+    np.testing.assert_array_equal(window.values[inner], full[ys, xs][inner])
+
+
+def test_tiles_read_with_the_flood_halo_join_to_the_whole_map() -> None:
+    pre, post, _ = two_landscapes((384, 640), seed=3)
+    surface = sarcube.flood_thresholds(pre, post, region_size=128)
+    cube = xr.Dataset({"vv": xr.concat([pre, post], "time")})
+    cube = cube.chunk({"time": 1, "y": 64, "x": 64})
+    expected = sarcube.flood_map(pre, post, thresholds=surface, min_size=6)
+
+    def mapped(window: xr.Dataset) -> xr.DataArray:
+        return sarcube.flood_map(
+            window.isel(time=0), window.isel(time=1), thresholds=surface, min_size=6
+        )
+
+    margin = sarcube.flood.flood_halo(min_size=6)
+    with dask.config.set(scheduler="synchronous"):
+        joined = tile_map(mapped, cube, tile=(128, 192), margin=margin)
+        assert joined.chunks == ((64,) * 6, (64,) * 10)
+        xr.testing.assert_identical(joined.compute(), expected)
+
+        def images(window: xr.Dataset) -> xr.DataArray:
+            return sarcube.flood.threshold_images(window.isel(time=0), window.isel(time=1))
+
+        whole = sarcube.flood.threshold_images(pre, post)
+        joined_images = tile_map(images, cube, tile=(128, 192), margin=sarcube.flood.flood_halo())
+        xr.testing.assert_identical(joined_images.compute(), whole)
+        short = tile_map(images, cube, tile=(128, 192), margin=2).compute()
+    assert not np.array_equal(short.values, whole.values, equal_nan=True)  # the margin is needed
 
 
 def test_chunks_smaller_than_the_filters_halo() -> None:

@@ -531,6 +531,78 @@ def test_regional_thresholds_run_in_two_passes_and_are_written(tmp_path: Path) -
     assert written.attrs["thresholds"] == "regional"
 
 
+WINDOWED = """
+[source]
+synthetic = {shape = [300, 260], seed = 6}
+chunks = {y = 64, x = 64}
+
+[despeckle]
+DESPECKLE
+
+[flood_map]
+thresholds = "regional"
+region_size = 100
+min_size = 3
+nodata_buffer = 4
+
+[output]
+zarr = "out/STORE.zarr"
+"""
+
+
+@pytest.mark.parametrize(
+    ("despeckle", "margin"),
+    [
+        ('filter = "lee"\nsize = 5\nenl = 4.4', 2 + 9),
+        ('filter = "refined_lee"\nenl = 4.4', 3 + 9),
+        ('filter = "frost"\nsize = 9', 4 + 9),
+    ],
+)
+def test_tiles_read_their_window_of_the_source_and_write_the_same_store(
+    tmp_path: Path, despeckle: str, margin: int
+) -> None:
+    text = WINDOWED.replace("DESPECKLE", despeckle)
+    whole = Pipeline.from_file(_config(tmp_path, text.replace("STORE", "whole")))
+    tiled_text = text.replace("STORE", "tiled").replace('.zarr"', '.zarr"\ntiles = 2')
+    tiled = Pipeline.from_file(_config(tmp_path, tiled_text))
+    assert whole.window_margin() is None
+    assert tiled.window_margin() == margin  # the despeckle halo, max(3 + 2, 4), min_size 3 + 1
+    stores = [plan.run(scheduler="synchronous", progress=False) for plan in (whole, tiled)]
+    xr.testing.assert_identical(*(sarcube.open_zarr(s).compute() for s in stores))
+    surfaces = [sarcube.open_zarr(p.output["thresholds"]).compute() for p in (whole, tiled)]
+    xr.testing.assert_identical(*surfaces)
+    with raise_if_dask_computes():
+        flood = tiled.build(thresholds=surfaces[1])["flood"]
+    assert flood.chunks == ((64, 64, 64, 64, 44), (64, 64, 64, 64, 4))  # the store's chunks
+
+
+@pytest.mark.cluster
+def test_tiles_on_a_local_cluster_write_the_single_threaded_store(tmp_path: Path) -> None:
+    # 3 × 3 tiles: consecutive computations share source chunks between tiles
+    text = WINDOWED.replace("DESPECKLE", 'filter = "lee"\nsize = 7\nenl = 4.4')
+    text = text.replace("[300, 260]", "[768, 768]").replace("= 64", "= 128")
+    text = text.replace('.zarr"', '.zarr"\ntiles = 2')
+    plan = Pipeline.from_file(_config(tmp_path, text.replace("STORE", "cluster")))
+    assert plan.window_margin() is not None
+    store = plan.run(scheduler="local:2", progress=False)
+    surface = sarcube.open_zarr(plan.output["thresholds"]).compute()
+    expected = plan.build(thresholds=surface).compute(scheduler="synchronous")
+    xr.testing.assert_identical(sarcube.open_zarr(store).compute(), expected)
+    xr.testing.assert_identical(surface, plan.thresholds().compute(scheduler="synchronous"))
+
+
+def test_a_whole_image_statistic_makes_tiles_read_whole_chunks(tmp_path: Path) -> None:
+    text = WINDOWED.replace("STORE", "flood").replace('.zarr"', '.zarr"\ntiles = 2')
+    estimated = text.replace("DESPECKLE", 'filter = "lee"')  # ENL estimated from the image
+    assert Pipeline.from_file(_config(tmp_path, estimated)).window_margin() is None
+    tutorial = text.replace("DESPECKLE", 'filter = "lee"\nvariant = "tutorial"')
+    assert Pipeline.from_file(_config(tmp_path, tutorial)).window_margin() is None
+    local = text.replace("DESPECKLE", 'filter = "median"\nsize = 3')
+    assert Pipeline.from_file(_config(tmp_path, local)).window_margin() == 1 + 9
+    global_thresholds = local.replace('thresholds = "regional"\nregion_size = 100\n', "")
+    assert Pipeline.from_file(_config(tmp_path, global_thresholds)).window_margin() is None
+
+
 def test_an_output_thresholds_store_needs_regional_thresholds(tmp_path: Path) -> None:
     text = REGIONAL.replace('thresholds = "regional"\n', "").replace(
         'zarr = "out/flood.zarr"', 'zarr = "out/flood.zarr"\nthresholds = "out/t.zarr"'

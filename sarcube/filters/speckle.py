@@ -528,6 +528,10 @@ def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
     return map_arrays(obj, apply)
 
 
+#: Halo of :func:`refined_lee` (its 7×7 window).
+REFINED_LEE_HALO = 3
+
+
 @accepts_geographic
 def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
     """Refined Lee filter (Lee 1981) with edge-aligned windows, NaN-aware.
@@ -548,12 +552,15 @@ def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
     func = "refined_lee"
     _check_input(obj, func, linear=True)
     enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
-    _fits(obj, 3, func)
+    _fits(obj, REFINED_LEE_HALO, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         checked = _nonnegative(da, func)
         out = apply_window_kernel(
-            checked, _kernels.refined_lee_kernel, 3, params=_inverse_enl(checked, enl_value, 7)
+            checked,
+            _kernels.refined_lee_kernel,
+            REFINED_LEE_HALO,
+            params=_inverse_enl(checked, enl_value, 7),
         )
         return _tag(out, da, f"refined_lee(enl={enl_value or 'estimated'})")
 

@@ -12,7 +12,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
@@ -20,6 +19,7 @@ from dask.base import compute, tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .._checks import check_xarray
+from .._reduce import active_client, compute_in_turn
 from ..errors import OutputError, ParameterError
 
 __all__ = ["open_zarr", "to_zarr"]
@@ -175,11 +175,9 @@ def to_zarr(
         for index in itertools.product(*[range(len(c)) for c in first.chunks]):
             if _marker(dims, index) not in done:
                 tasks.append((index, writes.blocks[index]))
-    for batch in _tile_batches(tasks, tiles):
-        if progress:
-            _compute_with_progress(batch)
-        else:
-            compute(batch)
+    run = _compute_with_progress if progress else compute
+    for _ in compute_in_turn(_tile_batches(tasks, tiles), run):
+        pass
     _remove_partial_files(path)  # left by a killed writer (this run's workers or an earlier run)
     shutil.rmtree(progress_dir)
     return path
@@ -224,21 +222,16 @@ def _check_encoding(ds: xr.Dataset, encoding: Mapping[str, Mapping[str, Any]] | 
 
 def _compute_with_progress(tasks: list[Any]) -> None:
     """Compute with a progress bar: distributed's when a Client is active, else dask's."""
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):  # no distributed client: a local scheduler
-        client = None
-    if client is not None and dask.config.get("scheduler", None) in (None, "dask.distributed"):
+    client = active_client()
+    if client is not None:
         from distributed import progress
 
-        futures = client.compute(tasks)  # type: ignore[no-untyped-call]
+        futures = client.compute(tasks)
         # In a notebook, distributed draws an ipywidgets bar (and does not block);
         # without ipywidgets installed, the text bar instead of an ImportError.
         notebook = None if importlib.util.find_spec("ipywidgets") else False
         progress(futures, notebook=notebook)  # type: ignore[no-untyped-call]
-        client.gather(futures)  # type: ignore[no-untyped-call]  # raises the first task error, as compute() does
+        client.gather(futures)  # raises the first task error, as compute() does
         return
     from dask.diagnostics.progress import ProgressBar
 
