@@ -240,7 +240,6 @@ def _tiled(
     """The counts computed one tile of ``tiles × tiles`` blocks at a time."""
     from dask.base import compute
 
-
     region, lows, highs, nbins = options
     nry, nrx = region_shape(data.shape, region)
     out = np.zeros((nry, nrx, int(data.shape[0]), nbins), dtype=np.float64)
