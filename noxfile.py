@@ -41,10 +41,12 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, the real STAC API server included.
 
     Installs PostgreSQL/PostGIS (apt, needs root) and the server's own virtual
-    environment first when they are missing.
+    environment, and a headless Chromium for the report's browser test, first
+    when they are missing.
     """
     _install(session, "plot,torch,pretrained", "test")
     session.run("bash", str(ROOT / "scripts" / "install-stac-server.sh"), external=True)
+    session.run("bash", str(ROOT / "scripts" / "install-browser.sh"), external=True)
     session.run("pytest", *session.posargs, env=_numba_cache(session))
 
 

@@ -67,7 +67,10 @@ that function's signature:
     with regional thresholds and a despeckle filter that needs no whole-image
     statistic, e.g. ``enl`` given, each tile's flood map and histograms are
     computed from the source cut to the tile and the chain's halo in pixels,
-    :meth:`Pipeline.window_margin`, with the same result).
+    :meth:`Pipeline.window_margin`, with the same result), ``report`` (a
+    self-contained HTML page of the finished run, :meth:`Pipeline.report`:
+    the maps' class fractions, a quicklook, the thresholds and this
+    configuration).
 
 A key a section does not take is refused with the section, the key, the
 closest valid key and the list of valid ones.
@@ -107,7 +110,7 @@ __all__ = ["FILTERS", "Pipeline", "scheduler"]
 FILTERS: tuple[str, ...] = ("lee", "refined_lee", "frost", "gamma_map", "boxcar", "median")
 
 _SECTIONS = ("source", "despeckle", "flood_map", "predict", "output")
-_OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds", "tiles")
+_OUTPUT_KEYS = ("zarr", "resume", "cog", "thresholds", "tiles", "report")
 #: [source] keys of a synthetic source (``synthetic`` holds the lazy_cube options)
 _SYNTHETIC_SOURCE_KEYS = ("synthetic", "bands", "chunks")
 #: ModelSpec fields holding a file path (resolved against the configuration's folder)
@@ -538,7 +541,7 @@ class Pipeline:
             )
         if flood_map is not None and not isinstance(flood_map.get("thresholds", "global"), str):
             raise ParameterError("pipeline: [flood_map] thresholds must be 'global' or 'regional'")
-        for key in ("zarr", "cog", "thresholds"):
+        for key in ("zarr", "cog", "thresholds", "report"):
             if key in output:
                 target = (base / str(output[key])).resolve()
                 if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
@@ -745,7 +748,91 @@ class Pipeline:
                 from .io.zarr import open_zarr
 
                 to_cog(open_zarr(store)["flood"], self.output["cog"], overwrite=True)
+            if "report" in self.output:
+                self.report(store)
         return store
+
+    def report(self, store: str | os.PathLike[str], *, side: int = 1024) -> Path:
+        """Write ``[output] report``, one self-contained HTML page of a finished run.
+
+        The class fractions of each map in *store* (one read of the maps), a
+        quicklook of the maps beside the post-event VV image (every n-th pixel,
+        at most *side* pixels a side; the source's post-event VV is read once
+        more for it), the threshold surface's summary and the configuration.
+        """
+        import math
+
+        import numpy as np
+
+        from .io.zarr import open_zarr
+        from .plot import comparison_grid
+        from .report import Table, write_report
+        from .validate import class_fractions
+
+        target = Path(self.output.get("report", Path(store).with_suffix(".html")))
+        products = open_zarr(store)
+        maps = [str(n) for n in products.data_vars if products[n].dtype == np.uint8]
+        rows = []
+        for name in maps:
+            fractions = class_fractions(products[name], classes=[0, 1]).values
+            valid = float((products[name] != 255).mean())
+            rows.append([name, float(fractions[1]), float(fractions[0]), 1 - valid])
+        ny, nx = products.sizes["y"], products.sizes["x"]
+        step = max(1, math.ceil(max(ny, nx) / side))
+        every = {"y": slice(None, None, step), "x": slice(None, None, step)}
+        band = (self.predict or {}).get("band") or (self.flood_map or {}).get("band") or "vv"
+        post = self.load()[band].isel(time=-1).isel(every)
+        figure = target.with_name(f".{target.stem}.maps.png")
+        tables = [
+            Table(
+                "Maps",
+                ["map", "flood fraction", "no-flood fraction", "nodata fraction"],
+                rows,
+                note="Fractions of the valid pixels (flood, no flood) and of all pixels (nodata).",
+            )
+        ]
+        if "thresholds" in self.output:
+            surface = open_zarr(self.output["thresholds"]).compute()
+            tables.append(
+                Table(
+                    "Regional thresholds",
+                    ["image", "regions", "usable", "from neighbours", "whole image", "global"],
+                    [
+                        [
+                            image,
+                            int(surface[f"{image}_usable"].size),
+                            int(surface[f"{image}_usable"].sum()),
+                            int((surface[f"{image}_source"] == 1).sum()),
+                            int((surface[f"{image}_source"] == 2).sum()),
+                            float(surface[f"{image}_global_threshold"]),
+                        ]
+                        for image in ("post", "change")
+                    ],
+                    note=f"Regions of {surface.attrs['region_size']} px; the surface is in "
+                    f"{self.output['thresholds']}.",
+                )
+            )
+        try:
+            comparison_grid(post, {name: products[name].isel(every) for name in maps}, path=figure)
+            config = {
+                f.name: getattr(self, f.name)
+                for f in fields(self)
+                if f.name not in ("trust_modules", "trust_model_files")
+            }
+            return write_report(
+                target,
+                title=f"sarcube run: {Path(store).name}",
+                summary=[
+                    f"{ny}x{nx} pixels, post-event date {products.attrs.get('post_date', '?')}; "
+                    f"products in {store}.",
+                    f"Quicklook: every {step}. pixel." if step > 1 else "Quicklook: every pixel.",
+                ],
+                tables=tables,
+                figures={"The maps beside the post-event backscatter": figure},
+                config=config,
+            )
+        finally:
+            figure.unlink(missing_ok=True)
 
 
 def _despeckle_halo(options: dict[str, Any]) -> int | None:

@@ -18,6 +18,7 @@ import sarcube
 from sarcube.cli import main
 
 from conftest import raise_if_dask_computes
+from test_report import tags
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: every configuration shipped in examples/, with the products it makes
@@ -48,6 +49,13 @@ def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     report = json.loads((tmp_path / "flood_report.json").read_text())
     assert set(report["maps"]) == {"otsu", "ki", "tiled", "kmeans", "shipped model"}
+    page = tmp_path / "report.html"  # one self-contained page of all of it
+    images = [a for tag, a in tags(page) if tag == "img"]
+    assert len(images) == 7 and all(str(a["src"]).startswith("data:image/png") for a in images)
+    text = page.read_text(encoding="utf-8")
+    for name in report["maps"]:
+        assert f"<td>{name}</td>" in text
+    assert f"{report['maps']['otsu']['miou']:.4g}" in text and "clipped %" in text
     model_map = sarcube.open_zarr(tmp_path / "model_flood.zarr")
     assert set(model_map.data_vars) == {"flood", "flood_probability"}
     assert model_map.odc.crs.epsg == 32633 and model_map["flood"].dtype == np.uint8

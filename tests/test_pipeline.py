@@ -19,6 +19,7 @@ from sarcube.errors import OutputError, ParameterError, SarcubeError
 from sarcube.pipeline import Pipeline
 
 from conftest import raise_if_dask_computes
+from test_report import tags
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 WEIGHTS = Path(sarcube.__file__).parent / "models" / "weights" / "ombria-s1-bitemporal.pt"
@@ -601,6 +602,23 @@ def test_a_whole_image_statistic_makes_tiles_read_whole_chunks(tmp_path: Path) -
     assert Pipeline.from_file(_config(tmp_path, local)).window_margin() == 1 + 9
     global_thresholds = local.replace('thresholds = "regional"\nregion_size = 100\n', "")
     assert Pipeline.from_file(_config(tmp_path, global_thresholds)).window_margin() is None
+
+
+def test_a_run_writes_its_report(tmp_path: Path) -> None:
+    text = REGIONAL.replace(
+        'zarr = "out/flood.zarr"', 'zarr = "out/flood.zarr"\nreport = "out/run.html"'
+    )
+    plan = Pipeline.from_file(_config(tmp_path, text))
+    store = plan.run(scheduler="synchronous", progress=False)
+    page = tmp_path / "out" / "run.html"
+    images = [a for tag, a in tags(page) if tag == "img"]
+    assert len(images) == 1 and str(images[0]["src"]).startswith("data:image/png;base64,")
+    content = page.read_text(encoding="utf-8")
+    flood = sarcube.open_zarr(store)["flood"].compute()
+    share = float((flood == 1).sum() / (flood != 255).sum())
+    assert f"<td>flood</td><td>{share:.4g}</td>" in content
+    assert "Regional thresholds" in content and "&quot;region_size&quot;: 64" in content
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png"] == []
 
 
 def test_an_output_thresholds_store_needs_regional_thresholds(tmp_path: Path) -> None:
