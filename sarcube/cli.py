@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from .errors import SarcubeError
+from .errors import ParameterError, SarcubeError
 
 __all__ = ["main"]
 
@@ -336,6 +336,15 @@ def _catalog_build(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.example:
+        from importlib.resources import files
+
+        print(files("sarcube").joinpath("example_run.toml").read_text(encoding="utf-8"), end="")
+        return 0
+    if args.config is None:
+        raise ParameterError(
+            "sarcube run: give a configuration file, or --example to print a commented one"
+        )
     from .pipeline import Pipeline
 
     say = (lambda *a: None) if args.quiet else print
@@ -355,7 +364,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         say("dry run: configuration checked and graph built; nothing computed")
         return 0
-    store = plan.run(scheduler=args.scheduler, progress=not args.quiet, products=products)
+    # with regional thresholds, run computes the surface first and builds the
+    # products with it (tile windows included), so the graph built above is not reused
+    reuse = None if "thresholds" in plan.output else products
+    store = plan.run(scheduler=args.scheduler, progress=not args.quiet, products=reuse)
     say(f"wrote {store}" + (f" and {plan.output['cog']}" if "cog" in plan.output else ""))
     say(f"done in {time.perf_counter() - start:.1f} s")
     return 0
@@ -423,6 +435,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         formatter_class=raw,
         epilog="examples:\n"
+        "  sarcube run --example > flood.toml                     # a commented config\n"
         "  sarcube run examples/flood_synthetic.toml --dry-run   # check and build the graph\n"
         "  sarcube run examples/flood_synthetic.toml --scheduler local:2\n"
         "  sarcube run examples/flood_stac.yaml --scheduler tcp://scheduler:8786\n"
@@ -430,7 +443,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "config",
+        nargs="?",
         help="configuration file (.toml, .yaml); keys in sarcube.pipeline, examples in examples/",
+    )
+    run.add_argument(
+        "--example",
+        action="store_true",
+        help="print a commented configuration to start from, and exit",
     )
     run.add_argument(
         "--scheduler",

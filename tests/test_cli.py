@@ -74,6 +74,25 @@ def test_demo_writes_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
 
 
+def test_run_example_prints_a_config_that_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--example"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# A commented sarcube run configuration")
+    config = tomllib.loads(text)
+    assert config["output"]["tiles"] == 2 and config["flood_map"]["thresholds"] == "regional"
+    path = tmp_path / "flood.toml"
+    path.write_text(text.replace("[2048, 2048]", "[512, 512]").replace("= 1024", "= 256"))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out
+    assert main(["run", str(path), "--quiet", "--scheduler", "synchronous"]) == 0
+    assert sarcube.open_zarr(tmp_path / "flood.zarr")["flood"].shape == (512, 512)
+    assert (tmp_path / "flood.html").read_text().startswith("<!DOCTYPE html>")
+    assert main(["run"]) == 2
+    assert "--example to print a commented one" in capsys.readouterr().err
+
+
 def test_catalog_build_cli(
     synthetic_event: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
