@@ -266,7 +266,7 @@ SYNTHETIC = {"synthetic": {"shape": [64, 64]}}
             {"output": {"zarr": "a.zarr", "resum": False}},
             "resum",
             "resume",
-            lambda: {"zarr", "resume", "cog", "thresholds", "tiles"},
+            lambda: {"zarr", "resume", "cog", "thresholds", "tiles", "report"},
         ),
     ],
 )
