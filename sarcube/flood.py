@@ -47,8 +47,9 @@ from .errors import (
     UnitsError,
 )
 from .filters._dilate import dilate_square
-from .filters._kernels import _mirror, moments_rule_kernel
 from .filters._median import median_args, median_kernel
+from .filters._moments import moments_rule_kernel
+from .filters._windows import _mirror
 from .regional import (
     FIELDS,
     SOURCE_GLOBAL,

@@ -292,7 +292,7 @@ def test_vector_exp_matches_libm() -> None:
     """The branch-free exp of the kernels: within 1e-12 of numpy's on [-708, 0], 0 below."""
     from numba import njit
 
-    from sarcube.filters._kernels import _exp_neg
+    from sarcube.filters._moments import _exp_neg
 
     @njit
     def exp_all(x: np.ndarray) -> np.ndarray:
@@ -311,7 +311,7 @@ def test_log_bins_without_logarithm() -> None:
     """The table binning of the ENL histogram gives every float32 the bin of
     int((log10 v - lo) · scale) (numba's log10): at every bin boundary ± 2 ulp and on
     random values; 0, NaN, negatives and +inf are not counted."""
-    from sarcube.filters import _kernels
+    from sarcube.filters import _enl
     from sarcube.filters.speckle import _LOG_CV2_RANGE, _N_BINS, _bin_table
 
     lo, hi = _LOG_CV2_RANGE
@@ -334,11 +334,11 @@ def test_log_bins_without_logarithm() -> None:
     one = np.zeros(_N_BINS + 1, dtype=np.int64)
     for v in values:
         one[:] = 0
-        _kernels._bin_row(np.array([v], dtype=np.float32).view(np.uint32), table, one)
-        assert one[_kernels._log_bin(np.float32(v), lo, scale, _N_BINS) + 1] == 1, v
+        _enl._bin_row(np.array([v], dtype=np.float32).view(np.uint32), table, one)
+        assert one[_enl._log_bin(np.float32(v), lo, scale, _N_BINS) + 1] == 1, v
     special = np.array([0.0, np.nan, -0.5, -np.inf, np.inf], dtype=np.float32)
     one[:] = 0
-    _kernels._bin_row(special.view(np.uint32), table, one)
+    _enl._bin_row(special.view(np.uint32), table, one)
     assert one[0] == special.size and one[1:].sum() == 0
 
 

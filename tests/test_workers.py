@@ -20,12 +20,12 @@ import xarray as xr
 
 import sarcube
 from sarcube._overlap import KernelByName
-from sarcube.filters import _kernels
+from sarcube.filters import _moments
 
 
 def test_kernel_by_name_pickles_as_its_import_path() -> None:
-    ref = KernelByName(_kernels.moments_rule_kernel)
-    assert pickle.loads(cloudpickle.dumps(ref)).func is _kernels.moments_rule_kernel
+    ref = KernelByName(_moments.moments_rule_kernel)
+    assert pickle.loads(cloudpickle.dumps(ref)).func is _moments.moments_rule_kernel
     # the pickle holds the path, not the function's code
     assert len(cloudpickle.dumps(ref)) < 200 < len(cloudpickle.dumps(ref.func))
     assert dask.base.tokenize(ref) == dask.base.tokenize(KernelByName(ref.func))
@@ -40,7 +40,7 @@ def test_kernel_by_name_pickles_as_its_import_path() -> None:
 
 def test_a_fresh_process_gets_the_module_dispatcher() -> None:
     # every task of a Lee filter graph, unpickled in a new interpreter (as a
-    # worker process does), calls the dispatcher of sarcube.filters._kernels
+    # worker process does), calls the dispatcher of sarcube.filters._moments
     image = xr.DataArray(
         np.random.default_rng(0).gamma(4.0, 0.25, (64, 64)).astype(np.float32), dims=("y", "x")
     ).chunk(32)
@@ -51,11 +51,11 @@ def test_a_fresh_process_gets_the_module_dispatcher() -> None:
         "import pickle, sys\n"
         "graph = pickle.loads(sys.stdin.buffer.read())\n"
         "from sarcube._overlap import KernelByName\n"
-        "from sarcube.filters import _kernels\n"
+        "from sarcube.filters import _moments\n"
         "found = []\n"
         "def walk(obj, depth=0):\n"
         "    if isinstance(obj, KernelByName):\n"
-        "        found.append(obj.func is _kernels.moments_rule_kernel)\n"
+        "        found.append(obj.func is _moments.moments_rule_kernel)\n"
         "    elif depth < 8:\n"
         "        for name in ('args', 'kwargs', 'func', 'value', 'dependencies'):\n"
         "            inner = getattr(obj, name, None)\n"

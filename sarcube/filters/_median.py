@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from ._kernels import pad_stack
+from ._windows import pad_stack
 
 __all__ = ["median_args", "median_kernel", "median_program"]
 

@@ -47,7 +47,7 @@ from .._overlap import apply_window_kernel, check_window_fits, lead_params, over
 from ..calibration import _partials
 from ..conventions import DB_UNITS, SPATIAL_DIMS
 from ..errors import ParameterError, UnitsError
-from . import _kernels
+from . import _enl, _frost, _moments, _refined_lee
 from ._median import median_args, median_kernel
 
 __all__ = [
@@ -142,13 +142,13 @@ _N_BINS = 4000
 def _bin_table() -> np.ndarray:
     """The table giving each float32 CV² the bin of ``log10(CV²)`` (built once per process)."""
     lo, hi = _LOG_CV2_RANGE
-    return _kernels.log_bin_table(lo, _N_BINS / (hi - lo), _N_BINS)
+    return _enl.log_bin_table(lo, _N_BINS / (hi - lo), _N_BINS)
 
 
 def _cv2_counts(stack: np.ndarray, pad: int, size: int) -> np.ndarray:
     """(n, Y, X) float32 -> (n, nbins) histogram counts of the window CV²."""
     counts = np.empty((stack.shape[0], _N_BINS), dtype=np.float64)
-    _kernels.cv2_histogram_kernel(stack, pad, counts, size, _bin_table())
+    _enl.cv2_histogram_kernel(stack, pad, counts, size, _bin_table())
     return counts
 
 
@@ -174,7 +174,7 @@ def _block_histogram(
     y0 = sum(rows[:index])
     h = size // 2
     counts = np.empty((stack.shape[0], _N_BINS), dtype=np.float64)
-    _kernels.cv2_histogram_kernel(
+    _enl.cv2_histogram_kernel(
         stack,
         0,
         counts,
@@ -190,7 +190,7 @@ def _block_histogram(
 def _anchored(data: dsa.Array, size: int) -> tuple[dsa.Array, dsa.Array, int]:
     """*data* and its blocks with the halo of :func:`_block_histogram` (symmetric edge)."""
     h = size // 2
-    wide = h + _kernels.ANCHOR - 1
+    wide = h + _enl.ANCHOR - 1
     y = data.ndim - 2
     if len(data.chunks[y]) == 1 or data.shape[y] < 2 * wide:
         data, depth = data.rechunk({y: -1}), h  # one chunk: it starts at the first anchor
@@ -399,7 +399,7 @@ def lee_filter(
         )
         out = apply_window_kernel(
             da,
-            _kernels.moments_rule_kernel,
+            _moments.moments_rule_kernel,
             size // 2,
             params=params,
             args=(size, _RULES[variant], damping),
@@ -435,7 +435,7 @@ def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> X
         checked = _nonnegative(da, func)
         out = apply_window_kernel(
             checked,
-            _kernels.moments_rule_kernel,
+            _moments.moments_rule_kernel,
             size // 2,
             params=_inverse_enl(checked, enl_value, size),
             args=(size, _RULES["gamma_map"], 1.0),
@@ -463,7 +463,7 @@ def boxcar_filter(obj: XObj, *, size: int = 7) -> XObj:
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         out = apply_window_kernel(
-            da, _kernels.moments_rule_kernel, size // 2, args=(size, _RULES["boxcar"], 1.0)
+            da, _moments.moments_rule_kernel, size // 2, args=(size, _RULES["boxcar"], 1.0)
         )
         return _tag(out, da, f"boxcar(size={size})")
 
@@ -521,7 +521,7 @@ def frost_filter(obj: XObj, *, size: int = 7, damping: float = 2.0) -> XObj:
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         out = apply_window_kernel(
-            _nonnegative(da, func), _kernels.frost_kernel, size // 2, args=(size, damping)
+            _nonnegative(da, func), _frost.frost_kernel, size // 2, args=(size, damping)
         )
         return _tag(out, da, f"frost(size={size}, damping={damping})")
 
@@ -558,7 +558,7 @@ def refined_lee(obj: XObj, *, enl: float | None = None) -> XObj:
         checked = _nonnegative(da, func)
         out = apply_window_kernel(
             checked,
-            _kernels.refined_lee_kernel,
+            _refined_lee.refined_lee_kernel,
             REFINED_LEE_HALO,
             params=_inverse_enl(checked, enl_value, 7),
         )
