@@ -14,16 +14,8 @@ for name in chromium-headless-shell chromium chromium-browser chrome-headless-sh
     fi
 done
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        log "need root to run: $*" >&2
-        exit 1
-    fi
-}
+# shellcheck source=as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 log "installing chromium-headless-shell (apt)"
 as_root apt-get update -qq

@@ -29,17 +29,8 @@ python_bin="${SARCUBE_STAC_SERVER_PYTHON:-python3}"
 
 log() { echo "[install-stac-server] $*"; }
 
-# Run as root directly, otherwise through sudo (if there is one).
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        log "need root to run: $*" >&2
-        exit 1
-    fi
-}
+# shellcheck source=as-root.sh
+source "$repo_root/scripts/as-root.sh"
 
 apt_updated=0
 apt_install() {
