@@ -725,9 +725,16 @@ class Pipeline:
         computed first and written to ``[output] thresholds``, then the products
         stream chunk by chunk (memory does not grow with the cube).
         """
-        from .io.zarr import to_zarr
+        from .io.zarr import PROGRESS, to_zarr
 
         store = Path(self.output["zarr"])
+        resume = bool(self.output.get("resume", True))
+        if resume and store.exists() and not store.with_name(store.name + PROGRESS).exists():
+            # refused before the threshold pass writes anything beside the store
+            raise OutputError(
+                f"pipeline: [output] zarr {store} is a complete store, so there is nothing to "
+                "resume; set resume = false in [output] to replace it, or choose another path"
+            )
         with _use_scheduler(scheduler):
             if products is None:  # callers that inspected build() pass it on
                 surface = None
@@ -739,7 +746,7 @@ class Pipeline:
                 products,
                 store,
                 mode="w",
-                resume=bool(self.output.get("resume", True)),
+                resume=resume,
                 progress=progress,
                 tiles=self.output.get("tiles"),
             )

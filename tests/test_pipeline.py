@@ -621,6 +621,20 @@ def test_a_run_writes_its_report(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png"] == []
 
 
+def test_a_complete_store_is_refused_before_anything_is_computed(tmp_path: Path) -> None:
+    plan = Pipeline.from_file(_config(tmp_path, REGIONAL))
+    plan.run(scheduler="synchronous", progress=False)
+    surface = Path(plan.output["thresholds"])
+    before = {p: p.read_bytes() for p in surface.rglob("*") if p.is_file()}
+    with raise_if_dask_computes(), pytest.raises(OutputError, match="set resume = false"):
+        plan.run(progress=False)
+    assert {p: p.read_bytes() for p in surface.rglob("*") if p.is_file()} == before
+    again = Pipeline.from_file(
+        _config(tmp_path, REGIONAL.replace("[output]", "[output]\nresume = false"))
+    )
+    again.run(scheduler="synchronous", progress=False)  # replaces it
+
+
 def test_an_output_thresholds_store_needs_regional_thresholds(tmp_path: Path) -> None:
     text = REGIONAL.replace('thresholds = "regional"\n', "").replace(
         'zarr = "out/flood.zarr"', 'zarr = "out/flood.zarr"\nthresholds = "out/t.zarr"'

@@ -215,3 +215,37 @@ def test_tiled_writes_compute_each_tile_alone_and_equal_one_write(tmp_path: Path
     )
     with pytest.raises(ParameterError, match="tiles must be a positive integer"):
         sarcube.to_zarr(filtered, tmp_path / "bad.zarr", tiles=0)
+
+
+def test_a_replace_killed_while_removing_the_old_store_leaves_no_complete_looking_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "out.zarr"
+    sarcube.to_zarr(random_cube((2, 20, 18), seed=1).chunk({"y": 10}), store)
+    import shutil
+
+    removing = shutil.rmtree
+
+    def dies_halfway(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path) == store:  # the chunks go, then the process is killed
+            for chunks in sorted(Path(path).glob("*/c")):
+                if chunks.is_dir():
+                    removing(chunks)
+                else:
+                    chunks.unlink()
+            raise KeyboardInterrupt
+        removing(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        sarcube.to_zarr(random_cube((2, 20, 18), seed=2).chunk({"y": 10}), store, mode="w")
+    monkeypatch.undo()
+    assert (store / "zarr.json").is_file()  # the metadata survived, the chunks did not
+    with pytest.raises(OutputError, match="interrupted write"):
+        sarcube.open_zarr(store)
+    new = random_cube((2, 20, 18), seed=2).chunk({"y": 10})
+    sarcube.to_zarr(new, store, resume=True)  # starts afresh
+    xr.testing.assert_identical(
+        sarcube.open_zarr(store).compute(),
+        sarcube.open_zarr(sarcube.to_zarr(new, tmp_path / "ref.zarr")).compute(),
+    )

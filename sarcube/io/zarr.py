@@ -122,7 +122,7 @@ def to_zarr(
     ds = _prepared(obj)
     _check_encoding(ds, encoding)
     plan = _plan(ds)
-    progress_dir = path.with_name(path.name + _PROGRESS)
+    progress_dir = path.with_name(path.name + PROGRESS)
     if resume and path.exists():
         recorded = progress_dir / "plan.json"
         if not progress_dir.exists():
@@ -144,6 +144,9 @@ def to_zarr(
                 f"{path} exists; pass mode='w' to replace it, resume=True to complete an "
                 "interrupted write, or choose another path"
             )
+        # mark the store unfinished before removing it: a kill halfway through the
+        # removal leaves a store that open_zarr refuses, not one that looks complete
+        progress_dir.mkdir(exist_ok=True)
         shutil.rmtree(path)
     if not path.exists():
         # the progress folder first: a store without one is complete
@@ -239,7 +242,9 @@ def _compute_with_progress(tasks: list[Any]) -> None:
         compute(tasks)
 
 
-_PROGRESS = ".sarcube-progress"  # a sibling folder: zarr warns about foreign files inside
+#: Suffix of the sibling folder that records a write in progress (zarr warns about
+#: foreign files inside a store).
+PROGRESS = ".sarcube-progress"
 
 
 def _check_names(obj: xr.DataArray | xr.Dataset) -> None:
@@ -420,7 +425,7 @@ def open_zarr(
         raise ParameterError(f"open_zarr: incomplete must be 'raise' or 'mask', got {incomplete!r}")
     kwargs.setdefault("decode_coords", "all")
     kwargs.setdefault("consolidated", False)
-    progress_dir = path.with_name(path.name + _PROGRESS)
+    progress_dir = path.with_name(path.name + PROGRESS)
     if not progress_dir.exists():
         if not (path / "zarr.json").is_file() and not (path / ".zgroup").is_file():
             raise OutputError(
