@@ -1109,7 +1109,9 @@ def farthest_point_splits(
     repeatedly add the point farthest from those already chosen (ties: the
     lowest index). The other points are the validation set. Replicates
     differ in their random start, drawn from ``numpy.random.default_rng(seed)``,
-    so the splits are reproducible.
+    so the splits are reproducible. With one calibration point there is no
+    spread to seek: it is the **centre point**, the one nearest the centroid
+    of all points (ties: the lowest index), the same in every replicate.
 
     Parameters
     ----------
@@ -1139,6 +1141,8 @@ def farthest_point_splits(
     >>> xy = [[0, 0], [1, 0], [10, 0], [5, 0]]
     >>> [(c.tolist(), v.tolist()) for c, v in farthest_point_splits(xy, 2, replicates=1)]
     [([3, 0], [1, 2])]
+    >>> [c.tolist() for c, _ in farthest_point_splits(xy, 1, replicates=2)]  # the centre point
+    [[3], [3]]
     """
     func = "farthest_point_splits"
     pts = _points(xy, "xy", func)
@@ -1156,8 +1160,9 @@ def farthest_point_splits(
         raise ParameterError(f"{func}: replicates must be an integer >= 1, got {replicates!r}")
     rng = np.random.default_rng(seed)
     splits = []
+    centre = int(np.argmin(np.hypot(*(pts - pts.mean(axis=0)).T)))
     for _ in range(replicates):
-        chosen = [int(rng.integers(n))]
+        chosen = [centre if n_calibration == 1 else int(rng.integers(n))]
         nearest = np.hypot(*(pts - pts[chosen[0]]).T)
         for _ in range(int(n_calibration) - 1):
             nxt = int(np.argmax(nearest))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as dsa
 import numpy as np
@@ -136,12 +136,17 @@ def segmentation_metrics(
     *,
     classes: Sequence[int],
     ignore_index: int | None = None,
+    mean_over: Literal["defined", "truth"] = "defined",
 ) -> xr.Dataset:
     """Per-class IoU, precision, recall and F1, their means, and pixel accuracy.
 
     Computed from :func:`confusion_matrix` (lazy until computed). A class that
-    appears in neither map gets NaN scores and is left out of the means
-    (``miou`` is the mean of the defined per-class IoUs).
+    appears in neither map gets NaN scores and is left out of the means.
+    *mean_over* chooses the classes of ``miou`` and ``mean_f1``:
+    ``"defined"`` (default) every class with a defined score, so a class
+    predicted but absent from the truth counts with IoU 0; ``"truth"`` only
+    the classes present in the truth (the definition of many model cards and
+    benchmarks, e.g. the per-image mIoU of flood-mapping papers).
 
     Examples
     --------
@@ -151,7 +156,15 @@ def segmentation_metrics(
     >>> m = segmentation_metrics(pred, truth, classes=[0, 1])
     >>> m["iou"].values.round(3).tolist(), round(float(m["miou"]), 3)
     ([0.5, 0.667], 0.583)
+    >>> dry = xr.DataArray([[0, 0, 0, 0]], dims=("y", "x"))  # no flood in the truth
+    >>> [float(segmentation_metrics(pred, dry, classes=[0, 1], mean_over=m)["miou"])
+    ...  for m in ("defined", "truth")]
+    [0.125, 0.25]
     """
+    if mean_over not in ("defined", "truth"):
+        raise ParameterError(
+            f"segmentation_metrics: mean_over must be 'defined' or 'truth', got {mean_over!r}"
+        )
     cm = confusion_matrix(pred, truth, classes=classes, ignore_index=ignore_index)
     c = cm.astype(np.float64)
     tp = xr.DataArray(np.diagonal(c.data), dims="class", coords={"class": cm["truth"].values})
@@ -167,6 +180,11 @@ def segmentation_metrics(
     precision = ratio(tp, tp + fp)
     recall = ratio(tp, tp + fn)
     f1 = ratio(2 * precision * recall, precision + recall)
+    averaged = (
+        (iou, f1)
+        if mean_over == "defined"
+        else (iou.where(truth_total > 0), f1.where(truth_total > 0))
+    )
     return xr.Dataset(
         {
             "confusion": cm,
@@ -174,8 +192,8 @@ def segmentation_metrics(
             "precision": precision,
             "recall": recall,
             "f1": f1,
-            "miou": iou.mean("class", skipna=True),
-            "mean_f1": f1.mean("class", skipna=True),
+            "miou": averaged[0].mean("class", skipna=True),
+            "mean_f1": averaged[1].mean("class", skipna=True),
             "pixel_accuracy": ratio(tp.sum("class"), c.sum(("truth", "pred"))),
         }
     )

@@ -439,6 +439,10 @@ def test_farthest_point_splits() -> None:
     line = [[0, 0], [1, 0], [10, 0], [4, 0]]
     (cal, _), *_ = insar.farthest_point_splits(line, 3, replicates=1, seed=0)
     assert set(cal) >= {0, 2}  # the two ends of the line
+    # one calibration point: the one nearest the centroid, in every replicate
+    centre = int(np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T)))
+    for cal, val in insar.farthest_point_splits(xy, 1, replicates=4, seed=3):
+        assert cal.tolist() == [centre] and val.size == 29
     with pytest.raises(ParameterError, match=r"\[1, 29\]"):
         insar.farthest_point_splits(xy, 30)
     with pytest.raises(ParameterError, match="NaN"):

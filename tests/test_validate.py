@@ -85,3 +85,18 @@ def test_agreement_matrix_ignores_differing_coords() -> None:
     out = sarcube.agreement_matrix({"a": a, "b": b})
     assert out.values.round(3).tolist() == [[1.0, 0.667], [0.667, 1.0]]
     assert set(out.coords) == {"map_a", "map_b"}
+
+
+def test_miou_over_the_classes_present_in_the_truth() -> None:
+    truth = xr.DataArray(np.array([[0, 0, 1, 1], [0, 0, 1, 1]]), dims=("y", "x"))
+    pred = xr.DataArray(np.array([[0, 2, 1, 1], [0, 0, 1, 2]]), dims=("y", "x"))
+    defined = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2])
+    present = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2], mean_over="truth")
+    iou = defined["iou"].values  # class 2 is predicted twice but absent from the truth: IoU 0
+    np.testing.assert_allclose(iou, [3 / 4, 3 / 4, 0.0])
+    assert float(defined["miou"]) == pytest.approx(iou.mean())
+    assert float(present["miou"]) == pytest.approx(3 / 4)
+    assert float(present["mean_f1"]) == pytest.approx(defined["f1"].values[:2].mean())
+    xr.testing.assert_identical(present["iou"], defined["iou"])  # per-class scores unchanged
+    with pytest.raises(ParameterError, match="'defined' or 'truth'"):
+        sarcube.segmentation_metrics(pred, truth, classes=[0, 1], mean_over="present")  # type: ignore[arg-type]
