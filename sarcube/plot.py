@@ -392,6 +392,7 @@ def difference_maps(
     maps: Mapping[str, xr.DataArray],
     *,
     pairs: Sequence[tuple[str, str]] | None = None,
+    flood_class: int = 1,
     ncols: int = 3,
     path: str | os.PathLike[str] | None = None,
 ) -> Any:
@@ -400,8 +401,16 @@ def difference_maps(
     Each panel colours the pixels flooded in both maps (blue), only in the
     first (orange), only in the second (green), in neither (sand) and nodata in
     either (grey); the title gives the share of valid pixels in each
-    disagreement. *pairs* defaults to every pair.
+    disagreement. *pairs* defaults to every pair. *flood_class* is the value
+    that means flood: 1 in sarcube's maps, e.g. 2 in three-class maps (no
+    water, permanent water, flood).
     """
+    if isinstance(flood_class, bool) or not isinstance(flood_class, int | np.integer):
+        raise ParameterError(
+            f"difference_maps: flood_class must be the integer class value, got {flood_class!r}"
+        )
+    if flood_class == NODATA:
+        raise ParameterError(f"difference_maps: flood_class {NODATA} is the nodata value")
     plt = _pyplot()
     names = list(maps)
     if len(names) < 2:
@@ -424,7 +433,7 @@ def difference_maps(
     for ax, (a, b) in zip(axes.ravel(), chosen, strict=False):
         if images[a].shape != images[b].shape:
             raise GridMismatchError(f"difference_maps: {a!r} and {b!r} differ in shape")
-        ia, ib = images[a] == 1, images[b] == 1
+        ia, ib = images[a] == flood_class, images[b] == flood_class
         nodata = (images[a] == NODATA) | (images[b] == NODATA)
         category = np.where(nodata, 4, ia.astype(int) + 2 * ib.astype(int))
         ax.imshow(_DIFF_COLOURS[category], interpolation="nearest")

@@ -66,6 +66,12 @@ def test_comparison_grid_and_difference_maps(tmp_path: Path) -> None:
     labels = [t.get_text() for t in legend.get_texts()]
     assert "flood only in dark < -15 dB" in labels and "nodata in either" in labels
     _png(tmp_path / "d.png")
+    # three-class maps (0 no water, 1 permanent water, 2 flood): the flood class is chosen
+    three = {name: m.where(m != 1, 2).where(m != 0, 1) for name, m in maps.items()}
+    fig = plot.difference_maps(three, flood_class=2)
+    assert f"{only_a:.1f}%" in fig.axes[0].get_title()  # the same disagreement as above
+    with pytest.raises(ParameterError, match="nodata value"):
+        plot.difference_maps(three, flood_class=255)
     with pytest.raises(GridMismatchError):
         plot.comparison_grid(post, {"x": maps["dark < -15 dB"].isel(x=slice(0, 10))})
     with pytest.raises(DimensionError, match="isel"):
