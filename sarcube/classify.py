@@ -31,8 +31,9 @@ def _percentile_from_histogram(counts: Any, edges: np.ndarray, q: float) -> Any:
             return np.asarray(np.nan)
         cum = np.cumsum(c)
         target = q / 100.0 * total
-        k = int(np.searchsorted(cum, target))
-        k = min(k, c.size - 1)
+        k = min(int(np.searchsorted(cum, target)), c.size - 1)
+        while k < c.size - 1 and c[k] == 0:  # q = 0: the first bin that holds a value
+            k += 1
         below = cum[k] - c[k]
         frac = (target - below) / c[k] if c[k] > 0 else 0.0
         return np.asarray(edges[k] + frac * (edges[k + 1] - edges[k]))

@@ -31,6 +31,17 @@ def test_sar_rgb_stretch_and_chunking() -> None:
     assert 0.015 < (red == 0).mean() < 0.025 and 0.015 < (red == 1).mean() < 0.025
 
 
+def test_sar_rgb_full_range_stretches_from_the_data_minimum() -> None:
+    cube = sarcube.synthetic.make_scene((96, 80), seed=2).cube
+    rgb = sarcube.sar_rgb(cube, percentiles=(0, 100))
+    db = 10 * np.log10(cube["vv"].values)
+    lo, hi = np.nanmin(db), np.nanmax(db)
+    width = 70 / 1024  # histogram bin width, dB: the data's extremes within one bin
+    expected = np.clip((db - lo) / (hi - lo), 0, 1)
+    np.testing.assert_allclose(rgb.values[0], expected, atol=2 * width / (hi - lo))
+    assert np.nanmin(rgb.values[0]) < 0.01 and np.nanmax(rgb.values[0]) > 0.99
+
+
 def test_sar_rgb_errors() -> None:
     cube = random_cube()
     with pytest.raises(BandNotFoundError, match="VV\\+VH"):
