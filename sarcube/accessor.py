@@ -62,8 +62,9 @@ class SarAccessor(Generic[XObj]):
         clamps: Sequence[float] = (0.15, 0.3, 0.5),
         *,
         dims: Sequence[Hashable] = SPATIAL_DIMS,
+        positive_only: bool = False,
     ) -> xr.Dataset:
-        return calibration.clamp_stats(self._obj, clamps, dims=dims)
+        return calibration.clamp_stats(self._obj, clamps, dims=dims, positive_only=positive_only)
 
     def clamp(self, value: float, *, lower: float | None = None) -> XObj:
         return scaling.clamp(self._obj, value, lower=lower)

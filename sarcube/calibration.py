@@ -226,6 +226,7 @@ def clamp_stats(
     clamps: Sequence[float] = (0.15, 0.3, 0.5),
     *,
     dims: Sequence[Hashable] = SPATIAL_DIMS,
+    positive_only: bool = False,
 ) -> xr.Dataset:
     """Mean, standard deviation and clipped fraction of each band at several clamps.
 
@@ -246,6 +247,10 @@ def clamp_stats(
         Clamp cut-offs, in the units of the data.
     dims
         Dimensions to reduce over; the others (e.g. ``time``) are kept.
+    positive_only
+        Leave out values ``<= 0`` as well as NaN, for products whose fill or
+        border pixels are zeros rather than NaN (as walkthroughs that keep
+        ``x > 0`` do). Default False: zeros are data.
 
     Returns
     -------
@@ -261,6 +266,9 @@ def clamp_stats(
     >>> s = clamp_stats(da, clamps=(0.3,))
     >>> round(float(s["mean"][0]), 6), round(float(s["clipped_fraction"][0]), 6)
     (0.2, 0.333333)
+    >>> zeros = xr.DataArray(np.array([[0.0, 0.2], [0.4, 0.0]]), dims=("y", "x"))
+    >>> [int(clamp_stats(zeros, clamps=(0.3,), positive_only=p)["count"]) for p in (False, True)]
+    [4, 2]
     """
     check_xarray(obj, "clamp_stats")
     check_nonempty(obj, "clamp_stats")
@@ -281,11 +289,18 @@ def clamp_stats(
             f"clamp_stats: clamps {tuple(clamps)} has duplicates; pass each clamp once"
         )
 
+    if not isinstance(positive_only, bool):
+        raise ParameterError(
+            f"clamp_stats: positive_only must be True or False, got {positive_only!r}"
+        )
+
     per_band = []
     kept: list[Hashable] = []
     for _, da in data_arrays(obj):
         kept = [d for d in da.dims if d not in dims]
         arr = da.transpose(*kept, *dims)
+        if positive_only:
+            arr = arr.where(arr > 0)
         per_band.append(_partials(arr.data, clamp_values, len(dims)))
     first = data_arrays(obj)[0][1]
     # Coordinates along the kept dims (e.g. time and its platform/orbit metadata) stay.

@@ -124,6 +124,25 @@ def test_clamp_stats_matches_numpy_reference(chunks: dict[str, int] | None) -> N
     assert stats["clipped_fraction"].attrs["units"] == "1"
 
 
+def test_clamp_stats_positive_only_leaves_zeros_out(chunks: dict[str, int] | None) -> None:
+    cube = random_cube((3, 23, 31))
+    cube["vv"][:, :4] = 0.0  # a zero-filled border
+    clamps = (0.05, 0.3)
+    with raise_if_dask_computes():
+        stats = sarcube.clamp_stats(_chunked(cube, chunks), clamps, positive_only=True)
+    stats = stats.compute()
+    for b, band in enumerate(["vv", "vh"]):
+        values = cube[band].values.astype(np.float64)
+        ref = _reference_stats(np.where(values > 0, values, np.nan), clamps)
+        for var in ("mean", "std", "clipped_fraction"):
+            np.testing.assert_allclose(stats[var].values[b], ref[var], rtol=1e-9, atol=1e-12)
+    assert (stats["count"].sel(band="vv") == ((cube["vv"] > 0).sum(("y", "x")))).all()
+    zeros_as_data = sarcube.clamp_stats(cube, clamps)
+    assert (zeros_as_data["count"].sel(band="vv") > stats["count"].sel(band="vv")).all()
+    with pytest.raises(ParameterError, match="True or False"):
+        sarcube.clamp_stats(cube, clamps, positive_only="yes")  # type: ignore[arg-type]
+
+
 def test_clamp_stats_over_time_and_dataarray(chunks: dict[str, int] | None) -> None:
     cube = _chunked(random_cube((3, 23, 31)), chunks)
     stats = sarcube.clamp_stats(cube["vv"], (0.1,), dims=("time", "y", "x")).compute()
