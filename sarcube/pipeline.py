@@ -735,13 +735,29 @@ class Pipeline:
                 f"pipeline: [output] zarr {store} is a complete store, so there is nothing to "
                 "resume; set resume = false in [output] to replace it, or choose another path"
             )
+        say = print if progress else (lambda *args: None)
+        tiles = self.output.get("tiles")
         with _use_scheduler(scheduler):
             if products is None:  # callers that inspected build() pass it on
                 surface = None
                 if "thresholds" in self.output:
-                    surface = self.thresholds(tiles=self.output.get("tiles")).compute()
+                    say(f"pass 1 of 2, the threshold surface: {self._how(tiles)}")
+                    surface = self.thresholds(tiles=tiles).compute()
                     to_zarr(surface, self.output["thresholds"], mode="w")
+                    usable = int(surface["post_usable"].sum())
+                    say(
+                        f"  {surface['post_usable'].size} regions of "
+                        f"{surface.attrs['region_size']} px, {usable} with a bimodal post "
+                        f"image (the others take their neighbours'); in {self.output['thresholds']}"
+                    )
+                    say(f"pass 2 of 2, the products with that surface: {self._how(tiles)}")
                 products = self.build(thresholds=surface)
+            names = ", ".join(map(str, products.data_vars))
+            say(
+                f"writing {names} to {store} chunk by chunk (a rerun resumes)"
+                if resume
+                else f"writing {names} to {store} chunk by chunk"
+            )
             to_zarr(
                 products,
                 store,
@@ -758,6 +774,18 @@ class Pipeline:
             if "report" in self.output:
                 self.report(store)
         return store
+
+    def _how(self, tiles: int | None) -> str:
+        """How a pass computes, for the progress lines of :meth:`run`."""
+        if tiles is None:
+            return "one computation over the whole cube"
+        margin = self.window_margin()
+        if margin is None:
+            return f"tiles of {tiles} x {tiles} chunks, each reading the whole chunks around it"
+        return (
+            f"tiles of {tiles} x {tiles} chunks, each from its window of the source "
+            f"({margin} px around the tile: the filters' halo)"
+        )
 
     def report(self, store: str | os.PathLike[str], *, side: int = 1024) -> Path:
         """Write ``[output] report``, one self-contained HTML page of a finished run.

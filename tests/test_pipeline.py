@@ -592,6 +592,24 @@ def test_tiles_on_a_local_cluster_write_the_single_threaded_store(tmp_path: Path
     xr.testing.assert_identical(surface, plan.thresholds().compute(scheduler="synchronous"))
 
 
+def test_a_run_says_what_each_pass_computes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = WINDOWED.replace("DESPECKLE", 'filter = "lee"\nsize = 5\nenl = 4.4')
+    text = text.replace("STORE", "said").replace('.zarr"', '.zarr"\ntiles = 2')
+    plan = Pipeline.from_file(_config(tmp_path, text))
+    plan.run(scheduler="synchronous", progress=True)
+    out = capsys.readouterr().out
+    how = "tiles of 2 x 2 chunks, each from its window of the source (11 px around the tile"
+    assert f"pass 1 of 2, the threshold surface: {how}" in out
+    assert "9 regions of 100 px" in out and "with a bimodal post image" in out
+    assert f"pass 2 of 2, the products with that surface: {how}" in out
+    assert "writing flood to" in out and "100% Completed" in out  # and dask's progress bar
+    quiet = Pipeline.from_file(_config(tmp_path, text.replace("said", "quiet")))
+    quiet.run(scheduler="synchronous", progress=False)
+    assert capsys.readouterr().out == ""
+
+
 def test_a_whole_image_statistic_makes_tiles_read_whole_chunks(tmp_path: Path) -> None:
     text = WINDOWED.replace("STORE", "flood").replace('.zarr"', '.zarr"\ntiles = 2')
     estimated = text.replace("DESPECKLE", 'filter = "lee"')  # ENL estimated from the image
