@@ -15,6 +15,7 @@ from ._models import (
     load_model,
     model_cache_info,
 )
+from ._postprocess import flood_from_probability
 from ._predict import classify, predict, ramp_weights, window_starts
 from ._stack import stack_channels, sweep_norms
 
@@ -24,6 +25,7 @@ __all__ = [
     "classify",
     "clear_model_cache",
     "file_sha256",
+    "flood_from_probability",
     "load_model",
     "model_cache_info",
     "predict",
