@@ -618,8 +618,9 @@ class Pipeline:
                 products["flood"] = mapped(cube)
             else:
                 products["flood"] = tile_map(mapped, cube, tile=self._tile(cube), margin=margin)
-        pre, post = self._despeckled_pair(cube)
         if self.predict is not None:
+            # untiled, these are the flood map's despeckled images (the same dask keys)
+            pre, post = self._despeckled_pair(cube)
             from .infer import classify, predict
             from .models.ombria import prepare
 
@@ -638,7 +639,8 @@ class Pipeline:
             )
             products["model_flood"] = classify(probs)
             products["flood_probability"] = probs.sel({"class": 1}, drop=True)
-        products.attrs = {"source": "sarcube run", "post_date": str(post["time"].values)[:19]}
+        post_date = str(cube["time"].values[-1])[:19]
+        products.attrs = {"source": "sarcube run", "post_date": post_date}
         return products
 
     def _despeckled_pair(self, cube: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
@@ -798,6 +800,7 @@ class Pipeline:
         import math
 
         import numpy as np
+        from dask.base import compute
 
         from .io.zarr import open_zarr
         from .plot import comparison_grid
@@ -807,11 +810,20 @@ class Pipeline:
         target = Path(self.output.get("report", Path(store).with_suffix(".html")))
         products = open_zarr(store)
         maps = [str(n) for n in products.data_vars if products[n].dtype == np.uint8]
-        rows = []
-        for name in maps:
-            fractions = class_fractions(products[name], classes=[0, 1]).values
-            valid = float((products[name] != 255).mean())
-            rows.append([name, float(fractions[1]), float(fractions[0]), 1 - valid])
+        # one read of the maps for both statistics
+        (counted,) = compute(
+            {
+                name: (
+                    class_fractions(products[name], classes=[0, 1]),
+                    (products[name] == 255).mean(),
+                )
+                for name in maps
+            }
+        )
+        rows = [
+            [name, float(fractions[1]), float(fractions[0]), float(nodata)]
+            for name, (fractions, nodata) in counted.items()
+        ]
         ny, nx = products.sizes["y"], products.sizes["x"]
         step = max(1, math.ceil(max(ny, nx) / side))
         every = {"y": slice(None, None, step), "x": slice(None, None, step)}
