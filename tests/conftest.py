@@ -9,7 +9,11 @@ skipping. Locally they skip with a reason naming the fix.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -127,3 +131,40 @@ def synthetic_event(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from sarcube.synthetic import write_event
 
     return write_event(tmp_path_factory.mktemp("synthetic"), (96, 80), seed=3)
+
+
+def kill_when(
+    code: str,
+    ready: Callable[[], bool],
+    *,
+    delay: float = 0.0,
+    env: dict[str, str] | None = None,
+    what: str = "the child",
+    timeout: float = 120.0,
+) -> int:
+    """Run ``python -c code``, SIGKILL it *delay* s after *ready()* holds; its return code.
+
+    Fails the test if the child ends before it is ready or is not ready in
+    *timeout* seconds; the child never outlives the call.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if child.poll() is not None:
+                pytest.fail(f"{what} ended before it was killed: {child.communicate()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} was not ready to be killed in {timeout:.0f} s")
+            time.sleep(0.01)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()  # type: ignore[union-attr]
+        child.stderr.close()  # type: ignore[union-attr]
+    return int(child.returncode)

@@ -28,7 +28,7 @@ import xarray as xr
 import sarcube
 from sarcube.errors import AssetReadError, OutputError
 
-from conftest import random_cube
+from conftest import kill_when, random_cube
 
 TESTS = Path(__file__).resolve().parent
 
@@ -97,26 +97,13 @@ def test_sigkill_mid_write_then_resume(tmp_path: Path) -> None:
     progress = tmp_path / "out.zarr.sarcube-progress"
     code = f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_faults; "
     code += f"test_faults._child_main({str(store)!r})"
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    returncode = kill_when(
+        code,
+        lambda: len(list(progress.glob("*.done"))) >= STALL_AFTER,
+        what="the writer",
+        timeout=90,
     )
-    try:
-        deadline = time.monotonic() + 90
-        while len(list(progress.glob("*.done"))) < STALL_AFTER:
-            if child.poll() is not None:
-                pytest.fail(f"the writer ended before it was killed: {child.communicate()}")
-            if time.monotonic() > deadline:
-                pytest.fail("the writer recorded no progress in 90 s")
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()  # type: ignore[union-attr]
-        child.stderr.close()  # type: ignore[union-attr]
-    assert child.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
 
     markers = {p.name for p in progress.glob("*.done")}
     done = {_location(m) for m in markers}

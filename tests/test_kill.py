@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ import xarray as xr
 
 import sarcube
 from sarcube.pipeline import Pipeline
+
+from conftest import kill_when
 
 TESTS = Path(__file__).resolve().parent
 WRITERS = ("cog", "vector", "chips", "run")
@@ -100,24 +100,7 @@ def _kill_at(kind: str, out: Path, seed: int, delay: float, tmp: Path) -> int:
     code = f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_kill; "
     code += f"test_kill._child_main({kind!r}, {str(out)!r}, {seed}, {str(ready)!r})"
     env = {**os.environ, "SARCUBE_TEST_PACE": "0.05"}
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            if child.poll() is not None:
-                pytest.fail(f"the {kind} writer ended before it was ready: {child.communicate()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the {kind} writer was not ready in 120 s")
-            time.sleep(0.01)
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stderr.close()  # type: ignore[union-attr]
-    return int(child.returncode)
+    return kill_when(code, ready.exists, delay=delay, env=env, what=f"the {kind} writer")
 
 
 @pytest.mark.parametrize("kind", WRITERS)
