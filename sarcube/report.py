@@ -13,7 +13,7 @@ import html
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ class Table:
     columns: Sequence[str]
     rows: Sequence[Sequence[Any]]
     note: str = ""
-    _digits: int = field(default=4, repr=False)
 
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
@@ -60,10 +59,9 @@ class Table:
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 
-    def _cell(self, value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.{self._digits}g}"
-        return str(value)
+    @staticmethod
+    def _cell(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def write_report(
