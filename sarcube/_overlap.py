@@ -18,6 +18,7 @@ beforehand and broadcast to every block of that image.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar, cast
 
@@ -25,15 +26,19 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 from dask.array.overlap import ensure_minimum_chunksize
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from .conventions import SPATIAL_DIMS
 from .errors import ParameterError
 
 __all__ = [
     "apply_window_kernel",
+    "at_least",
     "check_window_fits",
     "halo_sizes",
     "lead_params",
+    "neighbourhood_map",
     "overlapped",
     "tile_map",
 ]
@@ -77,8 +82,8 @@ class KernelByName:
         except TypeError:  # a local function: pickled by value, as dask would
             return func
 
-    def __call__(self, *args: Any) -> object:
-        return self.func(*args)
+    def __call__(self, *args: Any, **kwargs: Any) -> object:
+        return self.func(*args, **kwargs)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_import_kernel_by_name, (self.module, self.name))
@@ -147,6 +152,17 @@ def halo_sizes(block_info: dict[Any, Any] | None, depth: int) -> tuple[int, int,
     )
 
 
+def at_least(data: dsa.Array, depth: int | tuple[int, int]) -> dsa.Array:
+    """*data* with its y/x chunks merged where they are narrower than *depth*
+    (one halo for y and x, or ``(y, x)``), as a halo from one neighbour needs."""
+    ndim = data.ndim
+    depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
+    halo = {ndim - 2: depth_y, ndim - 1: depth_x}
+    return data.rechunk(
+        {ax: ensure_minimum_chunksize(d, data.chunks[ax]) for ax, d in halo.items() if d}
+    )
+
+
 def overlapped(
     data: dsa.Array, depth: int | tuple[int, int], boundary: Boundary
 ) -> tuple[dsa.Array, dsa.Array]:
@@ -157,15 +173,79 @@ def overlapped(
     ndim = data.ndim
     depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
     halo = {ndim - 2: depth_y, ndim - 1: depth_x}
-    # dask's overlap needs every chunk at least as large as the halo.
-    data = data.rechunk(
-        {ax: ensure_minimum_chunksize(d, data.chunks[ax]) for ax, d in halo.items() if d}
-    )
+    data = at_least(data, depth)  # dask's overlap needs chunks at least as large as the halo
     depth_map = {ax: halo.get(ax, 0) for ax in range(ndim)}
     padded = dsa.overlap.overlap(
         data, depth=depth_map, boundary="reflect" if boundary == "symmetric" else "none"
     )
     return data, padded
+
+
+#: A block and its neighbours' edges: ``grid[r][c]`` for rows above / own /
+#: below and columns left / own / right; ``None`` where the array ends.
+Pieces = list[list[np.ndarray | None]]
+
+
+def neighbourhood_map(
+    func: Callable[..., np.ndarray],
+    arrays: Sequence[dsa.Array],
+    depth: int,
+    *,
+    name: str,
+    lead: tuple[int, ...],
+    dtype: Any,
+    token: Any = (),
+) -> dsa.Array:
+    """Map *func* over the blocks of 2-D *arrays*, each block given with its neighbours' edges.
+
+    For every block, ``func(*grids)`` receives one :data:`Pieces` grid per
+    array: the block itself in the middle and, around it, the *depth* rows or
+    columns of each neighbour that face it (corners ``depth × depth``); no
+    concatenated copy is made, unlike ``dask.array.overlap``: the function
+    reads the pieces straight into whatever buffer it needs. It returns the
+    block's own pixels with *lead* leading axes (e.g. ``(4,)``: a stack of four
+    layers). The arrays must share their chunks, each at least *depth* wide
+    (:func:`overlapped` merges smaller ones). *func* and *token* name the graph:
+    give *func* a stable token (a module-level function or ``functools.partial``
+    of one), so that building the graph does not pickle it.
+    """
+    first = arrays[0]
+    if any(a.chunks != first.chunks or a.ndim != 2 for a in arrays):
+        raise ValueError("neighbourhood_map: the arrays must be 2-D with the same chunks")
+    out_name = f"{name}-{tokenize(func, [a.name for a in arrays], depth, lead, token)}"
+    halo_name = f"{out_name}-halo"
+    ny_blocks, nx_blocks = first.numblocks
+    # the slice of a neighbour that faces the block, by its offset -1 / 0 / +1
+    facing = {-1: slice(-depth, None), 0: slice(None), 1: slice(0, depth)}
+    graph: dict[Any, Any] = {}
+    zeros = (0,) * len(lead)
+    for i, j in itertools.product(range(ny_blocks), range(nx_blocks)):
+        grids = []
+        for index, array in enumerate(arrays):
+            grid: list[list[Any]] = []
+            for di in (-1, 0, 1):
+                row: list[Any] = []
+                for dj in (-1, 0, 1):
+                    ni, nj = i + di, j + dj
+                    if not (0 <= ni < ny_blocks and 0 <= nj < nx_blocks):
+                        row.append(None)
+                    elif di == dj == 0:
+                        row.append((array.name, ni, nj))
+                    else:
+                        key = (halo_name, index, i, j, di + 1, dj + 1)
+                        graph[key] = (
+                            operator.getitem,
+                            (array.name, ni, nj),
+                            (facing[di], facing[dj]),
+                        )
+                        row.append(key)
+                grid.append(row)
+            grids.append(grid)
+        graph[(out_name, *zeros, i, j)] = (func, *grids)
+    layers = HighLevelGraph.from_collections(out_name, graph, dependencies=list(arrays))
+    chunks = (*((n,) for n in lead), *first.chunks)
+    meta = np.empty((0,) * (len(lead) + 2), dtype=dtype)
+    return dsa.Array(layers, out_name, chunks=chunks, dtype=dtype, meta=meta)
 
 
 def _block_kernel(

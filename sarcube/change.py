@@ -12,7 +12,8 @@ mapping chain is :func:`sarcube.flood_map`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import functools
+from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar, cast
 
 import dask.array as dsa
@@ -249,6 +250,13 @@ def _quiet_nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.asarray((total / count).astype(total.dtype, copy=False))
 
 
+def _one_chunk(reducer: Callable[[np.ndarray], np.ndarray], blocks: Any) -> np.ndarray:
+    """*reducer* of the one block along a contracted axis (dask passes a list)."""
+    while isinstance(blocks, list):
+        (blocks,) = blocks
+    return reducer(blocks)
+
+
 @accepts_geographic
 def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
     """A NaN-aware temporal mean or median, e.g. a pre-event reference from several dates.
@@ -278,8 +286,17 @@ def reduce_time(obj: XObj, *, how: Literal["mean", "median"] = "median", dim: st
     def reduce(values: Any) -> Any:
         if isinstance(values, dsa.Array):
             # one chunk along time (last): per block, without the copy that
-            # dask="parallelized" makes to join the core dim's chunks
-            return dsa.map_blocks(reducer, values, drop_axis=values.ndim - 1, dtype=values.dtype)
+            # dask makes to join a contracted axis's chunks, even a single one
+            index = tuple(range(values.ndim))
+            return dsa.blockwise(
+                functools.partial(_one_chunk, reducer),
+                index[:-1],
+                values,
+                index,
+                concatenate=False,
+                dtype=values.dtype,
+                meta=np.empty((0,) * (values.ndim - 1), dtype=values.dtype),
+            )
         return reducer(values)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:

@@ -22,6 +22,8 @@ The default constants were chosen on the OMBRIA Sentinel-1 flood chips
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -30,11 +32,12 @@ from typing import Any, Literal
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from dask.base import tokenize
 from numba import njit
 
 from ._checks import check_real, check_spatial, check_xarray
 from ._geographic import accepts_geographic
-from ._overlap import halo_sizes, overlapped
+from ._overlap import KernelByName, Pieces, at_least, neighbourhood_map
 from ._reduce import bin_index, region_histograms
 from .calibration import linear_to_db_values
 from .change import _check_pair, reduce_time
@@ -49,7 +52,6 @@ from .errors import (
 from .filters._dilate import dilate_square
 from .filters._median import median_args, median_kernel
 from .filters._moments import moments_rule_kernel
-from .filters._windows import _mirror
 from .regional import (
     FIELDS,
     SOURCE_GLOBAL,
@@ -161,51 +163,60 @@ _POST, _CHANGE, _USABLE, _NODATA = range(4)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _mirrored(n_out: int, n_in: int, depth: int, before: int) -> np.ndarray:
-    """Source positions of a block's rows (or columns) in a buffer with *depth* of halo.
-
-    The block holds *before* halo pixels before its own (0 or *depth*); where
-    the halo is missing (the image's edge) the image is mirrored (symmetric).
-    """
-    index = np.empty(n_out, dtype=np.intp)
-    for r in range(n_out):
-        index[r] = _mirror(r - depth + before, n_in)
-    return index
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _join_nodata(
+def _join_piece(
     pre: np.ndarray,
     post: np.ndarray,
     fill: np.ndarray,
-    top: int,
-    left: int,
-    depth: int,
+    row: int,
+    col: int,
     images: np.ndarray,
     bad: np.ndarray,
 ) -> None:
-    """Fill the halo buffers: *images* = pre and post with NaN where either is NaN,
-    *bad* = 1 there or at a fill value.
+    """Copy one piece of a block's neighbourhood into the halo buffers at (*row*, *col*).
 
-    *pre*, *post* (and *fill*: 1 where a pixel of an integer chip is a fill
-    value, or empty for float images) hold *top* / *left* halo pixels before
-    their own; *images* ``(2, H, W)`` and *bad* ``(H, W)`` hold *depth* on every
-    side, the image mirrored where the block has no neighbour.
+    *images* ``(2, H, W)`` get pre and post with NaN where either is NaN;
+    *bad* ``(H, W)`` gets 1 there or at a fill value (*fill*: 1 where a pixel of
+    an integer chip is a fill value, or empty for float images).
     """
     has_fill = fill.size > 0
-    rows = _mirrored(images.shape[1], pre.shape[0], depth, top)
-    cols = _mirrored(images.shape[2], pre.shape[1], depth, left)
-    for i in range(images.shape[1]):
-        a_row = pre[rows[i]]
-        b_row = post[rows[i]]
-        f_row = fill[rows[i]] if has_fill else a_row
-        for j in range(images.shape[2]):
-            a = a_row[cols[j]]
-            b = b_row[cols[j]]
+    for i in range(pre.shape[0]):
+        a_row = pre[i]
+        b_row = post[i]
+        f_row = fill[i] if has_fill else a_row
+        for j in range(pre.shape[1]):
+            a = a_row[j]
+            b = b_row[j]
             missing = a != a or b != b
-            images[0, i, j] = np.float32(np.nan) if missing else a
-            images[1, i, j] = np.float32(np.nan) if missing else b
-            bad[i, j] = missing or (has_fill and f_row[cols[j]] > 0)
+            images[0, row + i, col + j] = np.float32(np.nan) if missing else a
+            images[1, row + i, col + j] = np.float32(np.nan) if missing else b
+            bad[row + i, col + j] = missing or (has_fill and f_row[j] > 0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _mirror_edges(
+    images: np.ndarray, bad: np.ndarray, depth: int, missing: tuple[bool, bool, bool, bool]
+) -> None:
+    """Fill the halo the image's edge leaves empty (sides *missing*: top, bottom,
+    left, right) by mirroring (the edge pixel repeated, numpy's "symmetric");
+    rows first, then columns over every row, as padding the whole image would."""
+    height, width = bad.shape
+    top, bottom, left, right = missing
+    for k in range(depth):
+        for flag, dst, src in (
+            (top, k, 2 * depth - 1 - k),
+            (bottom, height - 1 - k, height - 2 * depth + k),
+        ):
+            if flag:
+                images[:, dst, :] = images[:, src, :]
+                bad[dst, :] = bad[src, :]
+    for k in range(depth):
+        for flag, dst, src in (
+            (left, k, 2 * depth - 1 - k),
+            (right, width - 1 - k, width - 2 * depth + k),
+        ):
+            if flag:
+                images[:, :, dst] = images[:, :, src]
+                bad[:, dst] = bad[:, src]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -215,19 +226,17 @@ def _assemble(
     bad: np.ndarray,
     pre: np.ndarray,
     post: np.ndarray,
-    top: int,
-    left: int,
     depth: int,
     out: np.ndarray,
 ) -> None:
-    """The window pass's four layers (see ``_POST`` …) of the inner pixels of a block."""
+    """The window pass's four layers (see ``_POST`` …) of a block's pixels."""
     nx = out.shape[2]
     for i in range(out.shape[1]):
         pre_row = filtered[0, trim + i, trim : trim + nx]
         post_row = filtered[1, trim + i, trim : trim + nx]
         bad_row = bad[depth + i, depth : depth + nx]
-        a_row = pre[top + i, left : left + nx]
-        b_row = post[top + i, left : left + nx]
+        a_row = pre[i]
+        b_row = post[i]
         for j in range(nx):  # branch-free, so that it vectorises
             post_f = post_row[j]
             change = post_f - pre_row[j]
@@ -238,37 +247,47 @@ def _assemble(
             out[_NODATA, i, j] = np.float32((a_row[j] != a_row[j]) | (b_row[j] != b_row[j]))
 
 
+_NO_FILL = np.empty((0, 0), dtype=np.float32)
+
+
 def _filter_block(
-    pre: np.ndarray,
-    post: np.ndarray,
-    fill: np.ndarray | None = None,
+    pre: Pieces,
+    post: Pieces,
+    fill: Pieces | None = None,
     *,
     median_size: int,
     boxcar_size: int,
     radius: int,
     depth: int,
-    block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
-    """The spatial steps of the flood map on one block and its halo of *depth* pixels.
+    """The spatial steps of the flood map on one block and its neighbours' edges.
 
-    *pre*, *post* ``(Y, X)`` float32 on a log scale with NaN at nodata (a pixel
-    NaN in one is nodata in both); *fill*, for integer chips, 1 where a pixel
-    is a fill value. The block carries its neighbours' pixels as halo (dask
-    ``boundary="none"``: none at the image's edge, where the image is
-    mirrored here; a whole numpy image has no halo). Returns ``(4, ny, nx)``
-    for the block's own pixels: the filtered post image (median, then
-    boxcar), the change (filtered post − filtered pre), 1 where a pixel is
-    usable (no nodata or fill pixel within *radius*, both filtered values
-    valid) and 1 at nodata. Median and boxcar commute with the mirroring, so
-    one halo of ``median // 2 + boxcar // 2`` serves both filters and the
-    result equals filtering the whole image step by step.
+    *pre*, *post*: the :data:`~sarcube._overlap.Pieces` of a block, float32 on
+    a log scale with NaN at nodata (a pixel NaN in one is nodata in both), the
+    facing *depth* pixels of its neighbours around it (``None`` past the
+    image's edge, where the image is mirrored here; a whole numpy image has no
+    neighbours); *fill*, for integer chips, 1 where a pixel is a fill value.
+    Returns ``(4, ny, nx)`` for the block's own pixels: the filtered post image
+    (median, then boxcar), the change (filtered post − filtered pre), 1 where a
+    pixel is usable (no nodata or fill pixel within *radius*, both filtered
+    values valid) and 1 at nodata. Median and boxcar commute with the
+    mirroring, so one halo of ``median // 2 + boxcar // 2`` serves both filters
+    and the result equals filtering the whole image step by step.
     """
-    top, bottom, left, right = (0, 0, 0, 0) if block_info is None else halo_sizes(block_info, depth)
-    ny, nx = pre.shape[0] - top - bottom, pre.shape[1] - left - right
+    centre_pre, centre_post = pre[1][1], post[1][1]
+    assert centre_pre is not None
+    assert centre_post is not None
+    ny, nx = centre_pre.shape
     images = np.empty((2, ny + 2 * depth, nx + 2 * depth), dtype=np.float32)
     bad = np.empty(images.shape[1:], dtype=np.uint8)
-    no_fill = np.empty((0, 0), dtype=np.float32)
-    _join_nodata(pre, post, no_fill if fill is None else fill, top, left, depth, images, bad)
+    starts = (0, depth, depth + ny), (0, depth, depth + nx)
+    for r, c in itertools.product(range(3), range(3)):
+        a, b = pre[r][c], post[r][c]
+        if a is not None and b is not None:
+            f = _NO_FILL if fill is None else fill[r][c]
+            _join_piece(a, b, f, starts[0][r], starts[1][c], images, bad)
+    missing = (pre[0][1] is None, pre[2][1] is None, pre[1][0] is None, pre[1][2] is None)
+    _mirror_edges(images, bad, depth, missing)
     if radius > 0:
         bad = dilate_square(bad, radius)
     for size, kernel, args in (
@@ -282,8 +301,13 @@ def _filter_block(
             images = out
     result = np.empty((4, ny, nx), dtype=np.float32)
     trim = (images.shape[1] - ny) // 2
-    _assemble(images, trim, bad, pre, post, top, left, depth, result)
+    _assemble(images, trim, bad, centre_pre, centre_post, depth, result)
     return result
+
+
+def _alone(image: np.ndarray) -> Pieces:
+    """The pieces of a whole image: no neighbours."""
+    return [[None, None, None], [None, image, None], [None, None, None]]
 
 
 def _window_depth(median_size: int, boxcar_size: int, radius: int) -> int:
@@ -336,23 +360,21 @@ def _filtered(
         "depth": depth,
     }
     if any(isinstance(d, dsa.Array) for d in data):
-        # one overlap per layer, aligned (no stacked copy); the image's edge is
-        # mirrored inside the block function (no boundary copies)
+        # each block with its neighbours' facing edges, read into the halo
+        # buffer by the block function (no concatenated copy); the image's edge
+        # is mirrored there too (no boundary copies)
         first = dsa.asarray(data[1])
-        padded = []
-        for d in data:
-            rechunked, layer = overlapped(dsa.asarray(d).rechunk(first.chunks), depth, "none")
-            padded.append(layer)
-        return dsa.map_blocks(
-            _filter_block,
-            *padded,
-            **options,
-            new_axis=0,
-            chunks=((4,), *rechunked.chunks),
+        aligned = [at_least(dsa.asarray(d).rechunk(first.chunks), depth) for d in data]
+        return neighbourhood_map(
+            functools.partial(_filter_block, **options),
+            aligned,
+            depth,
+            name="flood-window-pass",
+            lead=(4,),
             dtype=np.float32,
-            meta=np.empty((0, 0, 0), dtype=np.float32),
+            token=sorted(options.items()),
         )
-    return _filter_block(*(np.ascontiguousarray(d) for d in data), **options)
+    return _filter_block(*(_alone(np.ascontiguousarray(d)) for d in data), **options)
 
 
 def _std_from_histogram(hist: xr.DataArray) -> xr.DataArray:
@@ -1219,38 +1241,50 @@ def _one(block: Any) -> np.ndarray:
     return np.asarray(block)
 
 
-def _on_stack(kernel: Any, stack: Any, *small: Any, out: str, **options: Any) -> Any:
-    """Blockwise *kernel* of a block of *stack* and whole 1-d *small* arrays.
+class _OnBlock:
+    """*kernel* of one block of the stack and whole 1-d small arrays, as blockwise calls it.
 
-    ``concatenate=False`` with the one-chunk layer and parameter axes unwrapped
-    here: dask's concatenation would copy every block of the stack.
+    ``concatenate=False`` hands the one-chunk layer and parameter axes over as
+    (nested) lists, unwrapped here: dask's concatenation would copy every
+    block of the stack. With *size*, the kernel's 1-d result becomes a
+    ``(1, 1, size)`` block. A module-level callable with a cheap token: the
+    kernel travels by name (:class:`~sarcube._overlap.KernelByName`), and
+    building the graph does not pickle a closure to name it.
     """
 
-    def chunk(block: Any, *args: Any) -> np.ndarray:
-        return np.asarray(kernel(_one(block), *(_one(a) for a in args)))
+    __slots__ = ("args", "kernel", "kwargs", "size")
 
-    return dsa.blockwise(
-        chunk,
-        out,
-        stack,
-        "kyx",
-        *[a for s in small for a in (s.rechunk(-1), "p")],
-        concatenate=False,
-        **options,
-    )
+    def __init__(
+        self, kernel: Any, *, args: tuple[Any, ...] = (), size: int | None = None, **kwargs: Any
+    ) -> None:
+        self.kernel = KernelByName.wrap(kernel)
+        self.args = args
+        self.size = size
+        self.kwargs = kwargs
+
+    def __call__(self, block: Any, *small: Any) -> np.ndarray:
+        values = (_one(a) for a in small)
+        result = np.asarray(self.kernel(_one(block), *values, *self.args, **self.kwargs))
+        return result if self.size is None else result.reshape((1, 1, self.size))
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return (
+            tokenize(self.kernel),
+            self.args,
+            self.size,
+            sorted(self.kwargs.items()),
+        )
 
 
 def _per_block(kernel: Any, stack: Any, *small: Any, size: int, **kwargs: Any) -> Any:
     """A dask array of *kernel*'s 1-d result of *size* values for every block of *stack*."""
-
-    def values(block: np.ndarray, *args: np.ndarray) -> np.ndarray:
-        return np.asarray(kernel(block, *args, **kwargs)).reshape((1, 1, size))
-
-    return _on_stack(
-        values,
+    return dsa.blockwise(
+        _OnBlock(kernel, size=size, **kwargs),
+        "yxr",
         stack,
-        *small,
-        out="yxr",
+        "kyx",
+        *[a for s in small for a in (s.rechunk(-1), "p")],
+        concatenate=False,
         new_axes={"r": size},
         adjust_chunks={"y": 1, "x": 1},
         dtype=np.float64,
@@ -1260,12 +1294,16 @@ def _per_block(kernel: Any, stack: Any, *small: Any, size: int, **kwargs: Any) -
 
 def _per_pixel(kernel: Any, stack: Any, small: Any, *args: Any, dtype: Any) -> Any:
     """A dask ``(y, x)`` array of *kernel* on every block of *stack* and the 1-d *small*."""
-
-    def pixels(block: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.asarray(kernel(block, values, *args))
-
-    return _on_stack(
-        pixels, stack, small, out="yx", dtype=dtype, meta=np.empty((0, 0), dtype=dtype)
+    return dsa.blockwise(
+        _OnBlock(kernel, args=args),
+        "yx",
+        stack,
+        "kyx",
+        small.rechunk(-1),
+        "p",
+        concatenate=False,
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
     )
 
 
