@@ -158,9 +158,10 @@ def at_least(data: dsa.Array, depth: int | tuple[int, int]) -> dsa.Array:
     ndim = data.ndim
     depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
     halo = {ndim - 2: depth_y, ndim - 1: depth_x}
-    return data.rechunk(
+    merged: dsa.Array = data.rechunk(
         {ax: ensure_minimum_chunksize(d, data.chunks[ax]) for ax, d in halo.items() if d}
     )
+    return merged
 
 
 def overlapped(
@@ -242,7 +243,7 @@ def neighbourhood_map(
                 grid.append(row)
             grids.append(grid)
         graph[(out_name, *zeros, i, j)] = (func, *grids)
-    layers = HighLevelGraph.from_collections(out_name, graph, dependencies=list(arrays))
+    layers = HighLevelGraph.from_collections(out_name, graph, dependencies=[*arrays])  # type: ignore[list-item]
     chunks = (*((n,) for n in lead), *first.chunks)
     meta = np.empty((0,) * (len(lead) + 2), dtype=dtype)
     return dsa.Array(layers, out_name, chunks=chunks, dtype=dtype, meta=meta)

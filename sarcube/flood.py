@@ -285,6 +285,7 @@ def _filter_block(
         a, b = pre[r][c], post[r][c]
         if a is not None and b is not None:
             f = _NO_FILL if fill is None else fill[r][c]
+            assert f is not None
             _join_piece(a, b, f, starts[0][r], starts[1][c], images, bad)
     missing = (pre[0][1] is None, pre[2][1] is None, pre[1][0] is None, pre[1][2] is None)
     _mirror_edges(images, bad, depth, missing)
