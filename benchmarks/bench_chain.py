@@ -38,12 +38,18 @@ CHUNK = 1024
 
 
 def _config(
-    size: int, store: Path, *, model: bool, thresholds: str, tiles: int | None = None
+    size: int,
+    store: Path,
+    *,
+    model: bool,
+    thresholds: str,
+    tiles: int | None = None,
+    chunk: int = CHUNK,
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "source": {
             "synthetic": {"shape": [size, size], "seed": 0},
-            "chunks": {"y": CHUNK, "x": CHUNK},
+            "chunks": {"y": chunk, "x": chunk},
         },
         "despeckle": {"filter": "lee", "size": 7, "enl": 4.4},
         "flood_map": {"band": "vv", "thresholds": thresholds},
@@ -74,7 +80,7 @@ def _timed(func: Any, repeat: int = 1) -> float:
     return best
 
 
-def stages(size: int, repeat: int) -> None:
+def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
     import dask
     import torch
     import xarray as xr
@@ -89,13 +95,15 @@ def stages(size: int, repeat: int) -> None:
     dask.config.set(scheduler="synchronous")
     tmp = Path(tempfile.mkdtemp(prefix="sarcube-chain-"))
     # warm up: numba compilation, model load
-    warm = Pipeline.from_mapping(_config(512, tmp / "warm.zarr", model=True, thresholds="global"))
+    warm = Pipeline.from_mapping(
+        _config(512, tmp / "warm.zarr", model=True, thresholds="global", chunk=512)
+    )
     warm.run(scheduler="synchronous", progress=False)
 
     def held(ds: xr.Dataset) -> xr.Dataset:
-        return ds.compute().chunk({"y": CHUNK, "x": CHUNK})
+        return ds.compute().chunk({"y": chunk, "x": chunk})
 
-    cube = sarcube.synthetic.lazy_cube((size, size), chunks=CHUNK)
+    cube = sarcube.synthetic.lazy_cube((size, size), chunks=chunk)
     t_source = _timed(lambda: cube.compute(), repeat)
     raw = held(cube)
     t_lee = _timed(lambda: sarcube.lee_filter(raw, size=7, enl=4.4).compute(), repeat)
@@ -103,7 +111,7 @@ def stages(size: int, repeat: int) -> None:
     pre, post = lee.isel(time=slice(0, -1)), lee.isel(time=-1)
     t_flood = _timed(lambda: sarcube.flood_map(pre, post, band="vv").compute(), repeat)
     spec = pretrained("ombria-s1-bitemporal")
-    x = prepare(pre["vv"].isel(time=-1), post["vv"]).compute().chunk({"y": CHUNK, "x": CHUNK})
+    x = prepare(pre["vv"].isel(time=-1), post["vv"]).compute().chunk({"y": chunk, "x": chunk})
 
     def run_model() -> xr.Dataset:
         probs = predict(
@@ -116,12 +124,14 @@ def stages(size: int, repeat: int) -> None:
     t_model = _timed(run_model, repeat)
     products = xr.Dataset({"flood": sarcube.flood_map(pre, post, band="vv")}).compute()
     products = products.merge(run_model().drop_vars("class", errors="ignore"))
-    products = products.chunk({"y": CHUNK, "x": CHUNK})
+    products = products.chunk({"y": chunk, "x": chunk})
     t_zarr = _timed(
         lambda: sarcube.to_zarr(products, tmp / "products.zarr", mode="w", progress=False),
         repeat,
     )
-    plan = Pipeline.from_mapping(_config(size, tmp / "chain.zarr", model=True, thresholds="global"))
+    plan = Pipeline.from_mapping(
+        _config(size, tmp / "chain.zarr", model=True, thresholds="global", chunk=chunk)
+    )
     built = plan.build()
     keys = len(dict(built.__dask_graph__()))
     chunks = built["flood"].data.npartitions
@@ -135,7 +145,9 @@ def stages(size: int, repeat: int) -> None:
         ("to_zarr (3 products)", t_zarr),
     ]
     total = sum(t for _, t in rows)
-    print(f"\n### The chain at {size}², one core (synchronous), best of {repeat}\n")
+    print(
+        f"\n### The chain at {size}² in {chunk}² chunks, one core (synchronous), best of {repeat}\n"
+    )
     print("| stage | seconds | Mpx/s | share of the sum |")
     print("|---|---:|---:|---:|")
     for name, t in rows:
@@ -146,7 +158,7 @@ def stages(size: int, repeat: int) -> None:
         f"{t_chain / total:.2f}× the sum |"
     )
     print(
-        f"\nGraph: {keys} tasks for {chunks} output chunks of {CHUNK}² "
+        f"\nGraph: {keys} tasks for {chunks} output chunks of {chunk}² "
         f"({keys / chunks:.0f} tasks per output chunk, 3 products)."
     )
 
@@ -249,6 +261,7 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true")
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="chunk side of --stages")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0: synchronous")
@@ -262,7 +275,7 @@ def main() -> None:
         print(json.dumps(one_memory(*args.one_memory, args.thresholds, args.tiles)))
         return
     if args.stages:
-        stages(args.size, args.repeat)
+        stages(args.size, args.repeat, args.chunk)
     if args.memory:
         memory(args.sizes, args.workers, args.thresholds, args.tiles)
 

@@ -262,6 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from the weights of this checkpoint (a training run's --out, or a shipped "
+        "model of the same architecture) instead of fresh or ImageNet weights",
+    )
+    parser.add_argument(
         "--ship",
         nargs=2,
         metavar=("CHECKPOINT", "NAME"),
@@ -295,6 +302,12 @@ def main(argv: list[str] | None = None) -> None:
     model = _resolve(str(recipe["builder"]))(**kwargs)
     if args.pretrained:
         model.load_imagenet()
+    if args.init is not None:
+        content = torch.load(args.init, map_location="cpu", weights_only=True)
+        state = content.get("model_state_dict", content)
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.out.with_suffix(".log.json")
     info = None
