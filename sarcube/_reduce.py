@@ -155,7 +155,9 @@ def region_histograms(
             [_partial(np.asarray(data), 0, 0, region, lows, highs, nbins)], nry, nrx, k, nbins
         )
     data = data.rechunk({0: -1})
-    blocks = data.to_delayed()[0]
+    # the blocks keep their keys (no optimisation of their own graph), so a graph
+    # that also reads the stack elsewhere (the map) shares their tasks
+    blocks = data.to_delayed(optimize_graph=False)[0]
     y_starts = np.cumsum((0, *data.chunks[1][:-1]))
     x_starts = np.cumsum((0, *data.chunks[2][:-1]))
     partial = delayed(_partial, pure=True)

@@ -16,18 +16,32 @@ from ._lazy import LazyModule
 from .conventions import SPATIAL_DIMS, TV_HALO
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import geopandas as gpd
 
-    from . import calibration, change, classify, insar, multisensor, regions, scaling, thresholds
+    from . import (
+        calibration,
+        change,
+        classify,
+        flood,
+        insar,
+        multisensor,
+        regions,
+        scaling,
+        thresholds,
+    )
     from .filters import speckle, tv
-    from .io import export, rle, zonal
+    from .infer import _predict, _stack
+    from .io import export, rle, zarr, zonal
 else:  # loaded when a method is first called: registering .sar costs nothing
-    calibration, change, classify, insar, multisensor, regions, scaling, thresholds = (
+    calibration, change, classify, flood, insar, multisensor, regions, scaling, thresholds = (
         LazyModule(f"sarcube.{name}")
         for name in (
             "calibration",
             "change",
             "classify",
+            "flood",
             "insar",
             "multisensor",
             "regions",
@@ -36,7 +50,10 @@ else:  # loaded when a method is first called: registering .sar costs nothing
         )
     )
     speckle, tv = LazyModule("sarcube.filters.speckle"), LazyModule("sarcube.filters.tv")
-    export, rle, zonal = (LazyModule(f"sarcube.io.{name}") for name in ("export", "rle", "zonal"))
+    export, rle, zarr, zonal = (
+        LazyModule(f"sarcube.io.{name}") for name in ("export", "rle", "zarr", "zonal")
+    )
+    _predict, _stack = (LazyModule(f"sarcube.infer.{name}") for name in ("_predict", "_stack"))
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -135,6 +152,25 @@ class SarAccessor(Generic[XObj]):
     def reduce_time(self, *, how: Literal["mean", "median"] = "median", dim: str = "time") -> XObj:
         return change.reduce_time(self._obj, how=how, dim=dim)
 
+    def flood_map(self, post: xr.DataArray | xr.Dataset, **kwargs: Any) -> xr.DataArray:
+        return flood.flood_map(self._obj, post, **kwargs)
+
+    def flood_thresholds(self, post: xr.DataArray | xr.Dataset, **kwargs: Any) -> xr.Dataset:
+        return flood.flood_thresholds(self._obj, post, **kwargs)
+
+    def to_zarr(self, store: Any, **kwargs: Any) -> Path:
+        return zarr.to_zarr(self._obj, store, **kwargs)
+
+    def stack_channels(self, *, bands: Sequence[str], **kwargs: Any) -> xr.DataArray:
+        if not isinstance(self._obj, xr.Dataset):
+            from .errors import ParameterError
+
+            raise ParameterError(
+                "stack_channels: needs a Dataset cube (one variable per band); use "
+                "da.to_dataset(name=...) for a single band"
+            )
+        return _stack.stack_channels(self._obj, bands=bands, **kwargs)
+
     def threshold(self, **kwargs: Any) -> xr.Dataset:
         return thresholds.threshold(self._obj, **kwargs)  # type: ignore[arg-type]
 
@@ -158,9 +194,7 @@ class SarAccessor(Generic[XObj]):
         return classify.superpixels(self._obj, **kwargs)
 
     def predict(self, model: Any, *, n_classes: int, **kwargs: Any) -> xr.DataArray:
-        from .infer import predict
-
-        return predict(self._obj, model, n_classes=n_classes, **kwargs)
+        return _predict.predict(self._obj, model, n_classes=n_classes, **kwargs)
 
     def sar_rgb(self, **kwargs: Any) -> xr.DataArray:
         return classify.sar_rgb(self._obj, **kwargs)  # type: ignore[arg-type]
@@ -205,6 +239,11 @@ _DOCUMENTED = (
     ("normalized_change", change, "normalized_change"),
     ("reduce_time", change, "reduce_time"),
     ("threshold", thresholds, "threshold"),
+    ("flood_map", flood, "flood_map"),
+    ("flood_thresholds", flood, "flood_thresholds"),
+    ("to_zarr", zarr, "to_zarr"),
+    ("stack_channels", _stack, "stack_channels"),
+    ("predict", _predict, "predict"),
     ("remove_small_regions", regions, "remove_small_regions"),
     ("region_stats", regions, "region_stats"),
     ("to_vector", export, "to_vector"),

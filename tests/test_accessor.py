@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import xarray as xr
 
 import sarcube
@@ -104,3 +105,27 @@ def test_accessor_forwards_multisensor_exports_and_insar() -> None:
     xr.testing.assert_identical(
         los.sar.los_to_vertical(35.0), sarcube.insar.los_to_vertical(los, 35.0)
     )
+
+
+def test_accessor_forwards_flood_map_thresholds_zarr_and_channels(tmp_path) -> None:
+    scene = sarcube.synthetic.make_scene((128, 128), seed=2)
+    cube = scene.cube.chunk({"y": 64, "x": 64})
+    pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
+    xr.testing.assert_identical(
+        pre.sar.flood_map(post, band="vv", min_size=3).compute(),
+        sarcube.flood_map(pre, post, band="vv", min_size=3).compute(),
+    )
+    xr.testing.assert_identical(
+        pre.sar.flood_thresholds(post, band="vv", region_size=64).compute(),
+        sarcube.flood_thresholds(pre, post, band="vv", region_size=64).compute(),
+    )
+    path = cube.sar.to_zarr(tmp_path / "cube.zarr")
+    xr.testing.assert_allclose(sarcube.open_zarr(path).compute(), cube.compute())
+    xr.testing.assert_identical(
+        cube.sar.stack_channels(bands=["vv", "vh"], times=[-2, -1]),
+        sarcube.infer.stack_channels(cube, bands=["vv", "vh"], times=[-2, -1]),
+    )
+    with pytest.raises(sarcube.errors.ParameterError, match="Dataset"):
+        cube["vv"].sar.stack_channels(bands=["vv"])
+    for name in ("flood_map", "flood_thresholds", "to_zarr"):
+        assert getattr(xr.Dataset.sar, name).__doc__ == getattr(sarcube, name).__doc__
