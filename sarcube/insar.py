@@ -262,14 +262,19 @@ def _check_mask(mask: Any, da: xr.DataArray, func: str) -> xr.DataArray:
 # phase to displacement
 
 
+#: Length units of :func:`phase_to_displacement` and how many of them make a metre.
+_PER_METRE = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
+
+
 def phase_to_displacement(
     unw_phase: xr.DataArray,
     *,
     wavelength: float | None = None,
     nodata: float | None = None,
     mask: xr.DataArray | None = None,
+    units: Literal["m", "cm", "mm"] = "m",
 ) -> xr.DataArray:
-    """Line-of-sight displacement in metres from unwrapped phase in radians (lazy).
+    """Line-of-sight displacement from unwrapped phase in radians (lazy), in metres by default.
 
     ``d = −λ·φ / (4π)`` (Hanssen 2001; Yunjun et al. 2019). **Positive
     means motion towards the satellite** (range shortening, uplift for purely
@@ -295,19 +300,23 @@ def phase_to_displacement(
     mask
         Boolean swath mask on the same ``(y, x)`` grid, ``True`` where the
         phase is valid; pixels where it is ``False`` become NaN.
+    units
+        Length unit of the result: ``"m"``, ``"cm"`` (what gauge studies
+        usually tabulate) or ``"mm"``. The wavelength stays in metres.
 
     Returns
     -------
     xarray.DataArray
         LOS displacement (float32 for float32 or integer input) with the
-        input's dims and coordinates (CRS included), ``units="m"`` and the
-        wavelength used in ``attrs["wavelength"]``; nodata and masked pixels
-        are NaN.
+        input's dims and coordinates (CRS included), ``units`` in its attrs
+        and the wavelength used (metres) in ``attrs["wavelength"]``; nodata
+        and masked pixels are NaN.
 
     Raises
     ------
     ParameterError
-        The wavelength is missing or implausible (not in metres).
+        The wavelength is missing or implausible (not in metres), or *units*
+        is not one of ``"m"``, ``"cm"``, ``"mm"``.
     UnitsError
         The input is already a displacement (length units).
 
@@ -323,18 +332,24 @@ def phase_to_displacement(
     >>> phase = xr.DataArray([[-np.pi, 2 * np.pi]], dims=("y", "x"), attrs={"platform": "S1A"})
     >>> phase_to_displacement(phase).values.round(4).tolist()
     [[0.0139, -0.0277]]
+    >>> phase_to_displacement(phase, units="cm").values.round(2).tolist()
+    [[1.39, -2.77]]
     """
     func = "phase_to_displacement"
+    if units not in _PER_METRE:
+        raise ParameterError(
+            f"{func}: units must be one of {sorted(_PER_METRE)}, got {units!r}; e.g. units='cm'"
+        )
     if isinstance(unw_phase, xr.DataArray) and np.issubdtype(unw_phase.dtype, np.complexfloating):
         raise DTypeError(
             f"{func}: the input is complex (a wrapped interferogram); unwrap it first "
             "(e.g. SNAPHU) and pass the unwrapped phase in radians"
         )
     da = _check_array(unw_phase, "unw_phase", func)
-    units = str(da.attrs.get("units", "")).strip().lower()
-    if units in _LENGTH_UNITS:
+    given = str(da.attrs.get("units", "")).strip().lower()
+    if given in _LENGTH_UNITS:
         raise UnitsError(
-            f"{func}: the input is in {units!r}, already a displacement; pass unwrapped phase "
+            f"{func}: the input is in {given!r}, already a displacement; pass unwrapped phase "
             "in radians, or use the displacement directly"
         )
     lam = _wavelength(da, wavelength, func)
@@ -346,10 +361,10 @@ def phase_to_displacement(
         out = out.where(da != fill)
     if valid_mask is not None:
         out = out.where(valid_mask)
-    out = out * (-lam / (4 * math.pi))
+    out = out * (-lam / (4 * math.pi) * _PER_METRE[units])
     attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "nodata", "units")}
     attrs.update(
-        units="m",
+        units=units,
         long_name="line-of-sight displacement (positive towards the satellite)",
         wavelength=lam,
     )
@@ -1222,6 +1237,8 @@ def gauge_density_experiment(
     n_calibration: Sequence[int] = (2, 3, 5, 8, 13),
     replicates: int = 20,
     seed: int = 0,
+    fixed_gain: float = 1.0,
+    area_km2: float | None = None,
 ) -> pd.DataFrame:
     """How accuracy at independent gauges grows with the number of calibration gauges.
 
@@ -1257,14 +1274,27 @@ def gauge_density_experiment(
         Splits per number of calibration gauges.
     seed
         Seed of the splits.
+    fixed_gain
+        The gain :func:`fit_gain_offset` holds when it fits the offset only
+        (below three gauges, or when the fitted gain does not pay). 1 when
+        InSAR and gauges measure the same quantity with the same sign; −1
+        when one sign convention is the other's opposite (e.g. LOS positive
+        towards the satellite against a water level that rises as the
+        ground subsides).
+    area_km2
+        Area the gauges cover (km²). With it, the table also has
+        ``area_km2`` and ``km2_per_gauge`` (area ÷ calibration gauges), the
+        density that transfers between study areas.
 
     Returns
     -------
     pandas.DataFrame
         One row per (n_calibration, replicate, method) with columns
         ``n_calibration``, ``replicate``, ``method``, ``rmse``, ``mae``,
-        ``bias``, ``r`` and ``n`` (validation gauges), for
-        :func:`sarcube.plot.accuracy_vs_density`.
+        ``bias``, ``r``, ``n`` (validation gauges), ``n_total`` (usable
+        gauges), ``gain``, ``offset`` and ``gain_fixed`` (the calibration of
+        the ``"insar"`` rows; NaN / None for ``"idw"``), and with *area_km2*
+        the two area columns; for :func:`sarcube.plot.accuracy_vs_density`.
     """
     func = "gauge_density_experiment"
     insar = _vector(insar_at_gauges, "insar_at_gauges", func)
@@ -1275,6 +1305,12 @@ def gauge_density_experiment(
             f"{func}: insar_at_gauges ({insar.size}), gauge_change ({gauge.size}) and gauge_xy "
             f"({xy.shape[0]}) must describe the same gauges"
         )
+    if not isinstance(fixed_gain, int | float) or not math.isfinite(fixed_gain):
+        raise ParameterError(f"{func}: fixed_gain must be a finite number, got {fixed_gain!r}")
+    if area_km2 is not None and (
+        not isinstance(area_km2, int | float) or not math.isfinite(area_km2) or area_km2 <= 0
+    ):
+        raise ParameterError(f"{func}: area_km2 must be a positive number of km², got {area_km2!r}")
     ok = np.isfinite(insar) & np.isfinite(gauge) & np.isfinite(xy).all(axis=1)
     insar, gauge, xy = insar[ok], gauge[ok], xy[ok]
     sizes = [int(k) for k in n_calibration]
@@ -1291,19 +1327,28 @@ def gauge_density_experiment(
         for rep, (cal, val) in enumerate(
             farthest_point_splits(xy, k, replicates=replicates, seed=seed)
         ):
-            fit = fit_gain_offset(insar[cal], gauge[cal])
+            fit = fit_gain_offset(insar[cal], gauge[cal], fixed_gain=float(fixed_gain))
             predictions = {
-                "insar": fit(insar[val]),
-                "idw": idw(xy[cal], gauge[cal], xy[val]),
+                "insar": (fit(insar[val]), fit),
+                "idw": (idw(xy[cal], gauge[cal], xy[val]), None),
             }
-            for method, predicted in predictions.items():
-                rows.append(
-                    {
-                        "n_calibration": k,
-                        "replicate": rep,
-                        "method": method,
-                        **accuracy_metrics(predicted, gauge[val]),
-                    }
-                )
+            for method, (predicted, calibration) in predictions.items():
+                row: dict[str, Any] = {
+                    "n_calibration": k,
+                    "replicate": rep,
+                    "method": method,
+                    **accuracy_metrics(predicted, gauge[val]),
+                    "n_total": int(insar.size),
+                    "gain": math.nan if calibration is None else calibration.gain,
+                    "offset": math.nan if calibration is None else calibration.offset,
+                    "gain_fixed": None if calibration is None else calibration.fixed,
+                }
+                if area_km2 is not None:
+                    row["area_km2"] = float(area_km2)
+                    row["km2_per_gauge"] = float(area_km2) / k
+                rows.append(row)
     columns = ["n_calibration", "replicate", "method", "rmse", "mae", "bias", "r", "n"]
+    columns += ["n_total", "gain", "offset", "gain_fixed"]
+    if area_km2 is not None:
+        columns += ["area_km2", "km2_per_gauge"]
     return pd.DataFrame(rows, columns=columns)

@@ -10,7 +10,7 @@ import itertools
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as dsa
 import numpy as np
@@ -455,14 +455,17 @@ def accuracy_vs_density(
     table: Any,
     *,
     metric: str = "rmse",
+    x: Literal["gauges", "km2_per_gauge"] = "gauges",
     path: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Accuracy at validation gauges against the number of calibration gauges.
 
     *table* is the output of :func:`sarcube.insar.gauge_density_experiment`.
     For each method the median of *metric* over the replicates is drawn as a
-    line, with the 5–95 % range of the replicates shaded. Returns the figure;
-    with *path* it is also saved.
+    line, with the 5–95 % range of the replicates shaded. *x*: ``"gauges"``
+    (calibration gauges) or ``"km2_per_gauge"`` (area per calibration gauge,
+    on a log axis, densest on the right; needs the experiment's
+    ``area_km2``). Returns the figure; with *path* it is also saved.
     """
     plt = _pyplot()
     func = "accuracy_vs_density"
@@ -471,8 +474,16 @@ def accuracy_vs_density(
         raise ParameterError(
             f"{func}: pass the table returned by sarcube.insar.gauge_density_experiment"
         )
-    keys = {"n_calibration", "replicate", "method"}
+    keys = {"n_calibration", "replicate", "method", "n_total", "gain_fixed", "area_km2"}
+    keys |= {"km2_per_gauge"}
     metrics = [c for c in columns if c not in keys]
+    if x not in ("gauges", "km2_per_gauge"):
+        raise ParameterError(f"{func}: x must be 'gauges' or 'km2_per_gauge', got {x!r}")
+    if x == "km2_per_gauge" and "km2_per_gauge" not in columns:
+        raise ParameterError(
+            f"{func}: the table has no km2_per_gauge column; run "
+            "gauge_density_experiment(..., area_km2=...) first"
+        )
     if metric not in metrics:
         raise ParameterError(f"{func}: no metric {metric!r} in the table; have {metrics}")
     if len(table) == 0:
@@ -482,6 +493,8 @@ def accuracy_vs_density(
         by_size = rows.groupby("n_calibration", sort=True)[metric]
         medians = by_size.median()
         sizes = medians.index.to_numpy(dtype=float)
+        if x == "km2_per_gauge":
+            sizes = float(table["area_km2"].iloc[0]) / sizes
         median = medians.to_numpy(dtype=float)
         low = by_size.quantile(0.05).to_numpy(dtype=float)
         high = by_size.quantile(0.95).to_numpy(dtype=float)
@@ -491,8 +504,13 @@ def accuracy_vs_density(
     if metric == "bias":
         ax.axhline(0.0, color="0.4", linewidth=0.8)
     sizes_all = np.unique(np.asarray(table["n_calibration"], dtype=int))
-    ax.set_xticks(sizes_all, [str(s) for s in sizes_all])
-    ax.set_xlabel("calibration gauges")
+    if x == "km2_per_gauge":
+        ax.set_xscale("log")
+        ax.invert_xaxis()  # densest on the right, as with the gauge count
+        ax.set_xlabel("km² per calibration gauge")
+    else:
+        ax.set_xticks(sizes_all, [str(s) for s in sizes_all])
+        ax.set_xlabel("calibration gauges")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} at validation gauges")
     ax.legend(fontsize=8)

@@ -489,10 +489,18 @@ def test_gauge_density_experiment(tmp_path: Path) -> None:
     table = insar.gauge_density_experiment(
         at_gauges, gauges, xy, n_calibration=sizes, replicates=6, seed=1
     )
-    assert table.shape == (len(sizes) * 6 * 2, 8)
+    assert table.shape == (len(sizes) * 6 * 2, 12)
     assert list(table.columns) == [
         "n_calibration", "replicate", "method", "rmse", "mae", "bias", "r", "n",
+        "n_total", "gain", "offset", "gain_fixed",
     ]  # fmt: skip
+    assert (table["n_total"] == 40).all()
+    rows = table[table["method"] == "insar"]
+    # below three gauges the gain is held and the offset removes the +5 mm reference error
+    two = rows[rows["n_calibration"] == 2]
+    assert (two["gain"] == 1.0).all() and two["gain_fixed"].all()
+    assert np.allclose(two["offset"], -0.005, atol=0.003)
+    assert table.loc[table["method"] == "idw", "gain"].isna().all()
     assert set(table["method"]) == {"insar", "idw"}
     assert (table["n"] == 40 - table["n_calibration"]).all()
     median = table.groupby(["n_calibration", "method"])["rmse"].median().unstack()
@@ -523,3 +531,47 @@ def test_gauge_density_experiment(tmp_path: Path) -> None:
         plot.accuracy_vs_density(table, metric="nse")
     with pytest.raises(ParameterError, match="gauge_density_experiment"):
         plot.accuracy_vs_density(pd.DataFrame({"a": [1]}))
+    with pytest.raises(ParameterError, match="area_km2"):
+        plot.accuracy_vs_density(table, x="km2_per_gauge")
+
+
+def test_gauge_density_experiment_fixed_gain_and_area(tmp_path: Path) -> None:
+    """With InSAR of the opposite sign, a held gain of −1 calibrates two gauges; +1 cannot."""
+    at_gauges, gauges, xy = _gauge_setup()
+    flipped = -at_gauges
+    kwargs: dict[str, Any] = {"n_calibration": (2,), "replicates": 6, "seed": 1}
+    plain = insar.gauge_density_experiment(flipped, gauges, xy, **kwargs)
+    held = insar.gauge_density_experiment(flipped, gauges, xy, fixed_gain=-1.0, **kwargs)
+    rmse = {
+        name: t.loc[t["method"] == "insar", "rmse"].median()
+        for name, t in (("plain", plain), ("held", held))
+    }
+    assert rmse["held"] < 0.004 < rmse["plain"]
+    assert (held.loc[held["method"] == "insar", "gain"] == -1.0).all()
+    table = insar.gauge_density_experiment(
+        at_gauges, gauges, xy, n_calibration=(2, 4, 8), replicates=3, area_km2=48.0
+    )
+    assert np.allclose(table["km2_per_gauge"], 48.0 / table["n_calibration"])
+    assert (table["area_km2"] == 48.0).all()
+    fig = plot.accuracy_vs_density(table, x="km2_per_gauge", path=tmp_path / "area.png")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and "km²" in ax.get_xlabel()
+    assert ax.get_xlim()[0] > ax.get_xlim()[1]  # densest on the right
+    for bad in ({"fixed_gain": math.nan}, {"area_km2": 0.0}, {"area_km2": "48"}):
+        with pytest.raises(ParameterError):
+            insar.gauge_density_experiment(at_gauges, gauges, xy, **kwargs, **bad)
+
+
+def test_phase_to_displacement_in_cm_and_mm() -> None:
+    phase = xr.DataArray([[-np.pi, 2 * np.pi, np.nan]], dims=("y", "x"), attrs={"platform": "S1A"})
+    metres = insar.phase_to_displacement(phase)
+    for units, factor in (("cm", 100.0), ("mm", 1000.0)):
+        out = insar.phase_to_displacement(phase, units=units)
+        assert out.attrs["units"] == units
+        assert out.attrs["wavelength"] == metres.attrs["wavelength"]  # still metres
+        np.testing.assert_allclose(out.values, metres.values * factor, rtol=1e-6)
+    # the vertical component keeps the unit
+    vertical = insar.los_to_vertical(insar.phase_to_displacement(phase, units="cm"), 30.0)
+    assert vertical.attrs["units"] == "cm"
+    with pytest.raises(ParameterError, match="units must be one of"):
+        insar.phase_to_displacement(phase, units="km")  # type: ignore[arg-type]
