@@ -61,10 +61,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the HTML documentation; any warning fails the build."""
-    _install(session, "plot,vector,torch", "docs")
+    """Build the HTML documentation, the notebooks run into it; any warning fails the build."""
+    _install(session, "plot,vector,torch,pretrained", "docs")
     out = os.environ.get("SARCUBE_DOCS_OUT", str(ROOT / "docs" / "_build" / "html"))
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", out)
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", out, env=_numba_cache(session)
+    )
 
 
 @nox.session

@@ -7,14 +7,23 @@ Build from the repository root with::
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+import sphinx_autosummary_accessors
 
 # Document the source tree next to this folder even when sarcube is not installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sarcube
+import sarcube.accessor
+
+# The accessor's methods take their functions' docstrings when the first accessor
+# is made; the API pages read them from the class, so copy them now.
+if not sarcube.accessor._copy_docs():
+    raise RuntimeError("the .sar accessor's docstrings could not be copied")
 
 # -- Project information -----------------------------------------------------
 
@@ -31,10 +40,28 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx_autosummary_accessors",
+    "myst_nb",
 ]
 
-templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "jupyter_execute"]
+
+# -- Notebooks ---------------------------------------------------------------
+
+# The notebooks live in examples/notebooks/ (stored without outputs, executed by
+# the test suite); the build copies them into docs/notebooks/ (not under version
+# control: the same folder depth, so their relative data paths still hold) and
+# runs each one, so the pages show the figures of the code as it is.
+_NOTEBOOKS = Path(__file__).resolve().parent.parent / "examples" / "notebooks"
+_COPIES = Path(__file__).resolve().parent / "notebooks"
+_COPIES.mkdir(exist_ok=True)
+for _notebook in sorted(_NOTEBOOKS.glob("*.ipynb")):
+    shutil.copyfile(_notebook, _COPIES / _notebook.name)
+nb_execution_mode = "force"
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_merge_streams = True
 root_doc = "index"
 language = "en"
 

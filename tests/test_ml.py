@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -168,3 +169,25 @@ def test_to_chips_writes_georeferenced_chips_and_an_index(tmp_path: Path) -> Non
     with pytest.raises(ParameterError, match="label"):
         to_chips(cube, tmp_path / "x", bands=["vv"], class_fractions={1: (0.1, 1)})
     assert not (tmp_path / "x").exists()
+    with pytest.raises(ParameterError, match="needs a label map"):
+        to_chips(cube, tmp_path / "x", bands=["vv"], max_label_nodata=0.5)
+    with pytest.raises(ParameterError, match=r"max_label_nodata must be in \[0, 1\]"):
+        to_chips(cube, tmp_path / "x", bands=["vv"], label=label, max_label_nodata=2.0)
+    assert not (tmp_path / "x").exists()
+
+
+def test_to_chips_drops_chips_whose_label_is_mostly_unlabelled(tmp_path: Path) -> None:
+    import sarcube
+
+    scene = sarcube.synthetic.make_scene((64, 64), seed=3, nodata_edge=False)
+    label = scene.flood.isel(time=-1, drop=True).astype("uint8")
+    label[:32, :48] = 255  # the top-left chip is all unlabelled, the top-right one half
+    options: dict[str, Any] = {"bands": ["vv"], "size": 32, "label": label}
+    kept = to_chips(scene.cube, tmp_path / "all", **options)
+    by_position = kept.set_index(["row", "col"])["label_nodata_fraction"]
+    assert by_position.to_dict() == {(0, 0): 1.0, (0, 32): 0.5, (32, 0): 0.0, (32, 32): 0.0}
+    half = to_chips(scene.cube, tmp_path / "half", max_label_nodata=0.5, **options)
+    assert sorted(zip(half["row"], half["col"], strict=True)) == [(0, 32), (32, 0), (32, 32)]
+    none = to_chips(scene.cube, tmp_path / "none", max_label_nodata=0.0, **options)
+    assert sorted(zip(none["row"], none["col"], strict=True)) == [(32, 0), (32, 32)]
+    assert len(list((tmp_path / "none" / "label").iterdir())) == 2

@@ -78,6 +78,8 @@ class ModelSpec:
         The expected SHA-256 of the model file (hex); checked when the spec is
         made and again when a process loads the file.
 
+    Notes
+    -----
     Which forms can run code: ``exported`` and ``torchscript`` files (when
     loaded), ``builder``/``factory`` (the function you name, and importing its
     module). A ``state_dict`` file cannot.

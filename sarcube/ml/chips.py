@@ -73,6 +73,7 @@ def _chip_task(
     class_limits: dict[int, tuple[float, float]],
     cloud: np.ndarray | None = None,
     max_cloud: float = 1.0,
+    max_label_nodata: float = 1.0,
 ) -> dict[str, Any] | None:
     """Check one chip against the filters and write it; its index row, or None if dropped."""
     valid = np.ones(next(iter(layers.values())).shape[1:], dtype=bool)
@@ -89,6 +90,10 @@ def _chip_task(
         record["cloud_fraction"] = share
     if label is not None:
         labelled = label != 255
+        unlabelled = 1.0 - float(labelled.mean())
+        if unlabelled > max_label_nodata:
+            return None
+        record["label_nodata_fraction"] = unlabelled
         for c, (lo, hi) in class_limits.items():
             share = float((label[labelled] == c).mean()) if labelled.any() else 0.0
             if not lo <= share <= hi:
@@ -118,6 +123,7 @@ def to_chips(
     class_fractions: dict[int, tuple[float, float]] | None = None,
     cloud: xr.DataArray | None = None,
     max_cloud: float = 1.0,
+    max_label_nodata: float = 1.0,
     overwrite: bool = False,
 ) -> pd.DataFrame:
     """Cut a cube (and its label map) into georeferenced chips with an index (**computes**).
@@ -154,6 +160,11 @@ def to_chips(
         Optional ``(y, x)`` cloud mask of the optical layers (non-zero = cloud).
     max_cloud
         Drop chips with a larger cloud fraction (written as ``cloud_fraction``).
+    max_label_nodata
+        Drop chips with a larger fraction of unlabelled pixels (255) in the
+        label map (written as ``label_nodata_fraction``); e.g. 0.5 keeps
+        chips at least half labelled. *max_nodata* counts the image layers
+        only.
 
     Returns
     -------
@@ -180,6 +191,12 @@ def to_chips(
         raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
     if not 0 <= max_cloud <= 1:
         raise ParameterError(f"{func}: max_cloud must be in [0, 1], got {max_cloud!r}")
+    if not 0 <= max_label_nodata <= 1:
+        raise ParameterError(
+            f"{func}: max_label_nodata must be in [0, 1], got {max_label_nodata!r}"
+        )
+    if max_label_nodata < 1 and label is None:
+        raise ParameterError(f"{func}: max_label_nodata needs a label map (label=)")
     for what, layer in (("cloud mask", cloud), ("label map", label)):
         if layer is None:
             continue
@@ -264,6 +281,7 @@ def to_chips(
             max_nodata=max_nodata,
             limits=limits,
             max_cloud=max_cloud,
+            max_label_nodata=max_label_nodata,
         )
         if target.is_dir() and not target.is_symlink():  # overwrite=True, checked above
             shutil.rmtree(target)
@@ -289,6 +307,7 @@ def _write_chips(
     max_nodata: float,
     limits: dict[int, tuple[float, float]],
     max_cloud: float,
+    max_label_nodata: float,
 ) -> pd.DataFrame:
     """Compute and write every chip into *folder*, and the index; returns the index."""
     tasks = []
@@ -312,6 +331,7 @@ def _write_chips(
                     class_limits=limits,
                     cloud=chip_cloud,
                     max_cloud=max_cloud,
+                    max_label_nodata=max_label_nodata,
                 )
             )
     (records,) = compute(tasks)

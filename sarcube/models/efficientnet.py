@@ -95,6 +95,8 @@ class EfficientUNet(nn.Module):
     pretrained
         Load the ImageNet encoder weights (needs the ``pretrained`` extra).
 
+    Notes
+    -----
     The encoder's modules are ``stem`` and ``blocks``; :meth:`encoder_parameters`
     and :meth:`decoder_parameters` split the parameters for differential
     learning rates or encoder freezing.
