@@ -23,6 +23,7 @@ import xarray as xr
 
 from .._checks import check_real, check_spatial, check_xarray
 from .._extras import require
+from .._overlap import overlapped
 from ..conventions import SPATIAL_DIMS
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, SarcubeError
 from ._models import Ensemble, ModelSpec, load_model
@@ -363,20 +364,6 @@ def _selection(
     return out
 
 
-def _at_least(chunks: tuple[int, ...], size: int) -> tuple[int, ...]:
-    """*chunks* with neighbours merged until every chunk has at least *size* pixels."""
-    merged: list[int] = []
-    for c in chunks:
-        if merged and merged[-1] < size:
-            merged[-1] += c
-        else:
-            merged.append(c)
-    if len(merged) > 1 and merged[-1] < size:
-        last = merged.pop()
-        merged[-1] += last
-    return tuple(merged)
-
-
 def _channels(obj: xr.DataArray | xr.Dataset, channels: list[str] | None) -> xr.DataArray:
     if isinstance(obj, xr.Dataset):
         names = [str(v) for v in obj.data_vars] if channels is None else channels
@@ -539,14 +526,9 @@ def predict(
     )
     data = stack.data
     if isinstance(data, dsa.Array):
-        # every chunk at least as large as the halo, so the overlap keeps the chunking
-        data = data.rechunk(
-            {0: -1, 1: _at_least(data.chunks[1], halo), 2: _at_least(data.chunks[2], halo)}
-        )
+        # chunks narrower than the halo are merged with a neighbour first
+        data, ext = overlapped(data.rechunk({0: -1}), halo, "symmetric")
         origin = tuple(np.cumsum((0, *c))[:-1] for c in data.chunks[1:])
-        ext = dsa.overlap.overlap(
-            data, depth={0: 0, 1: halo, 2: halo}, boundary={0: "none", 1: "reflect", 2: "reflect"}
-        )
         result: Any = dsa.map_blocks(
             _predict_block,
             ext,
