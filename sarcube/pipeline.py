@@ -81,7 +81,12 @@ or a model of your own as :class:`~sarcube.infer.ModelSpec` describes it:
 ``builder_kwargs = {...}`` (the function builds the empty model, the weights
 are loaded into it), ``model = "package.module:function"`` alone (the function
 returns the ready model), or no ``model`` and ``exported = "model.pt2"`` (a
-``torch.export`` program) or ``torchscript = "model.pt"``.
+``torch.export`` program) or ``torchscript = "model.pt"``. Models trained
+with :func:`sarcube.ml.train` (their checkpoints name their architecture and
+channels) go in as ``checkpoints = ["run_a.pt", "run_b.pt"]``: one file is that
+model, several an :class:`~sarcube.infer.Ensemble` of them (probabilities
+averaged), each rebuilt with :meth:`~sarcube.infer.ModelSpec.from_checkpoint`
+(a builder outside ``sarcube.models`` must be in the trusted modules).
 """
 
 from __future__ import annotations
@@ -182,7 +187,7 @@ def _predict_options() -> tuple[str, ...]:
 
 
 def _predict_keys() -> tuple[str, ...]:
-    return ("model", "band", *_model_keys(), *_predict_options())
+    return ("model", "checkpoints", "band", *_model_keys(), *_predict_options())
 
 
 def _refuse_unknown(
@@ -248,6 +253,25 @@ def _checked_source(source: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def _checked_predict(predict: dict[str, Any], base: Path, trust: _Trust) -> dict[str, Any]:
     _refuse_unknown("predict", predict, _predict_keys())
+    if "checkpoints" in predict:
+        listed = predict["checkpoints"]
+        if isinstance(listed, str):
+            listed = [listed]
+        if not isinstance(listed, list) or not listed:
+            raise ParameterError(
+                "pipeline: [predict] checkpoints must be a list of checkpoint files, e.g. "
+                f"checkpoints = ['run_a.pt', 'run_b.pt'], got {predict['checkpoints']!r}"
+            )
+        paths = []
+        for entry in listed:
+            path = (base / str(entry)).resolve()
+            if not path.is_file():
+                raise ParameterError(
+                    f"pipeline: [predict] checkpoints: no checkpoint file at {path} "
+                    "(paths are relative to the configuration file)"
+                )
+            paths.append(str(path))
+        predict["checkpoints"] = paths
     for key in _MODEL_FILES:
         if key in predict:
             path = (base / str(predict[key])).resolve()
@@ -281,6 +305,8 @@ def _model_spec(predict: Mapping[str, Any], trust: _Trust) -> ModelSpec | Ensemb
 
     model = predict.get("model")
     spec_options = {k: predict[k] for k in _model_keys() if k in predict}
+    if "checkpoints" in predict:
+        return _checkpoint_spec(predict, spec_options, trust)
     if isinstance(model, str) and model in MODELS:
         if spec_options:
             raise ParameterError(
@@ -356,6 +382,41 @@ def _model_spec(predict: Mapping[str, Any], trust: _Trust) -> ModelSpec | Ensemb
         return ModelSpec(**spec_options, **form, name=name, trusted=bool(files))
     except ParameterError as err:  # e.g. exported and state_dict together
         raise ParameterError(f"pipeline: [predict] {err}") from err
+
+
+def _checkpoint_spec(
+    predict: Mapping[str, Any], spec_options: Mapping[str, Any], trust: _Trust
+) -> ModelSpec | Ensemble:
+    """The model (one file) or ensemble (several) of ``[predict] checkpoints``."""
+    from .infer import Ensemble, ModelSpec
+
+    others = [k for k in ("model", *spec_options) if k in predict and k != "activation"]
+    if others:
+        raise ParameterError(
+            f"pipeline: [predict] checkpoints name their own architecture and weights; drop "
+            f"{', '.join(others)} (or drop checkpoints and describe the model with them)"
+        )
+    activation = predict.get("activation", "softmax")
+    members = []
+    for path in predict["checkpoints"]:
+        try:
+            import torch
+
+            content = torch.load(path, map_location="cpu", weights_only=True)
+            builder = content.get("builder") if isinstance(content, dict) else None
+            trusted = isinstance(builder, str) and trust.module(builder)
+            members.append(
+                ModelSpec.from_checkpoint(path, activation=activation, trust_builder=trusted)
+            )
+        except ParameterError as err:
+            raise ParameterError(f"pipeline: [predict] checkpoints: {err}") from err
+        except Exception as err:
+            raise ParameterError(
+                f"pipeline: [predict] checkpoints: {path} is not a torch checkpoint: {err}"
+            ) from err
+    if len(members) == 1:
+        return members[0]
+    return Ensemble(tuple(members), name="+".join(m.name for m in members))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import shutil
 import sys
 import tomllib
 from collections.abc import Callable
@@ -369,6 +370,37 @@ def test_a_custom_builder_and_state_dict_equal_the_shipped_model(tmp_path: Path)
     expected = shipped.build().compute(scheduler="synchronous")
     xr.testing.assert_equal(got, expected)
     assert 0 < float(got["model_flood"].mean()) < 1  # some flood, some dry land
+
+
+def test_checkpoints_of_trained_models_run_alone_or_as_an_ensemble(tmp_path: Path) -> None:
+    """[predict] checkpoints: the shipped checkpoints, named by file, equal the shipped
+    models; two of them are the ensemble of both."""
+    from sarcube.infer import Ensemble, ModelSpec
+    from sarcube.models.ombria import FOLDER
+
+    names = ("ombria-s1-efficientnet", "ombria-s1-efficientnet-dice")
+    for name in names:
+        shutil.copy(FOLDER / f"{name}.pt", tmp_path / f"{name}.pt")
+    one = _model_plan(tmp_path, {"checkpoints": [f"{names[0]}.pt"], "window": 64, "stride": 64})
+    spec = one.model_spec()
+    assert isinstance(spec, ModelSpec) and spec.builder.startswith("sarcube.models.")
+    shipped = _model_plan(tmp_path, {"model": names[0], "window": 64, "stride": 64})
+    xr.testing.assert_equal(
+        one.build().compute(scheduler="synchronous"),
+        shipped.build().compute(scheduler="synchronous"),
+    )
+    both = _model_plan(tmp_path, {"checkpoints": [f"{n}.pt" for n in names]})
+    ensemble = both.model_spec()
+    assert isinstance(ensemble, Ensemble) and len(ensemble.members) == 2
+    with pytest.raises(ParameterError, match="no checkpoint file at"):
+        _model_plan(tmp_path, {"checkpoints": ["missing.pt"]})
+    with pytest.raises(ParameterError, match="must be a list of checkpoint files"):
+        _model_plan(tmp_path, {"checkpoints": []})
+    with pytest.raises(ParameterError, match="drop model"):
+        _model_plan(tmp_path, {"checkpoints": [f"{names[0]}.pt"], "model": "x:y"})
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ParameterError, match=r"junk\.pt"):
+        _model_plan(tmp_path, {"checkpoints": ["junk.pt"]})
 
 
 def test_an_exported_program_relative_to_the_config_runs(tmp_path: Path) -> None:
