@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -112,3 +114,42 @@ def test_shipped_models_on_held_out_ombria_chips() -> None:
         assert means[name] > floor, (name, means[name])
         assert means[name] > means["flood_map"]
     assert means["ombria-s1-ensemble"] > means["ombria-s1-bitemporal"]
+
+
+def test_resnet_unet_any_channels_checkpoint_round_trip(tmp_path: Path) -> None:
+    import torch
+
+    from sarcube.infer import ModelSpec, predict
+    from sarcube.ml.train import _encoder
+    from sarcube.models import ResUNet
+
+    torch.manual_seed(0)
+    net = ResUNet(in_channels=5, n_classes=3, base=4, blocks=(1, 2, 1)).eval()
+    x = torch.randn(2, 5, 32, 48)
+    assert net(x).shape == (2, 3, 32, 48)
+    # the encoder/decoder split the training loop uses covers every parameter once
+    encoder, decoder = net.encoder_parameters(), net.decoder_parameters()
+    assert len(encoder) + len(decoder) == len(list(net.parameters()))
+    assert {id(p) for p in _encoder(net, "train")} == {id(p) for p in encoder}
+    path = tmp_path / "resnet.pt"
+    torch.save(
+        {
+            "model_state_dict": net.state_dict(),
+            "builder": "sarcube.models.resnet:ResUNet",
+            "builder_kwargs": {"in_channels": 5, "n_classes": 3, "base": 4, "blocks": [1, 2, 1]},
+            "name": "resnet-test",
+        },
+        path,
+    )
+    spec = ModelSpec.from_checkpoint(path, activation="none")
+    image = xr.DataArray(
+        np.random.default_rng(1).standard_normal((5, 32, 48)).astype(np.float32),
+        dims=("channel", "y", "x"),
+    )
+    out = predict(image, spec, n_classes=3, window=32, stride=32, blend="uniform", optimize=False)
+    with torch.inference_mode():
+        direct = net(torch.from_numpy(image.values[None, :, :, :32]))[0].numpy()
+    # the first 16 columns are covered by the first window alone
+    np.testing.assert_allclose(out.values[:, :, :16], direct[:, :, :16], atol=1e-5)
+    with pytest.raises(sarcube.errors.ParameterError, match="at least one residual block"):
+        ResUNet(blocks=(2, 0))

@@ -209,6 +209,11 @@ RECIPES: dict[str, dict[str, object]] = {
         "builder_kwargs": {"in_channels": 3, "n_classes": 2},
         "channels": ["before", "after", "difference"],
     },
+    "resnet": {
+        "builder": "sarcube.models.resnet:ResUNet",
+        "builder_kwargs": {"in_channels": 3, "n_classes": 2, "base": 16, "blocks": [2, 2, 2, 2]},
+        "channels": ["before", "after", "difference"],
+    },
 }
 
 #: The radiometric/speckle augmentation of the "sar" recipe, in z-score units
@@ -301,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     kwargs = dict(recipe["builder_kwargs"])  # type: ignore[call-overload]
     model = _resolve(str(recipe["builder"]))(**kwargs)
     if args.pretrained:
+        if not hasattr(model, "load_imagenet"):
+            parser.error(f"--pretrained: the {args.arch!r} architecture has no pretrained weights")
         model.load_imagenet()
     if args.init is not None:
         content = torch.load(args.init, map_location="cpu", weights_only=True)
