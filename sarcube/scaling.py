@@ -62,7 +62,9 @@ class NormConfig:
     Parameters
     ----------
     clamp
-        Upper cut-off applied before normalising, in the data's units.
+        Upper cut-off applied before normalising, in the data's units; None
+        for a plain z-score (no clamp, e.g. for dB input or a model trained
+        without one).
     mean, std
         Per band (variable name, e.g. ``"vv"``) mean and standard deviation of
         the clamped data.
@@ -72,14 +74,17 @@ class NormConfig:
     >>> cfg = NormConfig(clamp=0.3, mean={"vv": 0.05}, std={"vv": 0.02})
     >>> NormConfig.from_json(cfg.to_json()) == cfg
     True
+    >>> NormConfig(clamp=None, mean={"vv": -12.0}, std={"vv": 4.0}).to_dict()["clamp"] is None
+    True
     """
 
-    clamp: float
+    clamp: float | None
     mean: Mapping[str, float] = field(default_factory=dict)
     std: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_positive_finite(self.clamp, "clamp", "NormConfig")
+        if self.clamp is not None:
+            check_positive_finite(self.clamp, "clamp", "NormConfig")
         if set(self.mean) != set(self.std):
             raise ParameterError(
                 f"NormConfig: mean has bands {sorted(self.mean)} but std has {sorted(self.std)}; "
@@ -91,7 +96,7 @@ class NormConfig:
             if not math.isfinite(m):
                 raise ParameterError(f"NormConfig: mean[{band!r}] must be finite, got {m!r}")
         # Plain floats and dicts so equality and JSON are exact and predictable.
-        object.__setattr__(self, "clamp", float(self.clamp))
+        object.__setattr__(self, "clamp", None if self.clamp is None else float(self.clamp))
         object.__setattr__(self, "mean", {str(k): float(v) for k, v in self.mean.items()})
         object.__setattr__(self, "std", {str(k): float(v) for k, v in self.std.items()})
 
@@ -175,6 +180,8 @@ class NormConfig:
 def normalise(obj: XObj, config: NormConfig, *, band: str | None = None) -> XObj:
     """Clamp at ``config.clamp``, then standardise: ``(min(x, clamp) - mean) / std``.
 
+    With ``config.clamp=None`` there is no clamp: ``(x - mean) / std``.
+
     Each variable of a Dataset uses the statistics of its own name; a DataArray
     uses those of *band* (default: its name). ``units`` becomes ``"1"``
     (standardised) and ``long_name`` says so. Lazy on dask input.
@@ -208,17 +215,14 @@ def normalise(obj: XObj, config: NormConfig, *, band: str | None = None) -> XObj
                 f"normalise: no statistics for band {key!r}; the config has {config.bands} "
                 "(for a DataArray pass band=... or set its name)"
             )
-    clamped = clamp(obj, config.clamp)
+    clamped = obj if config.clamp is None else clamp(obj, config.clamp)
+    how = "standardised" if config.clamp is None else f"clamped at {config.clamp} and standardised"
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         key = str(override if override is not None else name)
         dtype = da.dtype.type
         out: xr.DataArray = (da - dtype(config.mean[key])) / dtype(config.std[key])
-        out.attrs = {
-            **da.attrs,
-            "units": "1",
-            "long_name": f"{key} clamped at {config.clamp} and standardised",
-        }
+        out.attrs = {**da.attrs, "units": "1", "long_name": f"{key} {how}"}
         return out
 
     return map_arrays(clamped, apply)

@@ -54,6 +54,23 @@ def test_normalise_matches_formula(chunks: dict[str, int] | None) -> None:
     xr.testing.assert_identical(out.coords.to_dataset(), cube.coords.to_dataset())
 
 
+def test_normalise_without_a_clamp_is_a_plain_z_score(chunks: dict[str, int] | None) -> None:
+    cube = random_cube()
+    cfg = NormConfig(clamp=None, mean={"vv": 0.08, "vh": 0.015}, std={"vv": 0.05, "vh": 0.01})
+    with raise_if_dask_computes():
+        out = sarcube.normalise(_chunked(cube, chunks), cfg)
+    for band in ("vv", "vh"):
+        x = cube[band].values  # large values are not cut
+        expected = (x - np.float32(cfg.mean[band])) / np.float32(cfg.std[band])
+        np.testing.assert_allclose(out[band].values, expected, rtol=1e-6)
+        assert out[band].attrs["long_name"] == f"{band} standardised"
+    top = float(cube["vv"].max())
+    assert float(out["vv"].max()) == pytest.approx((top - 0.08) / 0.05, rel=1e-5)  # not cut
+    assert NormConfig.from_json(cfg.to_json()) == cfg
+    stack = sarcube.infer.stack_channels(cube, bands=["vv"], times=[0], norm=cfg)
+    assert "clamp" not in stack.attrs
+
+
 def test_normalise_dataarray_and_missing_band() -> None:
     cube = random_cube()
     cfg = NormConfig(clamp=0.3, mean={"vv": 0.08}, std={"vv": 0.05})

@@ -110,7 +110,8 @@ def stack_channels(
         coords["time"] = ("channel", np.asarray(time_of))
     out = stacked.assign_coords(coords).transpose("channel", "y", "x")
     out.name = "model_input"
-    out.attrs = {"long_name": "model input channels", **({"clamp": norm.clamp} if norm else {})}
+    clamp_attr = {"clamp": norm.clamp} if norm is not None and norm.clamp is not None else {}
+    out.attrs = {"long_name": "model input channels", **clamp_attr}
     return out
 
 
