@@ -191,3 +191,76 @@ def test_to_chips_drops_chips_whose_label_is_mostly_unlabelled(tmp_path: Path) -
     none = to_chips(scene.cube, tmp_path / "none", max_label_nodata=0.0, **options)
     assert sorted(zip(none["row"], none["col"], strict=True)) == [(32, 0), (32, 32)]
     assert len(list((tmp_path / "none" / "label").iterdir())) == 2
+
+
+def test_to_kurosiwo_writes_the_dataset_layout_and_index(tmp_path: Path) -> None:
+    import json
+    import pickle
+
+    import rasterio
+
+    import sarcube
+    from sarcube.ml import to_kurosiwo
+
+    scene = sarcube.synthetic.make_scene((100, 90), seed=3, nodata_edge=False)
+    cube = scene.cube.chunk({"time": 1, "y": 40, "x": 40})
+    label = scene.flood.isel(time=-1, drop=True).astype("uint8")
+    label[:10, :10] = 255
+    table = to_kurosiwo(
+        cube, tmp_path / "ks", event=470, aoi=1, label=label, size=32, max_nodata=0.5,
+        climatic_zone=2,
+    )  # fmt: skip
+    # 4 x 3 tiles (the last row/column flush with the edge), all kept
+    assert len(table) == 12 and set(table["row"]) == {0, 32, 64, 68}
+    index = json.loads((tmp_path / "ks" / "index.json").read_text())
+    assert sorted(index) == sorted(table["tile"])
+    first = index["470_01_000000_000000"]
+    assert (first["actid"], first["aoiid"], first["clz"]) == (470, 1, 2)
+    folder = tmp_path / "ks" / "data" / first["path"]
+    assert first["path"] == "470/01/470_01_000000_000000"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{r}_I{b}.tif" for r in ("MS1", "SL1", "SL2") for b in ("VV", "VH")]
+        + ["MK0_MLU.tif", "MK0_MNA.tif", "info.json"]
+    )
+    info = json.loads((folder / "info.json").read_text())
+    assert info["dates"]["MS1"].startswith(str(cube["time"].values[-1])[:10])
+    assert info["dates"]["SL1"].startswith(str(cube["time"].values[-2])[:10])
+    assert -180 <= info["lon"] <= 180 and -90 <= info["lat"] <= 90
+    with rasterio.open(folder / "MS1_IVH.tif") as src:
+        np.testing.assert_array_equal(
+            src.read(1), cube["vh"].isel(time=-1, y=slice(0, 32), x=slice(0, 32)).values
+        )
+        assert src.crs == cube.rio.crs and (src.bounds.left, src.bounds.top) == tuple(
+            info["bounds"][::3]
+        )
+    with rasterio.open(folder / "SL2_IVV.tif") as src:
+        np.testing.assert_array_equal(
+            src.read(1), cube["vv"].isel(time=-3, y=slice(0, 32), x=slice(0, 32)).values
+        )
+    with rasterio.open(folder / "MK0_MNA.tif") as src:
+        valid = src.read(1)
+    assert valid[:10, :10].sum() == 0 and valid[10:, 10:].all()  # unlabelled pixels are not valid
+    assert info["nodata_fraction"] == pytest.approx(100 / 32**2)
+    assert not (tmp_path / "ks" / "index.pkl").exists()  # a pickle only when asked for
+
+    again = to_kurosiwo(
+        cube, tmp_path / "ks", event=470, aoi=1, size=32, overwrite=True, write_pickle=True
+    )
+    with open(tmp_path / "ks" / "index.pkl", "rb") as f:
+        assert pickle.load(f) == json.loads((tmp_path / "ks" / "index.json").read_text())
+    assert (
+        len(again) == 12 and not (tmp_path / "ks" / "data" / first["path"] / "MK0_MLU.tif").exists()
+    )
+    with pytest.raises(sarcube.errors.OutputError, match="overwrite"):
+        to_kurosiwo(cube, tmp_path / "ks", event=470, aoi=1, size=32)
+    for bad, match in (
+        ({"pre": (-1, -2)}, "must differ"),
+        ({"post": 5}, "not one of the cube's 3 dates"),
+        ({"aoi": -1}, "aoi must be"),
+        ({"event": "../x"}, "path separator"),
+    ):
+        with pytest.raises(sarcube.errors.ParameterError, match=match):
+            to_kurosiwo(cube, tmp_path / "bad", **{"event": 1, "aoi": 1, "size": 32, **bad})
+    with pytest.raises(sarcube.errors.DimensionError, match="three dates"):
+        to_kurosiwo(cube.isel(time=[0, 1]), tmp_path / "bad", event=1, aoi=1, size=32)
+    assert not (tmp_path / "bad").exists()

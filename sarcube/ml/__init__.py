@@ -17,6 +17,7 @@ require("torch", "sarcube.ml")  # before the modules that import it
 from .augment import Augment, gamma_speckle_db  # noqa: E402
 from .chips import to_chips  # noqa: E402
 from .data import ChipDataset, augment  # noqa: E402
+from .kurosiwo import to_kurosiwo  # noqa: E402
 from .losses import LOSSES, make_loss  # noqa: E402
 from .train import TrainingLog, evaluate, plot_training_log, train  # noqa: E402
 
@@ -31,5 +32,6 @@ __all__ = [
     "make_loss",
     "plot_training_log",
     "to_chips",
+    "to_kurosiwo",
     "train",
 ]
