@@ -75,13 +75,29 @@ def test_to_vector_writes_geoparquet_and_geojson(tmp_path: Path) -> None:
     assert len(gpd.read_parquet(tmp_path / "flood.parquet")) == 0
 
 
+def test_to_vector_writes_a_shapefile_with_its_parts(tmp_path: Path) -> None:
+    mask = _mask(1).chunk({"y": 25, "x": 25})
+    frame = sarcube.to_vector(mask, tmp_path / "flood.shp")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["flood.cpg", "flood.dbf", "flood.prj", "flood.shp", "flood.shx"]
+    back = gpd.read_file(tmp_path / "flood.shp")
+    assert len(back) == len(frame) and back.crs == frame.crs
+    assert back.geometry.area.sum() == pytest.approx(frame.geometry.area.sum())
+    assert (back["region"].to_numpy() == frame["region"].to_numpy()).all()
+    with pytest.raises(OutputError, match="overwrite=True"):
+        sarcube.to_vector(mask, tmp_path / "flood.shp")
+    sarcube.to_vector(mask == 7, tmp_path / "flood.shp", overwrite=True)  # no regions
+    assert len(gpd.read_file(tmp_path / "flood.shp")) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no partial folder left
+
+
 def test_to_vector_plain_arrays_and_errors(tmp_path: Path) -> None:
     plain = xr.DataArray(np.eye(4, dtype=bool), dims=("y", "x"))
     frame = sarcube.to_vector(plain)
     assert len(frame) == 1 and frame.crs is None and frame["n_pixels"].tolist() == [4]
     assert len(sarcube.to_vector(plain, connectivity=1)) == 4
-    with pytest.raises(ParameterError, match=r"\.parquet or \.geojson"):
-        sarcube.to_vector(plain, tmp_path / "x.shp")
+    with pytest.raises(ParameterError, match=r"\.parquet, \.geojson or \.shp"):
+        sarcube.to_vector(plain, tmp_path / "x.kml")
     with pytest.raises(DimensionError, match="isel"):
         sarcube.to_vector(plain.expand_dims(time=2))
     with pytest.raises(MaskError, match="other than 0, 1"):

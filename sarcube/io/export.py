@@ -31,7 +31,10 @@ _FORMATS = {
     ".geoparquet": "parquet",
     ".geojson": "GeoJSON",
     ".json": "GeoJSON",
+    ".shp": "ESRI Shapefile",
 }
+#: The files a shapefile is made of besides the .shp (written by GDAL's driver)
+_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
 
 def _pixel_transform(mask: xr.DataArray) -> tuple[Affine, Any]:
@@ -95,8 +98,10 @@ def to_vector(
         Boolean mask or uint8 map (1 = region, 0 = background, 255 = nodata) on
         ``(y, x)``, e.g. from :func:`sarcube.flood_map`.
     path
-        Optional output file: ``.parquet`` (GeoParquet) or ``.geojson``. Written
-        to a temporary name first and renamed, so no half-written file is left.
+        Optional output file: ``.parquet`` (GeoParquet), ``.geojson`` or
+        ``.shp`` (an ESRI shapefile, with its ``.shx``/``.dbf``/``.prj``/``.cpg``
+        beside it). Written to a temporary name first and renamed (the ``.shp``
+        last), so no half-written file is left.
     connectivity
         1: edge neighbours; 2: edge and corner neighbours form one region.
     overwrite
@@ -132,7 +137,7 @@ def to_vector(
     target = None if path is None else Path(path)
     if target is not None and target.suffix.lower() not in _FORMATS:
         raise ParameterError(
-            f"{func}: unknown vector format {target.suffix!r}; use .parquet or .geojson"
+            f"{func}: unknown vector format {target.suffix!r}; use .parquet, .geojson or .shp"
         )
     transform, crs = _pixel_transform(arr)
     if target is not None and crs is None:
@@ -184,11 +189,35 @@ def to_vector(
 
 
 def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
+    if target.suffix.lower() == ".shp":
+        _write_shapefile(frame, target)
+        return
     with atomic_target(target) as tmp:
         if _FORMATS[target.suffix.lower()] == "parquet":
             frame.to_parquet(tmp)
         else:
             frame.to_file(tmp, driver="GeoJSON", layer=target.stem)
+
+
+def _write_shapefile(frame: gpd.GeoDataFrame, target: Path) -> None:
+    """A shapefile's parts written in a hidden folder, then moved beside *target*, the
+    ``.shp`` last: a ``.shp`` that is there is complete, with its parts."""
+    import shutil
+
+    folder = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    try:
+        frame.to_file(folder / target.name, driver="ESRI Shapefile")
+        for part in _SHAPEFILE_PARTS:  # stale parts of a replaced shapefile go too
+            written = folder / target.with_suffix(part).name
+            if written.exists():
+                os.replace(written, target.with_suffix(part))
+            else:
+                target.with_suffix(part).unlink(missing_ok=True)
+        os.replace(folder / target.name, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @accepts_geographic
