@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
         tv_denoise,
     )
     from .flood import flood_map, flood_thresholds
+    from .grid import crop_to_valid, pixel_size_m
     from .io.export import to_cog, to_vector
     from .io.rle import rle_decode, rle_encode, rle_frame
     from .io.stac import failed_assets, load, open_cube, plan_load, search
@@ -63,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "class_fractions": "sarcube.validate",
     "confusion_matrix": "sarcube.validate",
     "coregister": "sarcube.multisensor",
+    "crop_to_valid": "sarcube.grid",
     "difference": "sarcube.change",
     "estimate_enl": "sarcube.filters",
     "failed_assets": "sarcube.io.stac",
@@ -78,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "median_filter": "sarcube.filters",
     "normalise": "sarcube.scaling",
     "normalized_change": "sarcube.change",
+    "pixel_size_m": "sarcube.grid",
     "open_cube": "sarcube.io.stac",
     "open_zarr": "sarcube.io.zarr",
     "plan_load": "sarcube.io.stac",
@@ -146,6 +149,7 @@ __all__ = [
     "class_fractions",
     "confusion_matrix",
     "coregister",
+    "crop_to_valid",
     "difference",
     "estimate_enl",
     "failed_assets",
@@ -165,6 +169,7 @@ __all__ = [
     "normalized_change",
     "open_cube",
     "open_zarr",
+    "pixel_size_m",
     "plan_load",
     "reduce_time",
     "refined_lee",
