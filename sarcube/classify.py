@@ -13,7 +13,8 @@ from dask.delayed import delayed
 from ._checks import check_positive_finite, check_real, check_spatial, check_xarray
 from ._geographic import accepts_geographic
 from .calibration import to_db
-from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
+from .conventions import DB_UNITS
+from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, UnitsError
 from .thresholds import histogram
 
 __all__ = ["kmeans", "sar_rgb", "superpixels"]
@@ -49,13 +50,18 @@ def sar_rgb(
     *,
     percentiles: tuple[float, float] = (2.0, 98.0),
     bins: int = 1024,
+    scale: Literal["db", "linear"] = "db",
+    stretch: Literal["percentile", "minmax"] = "percentile",
 ) -> xr.DataArray:
     """False-colour composite: co-pol, cross-pol and their ratio, scaled to 0-1.
 
-    Red is HH (or VV) in dB, green HV (or VH) in dB, blue the co/cross ratio
-    in dB. Each channel is stretched between its *percentiles*, read from a
-    lazy histogram (one pass, 1024 bins over -50-20 dB, or -10-40 dB for the
-    ratio), and clipped to [0, 1]; NaN stays NaN. Needs linear power.
+    Red is HH (or VV), green HV (or VH), blue the co/cross ratio; in dB
+    (``scale="db"``) or as linear power and a linear ratio (``scale="linear"``,
+    as many tutorials draw ALOS HH/HV). Each channel is stretched, and clipped
+    to [0, 1]: ``stretch="percentile"`` between its *percentiles*, read from a
+    lazy histogram (one pass, *bins* bins over -50-20 dB, or -10-40 dB for the
+    ratio; dB only), ``stretch="minmax"`` between its exact minimum and
+    maximum (NaN-aware lazy reductions). NaN stays NaN. Needs linear power.
 
     Returns a float32 DataArray with a leading ``rgb`` dim (``"r"``, ``"g"``,
     ``"b"``), lazy on dask input; ``da.plot.imshow(rgb="rgb")`` shows it.
@@ -76,6 +82,15 @@ def sar_rgb(
     low, high = (float(p) for p in percentiles)
     if not (0 <= low < high <= 100):
         raise ParameterError(f"{func}: percentiles must satisfy 0 <= low < high <= 100")
+    if scale not in ("db", "linear"):
+        raise ParameterError(f"{func}: scale must be 'db' or 'linear', got {scale!r}")
+    if stretch not in ("percentile", "minmax"):
+        raise ParameterError(f"{func}: stretch must be 'percentile' or 'minmax', got {stretch!r}")
+    if scale == "linear" and stretch == "percentile":
+        raise ParameterError(
+            f"{func}: linear channels are stretched between their minimum and maximum: pass "
+            "stretch='minmax' with scale='linear' (or scale='db' for a percentile stretch)"
+        )
     for co, cross in _PAIRS:
         if co in cube.data_vars and cross in cube.data_vars:
             break
@@ -83,29 +98,48 @@ def sar_rgb(
         raise BandNotFoundError(
             f"{func}: needs HH+HV or VV+VH; the cube has {sorted(map(str, cube.data_vars))}"
         )
-    co_db = to_db(cube[co])
-    cross_db = to_db(cube[cross])
-    ratio = (co_db - cross_db).assign_attrs(units="dB")
+    if scale == "db":
+        co_v, cross_v = to_db(cube[co]), to_db(cube[cross])
+        ratio = (co_v - cross_v).assign_attrs(units="dB")
+    else:
+        for band in (co, cross):
+            if cube[band].attrs.get("units") == DB_UNITS:
+                raise UnitsError(
+                    f"{func}: {band!r} is in dB; scale='linear' draws linear power: pass "
+                    "sarcube.to_linear(cube)"
+                )
+        co_v, cross_v = cube[co], cube[cross]
+        ratio = (co_v / cross_v.where(cross_v > 0)).assign_attrs(units="1")
     channels = []
     for da, value_range in (
-        (co_db, (-50.0, 20.0)),
-        (cross_db, (-50.0, 20.0)),
+        (co_v, (-50.0, 20.0)),
+        (cross_v, (-50.0, 20.0)),
         (ratio, (-10.0, 40.0)),
     ):
-        hist = histogram(da, bins=bins, range=value_range)
-        edges = np.append(hist["bin_lower"].values, hist["bin_upper"].values[-1])
-        lo = _percentile_from_histogram(hist.data, edges, low)
-        hi = _percentile_from_histogram(hist.data, edges, high)
-        scaled = ((da - lo) / (hi - lo)).clip(0, 1)
+        if stretch == "minmax":
+            finite = da.where(np.isfinite(da))
+            lo, hi = finite.min(), finite.max()
+            span = (hi - lo).where(hi > lo, 1.0)  # a constant channel maps to 0
+            scaled = ((da - lo) / span).clip(0, 1)
+        else:
+            hist = histogram(da, bins=bins, range=value_range)
+            edges = np.append(hist["bin_lower"].values, hist["bin_upper"].values[-1])
+            lo = _percentile_from_histogram(hist.data, edges, low)
+            hi = _percentile_from_histogram(hist.data, edges, high)
+            scaled = ((da - lo) / (hi - lo)).clip(0, 1)
         channels.append(scaled.astype(np.float32))
     out: xr.DataArray = xr.concat(channels, dim="rgb", coords="minimal", compat="override")
     out = out.assign_coords(rgb=["r", "g", "b"])
     out.name = "sar_rgb"
+    unit = " dB" if scale == "db" else ""
+    names = (co.upper(), cross.upper(), f"{co.upper()}/{cross.upper()}")
     out.attrs = {
-        "long_name": f"{co.upper()} dB, {cross.upper()} dB, {co.upper()}/{cross.upper()} dB",
+        "long_name": ", ".join(name + unit for name in names),
         "units": "1",
-        "stretch_percentiles": [low, high],
+        "stretch": stretch,
     }
+    if stretch == "percentile":
+        out.attrs["stretch_percentiles"] = [low, high]
     return out
 
 

@@ -42,6 +42,25 @@ def test_sar_rgb_full_range_stretches_from_the_data_minimum() -> None:
     assert np.nanmin(rgb.values[0]) < 0.01 and np.nanmax(rgb.values[0]) > 0.99
 
 
+def test_sar_rgb_linear_minmax_like_the_alos_tutorial() -> None:
+    cube = sarcube.synthetic.make_scene((96, 80), seed=2).cube.isel(time=0)
+    eager = sarcube.sar_rgb(cube, scale="linear", stretch="minmax")
+    with raise_if_dask_computes():
+        lazy = sarcube.sar_rgb(cube.chunk({"y": 13, "x": 17}), scale="linear", stretch="minmax")
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    co, cross = cube["vv"].values, cube["vh"].values
+    for channel, values in zip(eager.values, (co, cross, co / cross), strict=True):
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        np.testing.assert_allclose(channel, (values - lo) / (hi - lo), atol=1e-6)
+    assert eager.attrs["long_name"] == "VV, VH, VV/VH" and eager.attrs["stretch"] == "minmax"
+    db = sarcube.sar_rgb(cube, stretch="minmax")  # dB channels, exact extremes
+    assert np.nanmin(db.values[0]) == 0 and np.nanmax(db.values[0]) == 1
+    with pytest.raises(ParameterError, match="stretch='minmax' with scale='linear'"):
+        sarcube.sar_rgb(cube, scale="linear")
+    with pytest.raises(sarcube.errors.UnitsError, match="to_linear"):
+        sarcube.sar_rgb(sarcube.to_db(cube), scale="linear", stretch="minmax")
+
+
 def test_sar_rgb_errors() -> None:
     cube = random_cube()
     with pytest.raises(BandNotFoundError, match="VV\\+VH"):
