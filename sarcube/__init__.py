@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     from .flood import flood_map, flood_thresholds
     from .grid import crop_to_valid, pixel_size_m
     from .io.export import to_cog, to_vector
+    from .io.pairing import pair_items
     from .io.rle import rle_decode, rle_encode, rle_frame
     from .io.stac import failed_assets, load, open_cube, plan_load, search
     from .io.zarr import open_zarr, to_zarr
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "pixel_size_m": "sarcube.grid",
     "open_cube": "sarcube.io.stac",
     "open_zarr": "sarcube.io.zarr",
+    "pair_items": "sarcube.io.pairing",
     "plan_load": "sarcube.io.stac",
     "reduce_time": "sarcube.change",
     "refined_lee": "sarcube.filters",
@@ -169,6 +171,7 @@ __all__ = [
     "normalized_change",
     "open_cube",
     "open_zarr",
+    "pair_items",
     "pixel_size_m",
     "plan_load",
     "reduce_time",

@@ -3,6 +3,7 @@ run-length encoding and zonal statistics."""
 
 from ._redact import redact, redact_text
 from .export import to_cog, to_vector
+from .pairing import pair_items
 from .rle import rle_decode, rle_encode, rle_frame
 from .stac import FailedAsset, LoadPlan, failed_assets, load, open_cube, plan_load, search
 from .zonal import zonal_stats
@@ -13,6 +14,7 @@ __all__ = [
     "failed_assets",
     "load",
     "open_cube",
+    "pair_items",
     "plan_load",
     "redact",
     "redact_text",
