@@ -37,9 +37,11 @@ from .validate import NODATA, segmentation_metrics
 
 __all__ = [
     "ALOS_CHANNELS",
+    "DSWE_CLASSES",
     "FLOOD_CLASSES",
     "apply_water_prior",
     "coregister",
+    "dswe_labels",
     "feature_stack",
     "sar_features",
     "three_class_metrics",
@@ -51,6 +53,18 @@ ALOS_CHANNELS: tuple[str, ...] = ("HH", "HV", "Red", "NIR", "SWIR1", "SWIR2", "D
 
 #: Classes of a prior-corrected flood map (:func:`apply_water_prior`).
 FLOOD_CLASSES: dict[int, str] = {0: "no_flood", 1: "flood", 2: "waterbody"}
+
+#: Classes of the USGS Dynamic Surface Water Extent interpreted layer (Jones 2019,
+#: *Remote Sensing* 11(4), 374; DSWE product guide).
+DSWE_CLASSES: dict[int, str] = {
+    0: "not water",
+    1: "water, high confidence",
+    2: "water, moderate confidence",
+    3: "potential wetland",
+    4: "water or wetland, low confidence",
+    9: "cloud, cloud shadow or snow",
+    255: "fill",
+}
 
 Layer = xr.DataArray | xr.Dataset | str | os.PathLike[str]
 Resampling = Literal["nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med"]
@@ -358,6 +372,58 @@ def feature_stack(
 
 # --------------------------------------------------------------------------
 # permanent-water prior
+
+
+@accepts_geographic
+def dswe_labels(
+    dswe: xr.DataArray,
+    *,
+    water: tuple[int, ...] = (1, 2),
+    dry: tuple[int, ...] = (0,),
+) -> xr.DataArray:
+    """Binary water labels from a DSWE class map: 1 water, 0 dry, 255 everything else.
+
+    The classes in *water* become 1 and those in *dry* 0; the others — by
+    default partial surface water (3, 4), cloud, shadow or snow (9), fill
+    (255) and any value DSWE does not define — become 255 (no label), so a
+    loss or a metric leaves them out instead of learning an uncertain answer.
+    Lazy on dask input; the map's coordinates and CRS are kept.
+
+    Examples
+    --------
+    >>> d = xr.DataArray(np.array([[0, 1, 2], [3, 4, 9]], np.uint8), dims=("y", "x"))
+    >>> dswe_labels(d).values.tolist()
+    [[0, 1, 1], [255, 255, 255]]
+    """
+    func = "dswe_labels"
+    check_xarray(dswe, func)
+    if not isinstance(dswe, xr.DataArray):
+        raise DTypeError(f"{func}: pass the DSWE layer as one DataArray")
+    check_spatial(dswe, func)
+    if not np.issubdtype(dswe.dtype, np.integer):
+        raise DTypeError(
+            f"{func}: the DSWE layer has dtype {dswe.dtype}; pass its integer classes "
+            "(read it without scaling, e.g. rioxarray.open_rasterio(path, mask_and_scale=False))"
+        )
+    chosen = [int(c) for c in (*water, *dry)]
+    unknown = sorted(set(chosen) - set(DSWE_CLASSES))
+    if unknown or set(water) & set(dry):
+        raise ParameterError(
+            f"{func}: water {tuple(water)} and dry {tuple(dry)} must be distinct DSWE classes "
+            f"({sorted(DSWE_CLASSES)}); got {unknown or sorted(set(water) & set(dry))}"
+        )
+    labels = xr.where(dswe.isin(list(water)), np.uint8(1), np.uint8(NODATA))
+    labels = xr.where(dswe.isin(list(dry)), np.uint8(0), labels).astype(np.uint8)
+    labels = labels.assign_coords(dswe.coords)
+    labels.name = "label"
+    labels.attrs = {
+        "long_name": "water label from DSWE",
+        "flag_values": [0, 1, NODATA],
+        "flag_meanings": "dry water no_label",
+        "dswe_water": list(water),
+        "dswe_dry": list(dry),
+    }
+    return labels
 
 
 def _flood_binary(flood: xr.DataArray, threshold: float, nodata: int) -> xr.DataArray:

@@ -238,3 +238,25 @@ def test_stack_to_chips_with_cloud_and_water_filters(tmp_path: Path) -> None:
     assert len(wet) < 4  # some chip has less than 5 % flood
     with pytest.raises(ParameterError, match="max_cloud"):
         sarcube.ml.to_chips(stack, tmp_path / "x", bands=channels, cloud=cloud, max_cloud=2)
+
+
+def test_dswe_labels_water_dry_and_no_label() -> None:
+    from sarcube.multisensor import DSWE_CLASSES, dswe_labels
+
+    classes = np.array([[0, 1, 2, 3], [4, 9, 255, 7]], np.uint8)
+    dswe = xr.DataArray(classes, dims=("y", "x"), coords={"y": [1.0, 0.0], "x": np.arange(4.0)})
+    dswe = dswe.rio.write_crs("EPSG:32633")
+    for data in (dswe, dswe.chunk({"x": 2})):
+        labels = dswe_labels(data)
+        assert labels.dtype == np.uint8
+        assert labels.values.tolist() == [[0, 1, 1, 255], [255, 255, 255, 255]]
+        assert labels.rio.crs == dswe.rio.crs
+    aggressive = dswe_labels(dswe, water=(1, 2, 3, 4))
+    assert aggressive.values.tolist() == [[0, 1, 1, 1], [1, 255, 255, 255]]
+    assert set(DSWE_CLASSES) == {0, 1, 2, 3, 4, 9, 255}
+    with pytest.raises(sarcube.errors.ParameterError, match="distinct DSWE classes"):
+        dswe_labels(dswe, water=(1, 0))
+    with pytest.raises(sarcube.errors.ParameterError, match="distinct DSWE classes"):
+        dswe_labels(dswe, water=(5,))
+    with pytest.raises(sarcube.errors.DTypeError, match="integer classes"):
+        dswe_labels(dswe.astype(np.float32))
