@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,56 @@ def _window_starts(n: int, size: int, stride: int) -> list[int]:
     if starts[-1] != n - size:
         starts.append(n - size)
     return starts
+
+
+def check_on_grid(layer: xr.DataArray, cube: xr.Dataset, what: str, func: str) -> None:
+    """A *layer* (label map, cloud mask) on the cube's ``(y, x)`` grid, else a clear error."""
+    check_xarray(layer, f"{func} ({what})")
+    if (layer.sizes.get("y"), layer.sizes.get("x")) != (cube.sizes["y"], cube.sizes["x"]):
+        raise GridMismatchError(
+            f"{func}: the {what} ({dict(layer.sizes)}) is not on the cube's grid (y: "
+            f"{cube.sizes['y']}, x: {cube.sizes['x']}); put it there with "
+            "sarcube.coregister(..., like=cube, resampling='nearest')"
+        )
+    if what == "label map" and layer.dtype != bool and not np.issubdtype(layer.dtype, np.integer):
+        raise DTypeError(
+            f"{func}: the label map has dtype {layer.dtype}; pass integer classes with 255 for "
+            "no label, e.g. label.fillna(255).astype('uint8')"
+        )
+
+
+def tile_starts(
+    cube: xr.Dataset, size: int, stride: int, func: str, noun: str
+) -> tuple[list[int], list[int]]:
+    """The row and column starts of the tiles (see :func:`_window_starts`), or a clear
+    error when the cube is smaller than one tile."""
+    ys = _window_starts(cube.sizes["y"], size, stride)
+    xs = _window_starts(cube.sizes["x"], size, stride)
+    if not ys or not xs:
+        raise DimensionError(
+            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one "
+            f"{noun}; pass size <= {min(cube.sizes['y'], cube.sizes['x'])}"
+        )
+    return ys, xs
+
+
+@contextmanager
+def replacing_folder(target: Path) -> Iterator[Path]:
+    """A hidden sibling folder to fill; on success it replaces *target* (a folder or a
+    file, already checked by :func:`~sarcube.io._atomic.check_writable`). A failed run
+    leaves neither a half-written folder nor a removed old one."""
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir()
+        yield partial
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _write_tif(
@@ -198,20 +249,8 @@ def to_chips(
     if max_label_nodata < 1 and label is None:
         raise ParameterError(f"{func}: max_label_nodata needs a label map (label=)")
     for what, layer in (("cloud mask", cloud), ("label map", label)):
-        if layer is None:
-            continue
-        check_xarray(layer, f"{func} ({what})")
-        if (layer.sizes.get("y"), layer.sizes.get("x")) != (cube.sizes["y"], cube.sizes["x"]):
-            raise GridMismatchError(
-                f"{func}: the {what} ({dict(layer.sizes)}) is not on the cube's grid (y: "
-                f"{cube.sizes['y']}, x: {cube.sizes['x']}); put it there with "
-                "sarcube.coregister(..., like=cube, resampling='nearest')"
-            )
-    if label is not None and label.dtype != bool and not np.issubdtype(label.dtype, np.integer):
-        raise DTypeError(
-            f"{func}: the label map has dtype {label.dtype}; pass integer classes with 255 for "
-            "no label, e.g. label.fillna(255).astype('uint8')"
-        )
+        if layer is not None:
+            check_on_grid(layer, cube, what, func)
     limits = {int(c): (float(lo), float(hi)) for c, (lo, hi) in (class_fractions or {}).items()}
     if limits and label is None:
         raise ParameterError(f"{func}: class_fractions needs a label map")
@@ -230,13 +269,7 @@ def to_chips(
                 f"{func}: time position {p!r} is not one of the cube's {n_times} dates; pass "
                 f"positions in {-n_times}..{n_times - 1}"
             )
-    ys = _window_starts(cube.sizes["y"], size, stride)
-    xs = _window_starts(cube.sizes["x"], size, stride)
-    if not ys or not xs:
-        raise DimensionError(
-            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one chip; "
-            f"pass size <= {min(cube.sizes['y'], cube.sizes['x'])}"
-        )
+    ys, xs = tile_starts(cube, size, stride, func, "chip")
     target = check_writable(Path(out), overwrite, func)
 
     if has_time:
@@ -260,12 +293,7 @@ def to_chips(
 
     transform = cube.rio.transform(recalc=True)
     crs = cube.rio.crs
-    # Chips go to a hidden sibling folder that replaces *out* only when complete:
-    # a failed run leaves neither a half-written folder nor a removed old one.
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
+    with replacing_folder(target) as partial:
         for name in layer_names + (["label"] if label is not None else []):
             (partial / name).mkdir()
         index = _write_chips(
@@ -283,13 +311,6 @@ def to_chips(
             max_cloud=max_cloud,
             max_label_nodata=max_label_nodata,
         )
-        if target.is_dir() and not target.is_symlink():  # overwrite=True, checked above
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return index
 
 

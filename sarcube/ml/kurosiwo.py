@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,9 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._checks import check_bands, check_real, check_spatial, check_xarray
-from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError
+from ..errors import DimensionError, ParameterError
 from ..io._atomic import check_writable
-from .chips import _window_starts, _write_tif
+from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts
 
 __all__ = ["to_kurosiwo"]
 
@@ -188,24 +187,8 @@ def to_kurosiwo(
             f"{func}: the cube has no CRS; the tiles need one (cube.rio.write_crs(...))"
         )
     if label is not None:
-        check_xarray(label, f"{func} (label map)")
-        if (label.sizes.get("y"), label.sizes.get("x")) != (cube.sizes["y"], cube.sizes["x"]):
-            raise GridMismatchError(
-                f"{func}: the label map ({dict(label.sizes)}) is not on the cube's grid; put it "
-                "there with sarcube.coregister(..., like=cube, resampling='nearest')"
-            )
-        if label.dtype != bool and not np.issubdtype(label.dtype, np.integer):
-            raise DTypeError(
-                f"{func}: the label map has dtype {label.dtype}; pass integer classes with 255 "
-                "for no label, e.g. label.fillna(255).astype('uint8')"
-            )
-    ys = _window_starts(cube.sizes["y"], size, step)
-    xs = _window_starts(cube.sizes["x"], size, step)
-    if not ys or not xs:
-        raise DimensionError(
-            f"{func}: the cube ({cube.sizes['y']}x{cube.sizes['x']}) is smaller than one tile; "
-            f"pass size <= {min(cube.sizes['y'], cube.sizes['x'])}"
-        )
+        check_on_grid(label, cube, "label map", func)
+    ys, xs = tile_starts(cube, size, step, func, "tile")
     target = check_writable(Path(out), overwrite, func)
 
     from pyproj import Transformer
@@ -216,9 +199,7 @@ def to_kurosiwo(
     times = cube["time"].values
     dates = {role: str(np.datetime_as_string(times[t], unit="s")) for role, t in slots.items()}
     area = f"{aoi:02d}"
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with replacing_folder(target) as partial:
         tasks = []
         for r in ys:
             for c in xs:
@@ -264,7 +245,6 @@ def to_kurosiwo(
                         max_nodata=max_nodata,
                     )
                 )
-        partial.mkdir()
         records = [r for r in compute(*tasks) if r is not None]
         index = {
             rec["tile"]: {
@@ -280,13 +260,6 @@ def to_kurosiwo(
         if write_pickle:
             with open(partial / "index.pkl", "wb") as f:
                 pickle.dump(index, f)
-        if target.is_dir() and not target.is_symlink():  # overwrite=True, checked above
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     columns = ["tile", "path", "actid", "aoiid", "clz", "row", "col", "lon", "lat"]
     table = pd.DataFrame(
         [
