@@ -21,3 +21,5 @@ def _doctest_names(doctest_namespace: dict[str, Any]) -> None:
     doctest_namespace.update({name: getattr(sarcube, name) for name in sarcube.__all__})
     # the accessor's InSAR methods carry sarcube.insar's docstrings and examples
     doctest_namespace.update({name: getattr(sarcube.insar, name) for name in sarcube.insar.__all__})
+    # and stack_channels sarcube.infer's
+    doctest_namespace["stack_channels"] = sarcube.infer.stack_channels

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     from .multisensor import (
         apply_water_prior,
         coregister,
+        dswe_labels,
         feature_stack,
         sar_features,
         three_class_metrics,
@@ -66,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "confusion_matrix": "sarcube.validate",
     "coregister": "sarcube.multisensor",
     "crop_to_valid": "sarcube.grid",
+    "dswe_labels": "sarcube.multisensor",
     "difference": "sarcube.change",
     "estimate_enl": "sarcube.filters",
     "failed_assets": "sarcube.io.stac",
@@ -153,6 +155,7 @@ __all__ = [
     "coregister",
     "crop_to_valid",
     "difference",
+    "dswe_labels",
     "estimate_enl",
     "failed_assets",
     "feature_stack",

@@ -412,9 +412,9 @@ def dswe_labels(
             f"{func}: water {tuple(water)} and dry {tuple(dry)} must be distinct DSWE classes "
             f"({sorted(DSWE_CLASSES)}); got {unknown or sorted(set(water) & set(dry))}"
         )
-    labels = xr.where(dswe.isin(list(water)), np.uint8(1), np.uint8(NODATA))
-    labels = xr.where(dswe.isin(list(dry)), np.uint8(0), labels).astype(np.uint8)
-    labels = labels.assign_coords(dswe.coords)
+    none = xr.full_like(dswe, NODATA, dtype=np.uint8)
+    labels = none.where(~dswe.isin(list(water)), np.uint8(1))
+    labels = labels.where(~dswe.isin(list(dry)), np.uint8(0)).astype(np.uint8)
     labels.name = "label"
     labels.attrs = {
         "long_name": "water label from DSWE",

@@ -182,6 +182,7 @@ def _predict_keys() -> set[str]:
 
     own = {
         "model",
+        "checkpoints",
         "band",
         "exported",
         "torchscript",
