@@ -48,7 +48,13 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     from .regions import boundary_ratio, region_stats, remove_small_regions
     from .scaling import NormConfig, clamp, normalise
     from .thresholds import threshold
-    from .validate import agreement_matrix, class_fractions, confusion_matrix, segmentation_metrics
+    from .validate import (
+        agreement_matrix,
+        class_fractions,
+        confusion_matrix,
+        segmentation_metrics,
+        validation_report,
+    )
 
 #: Where each public function lives; it is imported the first time it is used,
 #: so that ``import sarcube`` (and ``sarcube --help``) does not load xarray,
@@ -108,6 +114,7 @@ _EXPORTS: dict[str, str] = {
     "to_vector": "sarcube.io.export",
     "to_zarr": "sarcube.io.zarr",
     "tv_denoise": "sarcube.filters",
+    "validation_report": "sarcube.validate",
     "zonal_stats": "sarcube.io.zonal",
 }
 
@@ -198,5 +205,6 @@ __all__ = [
     "to_vector",
     "to_zarr",
     "tv_denoise",
+    "validation_report",
     "zonal_stats",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -13,7 +14,13 @@ from ._checks import check_xarray
 from ._geographic import accepts_geographic
 from .errors import DTypeError, GridMismatchError, ParameterError
 
-__all__ = ["agreement_matrix", "class_fractions", "confusion_matrix", "segmentation_metrics"]
+__all__ = [
+    "agreement_matrix",
+    "class_fractions",
+    "confusion_matrix",
+    "segmentation_metrics",
+    "validation_report",
+]
 
 #: Class-map value for nodata in sarcube's uint8 maps.
 NODATA = 255
@@ -268,3 +275,133 @@ def class_fractions(
     out.name = "class_fraction"
     out.attrs = {"long_name": "fraction of valid pixels", "units": "1"}
     return out
+
+
+def validation_report(
+    maps: Mapping[str, xr.DataArray],
+    *,
+    classes: Sequence[int] = (0, 1),
+    region_class: int = 1,
+    truth: xr.DataArray | None = None,
+    path: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    nodata: int = NODATA,
+) -> dict[str, Any]:
+    """A comparison of class maps as plain numbers, optionally written as JSON (**computes**).
+
+    For each map (e.g. one per normalisation config of a model): the share of
+    each class among its valid pixels and of nodata, the connected regions of
+    *region_class* (:func:`sarcube.region_stats`: count, mean and largest
+    size), the boundary ratio (:func:`sarcube.boundary_ratio`) and, with
+    *truth*, :func:`segmentation_metrics` (``miou`` and per-class IoU); then
+    the pairwise :func:`agreement_matrix`. The region labelling computes its
+    own pass per map (as :func:`sarcube.region_stats` does), and so do the
+    scores against *truth*; everything else is computed together in one more
+    pass. With *path* the report is also written as JSON, to a
+    temporary name first and renamed; the path is checked before computing.
+
+    Returns
+    -------
+    dict
+        ``{"classes", "maps": {name: {...}}, "agreement": {a: {b: ...}}}``
+        with plain floats and ints (JSON-ready).
+
+    Examples
+    --------
+    >>> a = xr.DataArray(np.array([[0, 1, 1], [0, 0, 255]], np.uint8), dims=("y", "x"))
+    >>> b = xr.DataArray(np.array([[0, 1, 0], [0, 0, 255]], np.uint8), dims=("y", "x"))
+    >>> report = validation_report({"a": a, "b": b})
+    >>> report["maps"]["a"]["class_fractions"], report["agreement"]["a"]["b"]
+    ({'0': 0.6, '1': 0.4}, 0.8)
+    """
+    import json
+    from pathlib import Path
+
+    from dask.base import compute
+
+    from .io._atomic import atomic_target, check_writable
+    from .regions import boundary_ratio, region_stats
+
+    func = "validation_report"
+    if not isinstance(maps, Mapping) or not maps:
+        raise ParameterError(f"{func}: pass a non-empty dict of class maps, {{name: map}}")
+    first = next(iter(maps.values()))
+    for name, m in maps.items():
+        check_xarray(m, f"{func} ({name!r})")
+        if not np.issubdtype(m.dtype, np.integer):
+            raise DTypeError(
+                f"{func}: map {name!r} has dtype {m.dtype}; pass integer class maps "
+                f"({nodata} for nodata), e.g. sarcube.infer.classify(probs)"
+            )
+        if m.shape != first.shape:
+            raise GridMismatchError(
+                f"{func}: map {name!r} has shape {m.shape}, the first {first.shape}; compare "
+                "maps on one grid"
+            )
+    if truth is not None and truth.shape != first.shape:
+        raise GridMismatchError(
+            f"{func}: truth has shape {truth.shape}, the maps {first.shape}; compare maps on "
+            "one grid"
+        )
+    keys = [int(c) for c in classes]
+    if int(region_class) not in keys:
+        raise ParameterError(f"{func}: region_class {region_class} is not one of classes {keys}")
+    target = None if path is None else Path(path)
+    if target is not None:
+        if target.suffix.lower() != ".json":
+            raise ParameterError(f"{func}: write the report to a .json path, got {target.name!r}")
+        check_writable(target, overwrite, func)
+    lazy: dict[str, Any] = {}
+    for name, m in maps.items():
+        valid = m != nodata
+        lazy[name] = {
+            "class_fractions": class_fractions(m, classes=keys, nodata=nodata),
+            "nodata_fraction": 1.0 - valid.mean(),
+            "regions": region_stats(m == region_class),
+            "boundary_ratio": boundary_ratio(m),
+        }
+        if truth is not None:
+            # computed on its own: handed to dask.compute together with the other
+            # collections, its graph loses a key (dask 2026.8; Dataset.compute is fine)
+            scores = segmentation_metrics(m, truth, classes=keys, ignore_index=nodata)
+            lazy[name]["scores"] = scores[["miou", "iou"]].compute()
+    lazy_agreement = agreement_matrix(maps, nodata=nodata) if len(maps) > 1 else None
+    (done, agreement) = compute(lazy, lazy_agreement)
+    report: dict[str, Any] = {"classes": keys, "region_class": int(region_class), "maps": {}}
+    for name, parts in done.items():
+        regions = parts["regions"]
+        entry: dict[str, Any] = {
+            "class_fractions": {
+                str(int(c)): float(v)
+                for c, v in zip(
+                    parts["class_fractions"]["class"].values,
+                    parts["class_fractions"].values,
+                    strict=True,
+                )
+            },
+            "nodata_fraction": float(parts["nodata_fraction"]),
+            "regions": {
+                "count": int(regions["count"]),
+                "mean_size": float(regions["mean_size"]),
+                "max_size": float(regions["max_size"]),
+            },
+            "boundary_ratio": float(parts["boundary_ratio"]),
+        }
+        if "scores" in parts:
+            scores = parts["scores"]
+            entry["miou"] = float(scores["miou"])
+            entry["iou"] = {
+                str(int(c)): float(v)
+                for c, v in zip(scores["class"].values, scores["iou"].values, strict=True)
+            }
+        report["maps"][name] = entry
+    if agreement is not None:
+        names = [str(n) for n in agreement["map_a"].values]
+        report["agreement"] = {
+            a: {b: float(agreement.values[i, j]) for j, b in enumerate(names)}
+            for i, a in enumerate(names)
+        }
+    if target is not None:
+        with atomic_target(target) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -100,3 +102,41 @@ def test_miou_over_the_classes_present_in_the_truth() -> None:
     xr.testing.assert_identical(present["iou"], defined["iou"])  # per-class scores unchanged
     with pytest.raises(ParameterError, match="'defined' or 'truth'"):
         sarcube.segmentation_metrics(pred, truth, classes=[0, 1], mean_over="present")  # type: ignore[arg-type]
+
+
+def test_validation_report_numbers_and_json(tmp_path: Path) -> None:
+    import json
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random((40, 50)) < 0.3).astype(np.uint8)
+    truth[:2] = 255
+    noisy = truth.copy()
+    flip = rng.random(truth.shape) < 0.1
+    noisy[flip & (truth != 255)] = 1 - noisy[flip & (truth != 255)]
+    maps = {
+        "same": xr.DataArray(truth.copy(), dims=("y", "x")).chunk({"y": 13}),
+        "noisy": xr.DataArray(noisy, dims=("y", "x")).chunk({"y": 13}),
+    }
+    truth_da = xr.DataArray(truth, dims=("y", "x"))
+    # per map: its regions (region_stats labels them in a pass of its own) and its scores;
+    # then the rest together
+    with raise_if_dask_computes(max_computes=5):
+        report = sarcube.validation_report(maps, truth=truth_da, path=tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    same = report["maps"]["same"]
+    assert same["miou"] == 1.0 and same["iou"] == {"0": 1.0, "1": 1.0}
+    assert same["nodata_fraction"] == pytest.approx(2 / 40)
+    valid = truth[truth != 255]
+    assert same["class_fractions"]["1"] == pytest.approx((valid == 1).mean())
+    stats = sarcube.region_stats(maps["noisy"] == 1).compute()
+    assert report["maps"]["noisy"]["regions"]["count"] == int(stats["count"])
+    ratio = float(sarcube.boundary_ratio(maps["noisy"]))
+    assert report["maps"]["noisy"]["boundary_ratio"] == pytest.approx(ratio)
+    agree = float(sarcube.agreement_matrix(maps).sel(map_a="same", map_b="noisy"))
+    assert report["agreement"]["same"]["noisy"] == pytest.approx(agree)
+    assert report["agreement"]["noisy"]["noisy"] == 1.0
+    assert report["maps"]["noisy"]["miou"] < 1.0
+    with pytest.raises(sarcube.errors.OutputError, match="overwrite"):
+        sarcube.validation_report(maps, path=tmp_path / "r.json")
+    with pytest.raises(ParameterError, match="region_class"):
+        sarcube.validation_report(maps, region_class=2)
