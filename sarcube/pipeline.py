@@ -251,6 +251,17 @@ def _checked_source(source: dict[str, Any], base: Path) -> dict[str, Any]:
     return source
 
 
+def _model_file(base: Path, entry: object, key: str, noun: str) -> str:
+    """*entry* resolved against the configuration's folder; it must be a file."""
+    path = (base / str(entry)).resolve()
+    if not path.is_file():
+        raise ParameterError(
+            f"pipeline: [predict] {key}: no {noun} file at {path} "
+            "(paths are relative to the configuration file)"
+        )
+    return str(path)
+
+
 def _checked_predict(predict: dict[str, Any], base: Path, trust: _Trust) -> dict[str, Any]:
     _refuse_unknown("predict", predict, _predict_keys())
     if "checkpoints" in predict:
@@ -262,25 +273,10 @@ def _checked_predict(predict: dict[str, Any], base: Path, trust: _Trust) -> dict
                 "pipeline: [predict] checkpoints must be a list of checkpoint files, e.g. "
                 f"checkpoints = ['run_a.pt', 'run_b.pt'], got {predict['checkpoints']!r}"
             )
-        paths = []
-        for entry in listed:
-            path = (base / str(entry)).resolve()
-            if not path.is_file():
-                raise ParameterError(
-                    f"pipeline: [predict] checkpoints: no checkpoint file at {path} "
-                    "(paths are relative to the configuration file)"
-                )
-            paths.append(str(path))
-        predict["checkpoints"] = paths
+        predict["checkpoints"] = [_model_file(base, e, "checkpoints", "checkpoint") for e in listed]
     for key in _MODEL_FILES:
         if key in predict:
-            path = (base / str(predict[key])).resolve()
-            if not path.is_file():
-                raise ParameterError(
-                    f"pipeline: [predict] {key}: no model file at {path} "
-                    "(paths are relative to the configuration file)"
-                )
-            predict[key] = str(path)
+            predict[key] = _model_file(base, predict[key], key, "model")
     _model_spec(predict, trust)  # every other model error, now rather than at build
     return predict
 
@@ -400,20 +396,12 @@ def _checkpoint_spec(
     members = []
     for path in predict["checkpoints"]:
         try:
-            import torch
-
-            content = torch.load(path, map_location="cpu", weights_only=True)
-            builder = content.get("builder") if isinstance(content, dict) else None
-            trusted = isinstance(builder, str) and trust.module(builder)
+            # one read per file: the builder is trusted by the same rule as [predict] model
             members.append(
-                ModelSpec.from_checkpoint(path, activation=activation, trust_builder=trusted)
+                ModelSpec.from_checkpoint(path, activation=activation, trust_builder=trust.module)
             )
         except ParameterError as err:
             raise ParameterError(f"pipeline: [predict] checkpoints: {err}") from err
-        except Exception as err:
-            raise ParameterError(
-                f"pipeline: [predict] checkpoints: {path} is not a torch checkpoint: {err}"
-            ) from err
     if len(members) == 1:
         return members[0]
     return Ensemble(tuple(members), name="+".join(m.name for m in members))

@@ -160,7 +160,7 @@ class ModelSpec:
         path: str | Path,
         *,
         activation: Activation = "softmax",
-        trust_builder: bool = False,
+        trust_builder: bool | Callable[[str], bool] = False,
     ) -> ModelSpec:
         """The spec of a checkpoint that names its architecture.
 
@@ -171,7 +171,8 @@ class ModelSpec:
         :func:`sarcube.ml.train` writes with ``checkpoint_info``. Building the
         model imports the builder's module, so only builders under
         ``sarcube.models`` are accepted unless *trust_builder* is True (a
-        checkpoint from a source you trust).
+        checkpoint from a source you trust) or, given a function of the builder
+        string, returns True for it (an allow-list of modules).
         """
         import torch
 
@@ -190,7 +191,8 @@ class ModelSpec:
                 f"ModelSpec.from_checkpoint: {path} does not name its architecture (no "
                 "'builder' entry); use ModelSpec(state_dict=..., builder=...)"
             )
-        if not trust_builder and not builder.startswith("sarcube.models."):
+        trusted = trust_builder(builder) if callable(trust_builder) else bool(trust_builder)
+        if not trusted and not builder.startswith("sarcube.models."):
             raise ParameterError(
                 f"ModelSpec.from_checkpoint: {path} names the builder {builder!r}, outside "
                 "sarcube.models; building it imports that module. Pass trust_builder=True "
