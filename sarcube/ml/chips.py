@@ -40,6 +40,16 @@ def _window_starts(n: int, size: int, stride: int) -> list[int]:
     return starts
 
 
+def time_position(p: object, n: int, what: str, func: str) -> int:
+    """*p* as a position (0..n-1) among *n* dates, negative positions counting from the end."""
+    if isinstance(p, bool) or not isinstance(p, int | np.integer) or not -n <= p < n:
+        raise ParameterError(
+            f"{func}: {what} {p!r} is not one of the cube's {n} dates; pass positions in "
+            f"{-n}..{n - 1}"
+        )
+    return int(p) % n
+
+
 def check_on_grid(layer: xr.DataArray, cube: xr.Dataset, what: str, func: str) -> None:
     """A *layer* (label map, cloud mask) on the cube's ``(y, x)`` grid, else a clear error."""
     check_xarray(layer, f"{func} ({what})")
@@ -260,15 +270,7 @@ def to_chips(
     n_times = cube.sizes.get("time", 0)
     positions = list(range(n_times)) if has_time and times is None else list(times or [])
     for p in positions:
-        if (
-            isinstance(p, bool)
-            or not isinstance(p, int | np.integer)
-            or not -n_times <= p < n_times
-        ):
-            raise ParameterError(
-                f"{func}: time position {p!r} is not one of the cube's {n_times} dates; pass "
-                f"positions in {-n_times}..{n_times - 1}"
-            )
+        time_position(p, n_times, "time position", func)
     ys, xs = tile_starts(cube, size, stride, func, "chip")
     target = check_writable(Path(out), overwrite, func)
 

@@ -35,22 +35,13 @@ from dask.delayed import delayed
 from .._checks import check_bands, check_real, check_spatial, check_xarray
 from ..errors import DimensionError, ParameterError
 from ..io._atomic import check_writable
-from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts
+from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts, time_position
 
 __all__ = ["to_kurosiwo"]
 
 #: Tile side of the Kuro Siwo dataset (pixels)
 TILE = 224
 _ROLES = ("MS1", "SL1", "SL2")
-
-
-def _check_position(p: object, n: int, what: str, func: str) -> int:
-    if isinstance(p, bool) or not isinstance(p, int | np.integer) or not -n <= p < n:
-        raise ParameterError(
-            f"{func}: {what} {p!r} is not one of the cube's {n} dates; pass a position in "
-            f"{-n}..{n - 1}"
-        )
-    return int(p) % n
 
 
 def _tile_task(
@@ -163,9 +154,9 @@ def to_kurosiwo(
     if not isinstance(pre, tuple | list) or len(pre) != 2:
         raise ParameterError(f"{func}: pre must be two time positions, got {pre!r}")
     slots = {
-        "MS1": _check_position(post, n, "post", func),
-        "SL1": _check_position(pre[0], n, "pre", func),
-        "SL2": _check_position(pre[1], n, "pre", func),
+        "MS1": time_position(post, n, "post", func),
+        "SL1": time_position(pre[0], n, "pre", func),
+        "SL2": time_position(pre[1], n, "pre", func),
     }
     if len(set(slots.values())) != 3:
         raise ParameterError(f"{func}: post and the two pre dates must differ, got {slots}")
