@@ -195,7 +195,6 @@ def neighbourhood_map(
     name: str,
     lead: tuple[int, ...],
     dtype: Any,
-    token: Any = (),
 ) -> dsa.Array:
     """Map *func* over the blocks of 2-D *arrays*, each block given with its neighbours' edges.
 
@@ -206,14 +205,14 @@ def neighbourhood_map(
     reads the pieces straight into whatever buffer it needs. It returns the
     block's own pixels with *lead* leading axes (e.g. ``(4,)``: a stack of four
     layers). The arrays must share their chunks, each at least *depth* wide
-    (:func:`overlapped` merges smaller ones). *func* and *token* name the graph:
+    (:func:`overlapped` merges smaller ones). *func* names the graph:
     give *func* a stable token (a module-level function or ``functools.partial``
     of one), so that building the graph does not pickle it.
     """
     first = arrays[0]
     if any(a.chunks != first.chunks or a.ndim != 2 for a in arrays):
         raise ValueError("neighbourhood_map: the arrays must be 2-D with the same chunks")
-    out_name = f"{name}-{tokenize(func, [a.name for a in arrays], depth, lead, token)}"
+    out_name = f"{name}-{tokenize(func, [a.name for a in arrays], depth, lead)}"
     halo_name = f"{out_name}-halo"
     ny_blocks, nx_blocks = first.numblocks
     # the slice of a neighbour that faces the block, by its offset -1 / 0 / +1

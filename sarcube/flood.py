@@ -373,7 +373,6 @@ def _filtered(
             name="flood-window-pass",
             lead=(4,),
             dtype=np.float32,
-            token=sorted(options.items()),
         )
     return _filter_block(*(_alone(np.ascontiguousarray(d)) for d in data), **options)
 
