@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from pathlib import Path
 
 import dask.array as dsa
 import numpy as np
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 import sarcube
-from sarcube.filters._median import _STRIP, _Network, median_args, median_kernel, median_program
+from sarcube.filters import _median_fused
+from sarcube.filters._median import (
+    _STRIP,
+    _Network,
+    fused_source,
+    median_args,
+    median_kernel,
+    median_program,
+)
 
 from filter_reference import median as median_loop
 
@@ -71,6 +80,30 @@ def test_any_tile_of_rows_and_any_strip(size: int, tile: int, strip: int) -> Non
     out = np.empty_like(img)
     median_kernel(img, None, size // 2, out, size, *median_args(size, tile, strip))
     np.testing.assert_array_equal(out[0], reference(img[0], size))
+
+
+def test_compiled_networks_are_generated_from_the_programs() -> None:
+    # _median_fused.py is generated; regenerate it with scripts/generate-median-networks.py
+    source = Path(_median_fused.__file__).read_text()
+    assert source == fused_source(), "run python scripts/generate-median-networks.py"
+    assert median_args(7)[-1] and not median_args(11)[-1] and not median_args(7, 3)[-1]
+
+
+@pytest.mark.parametrize("size", _median_fused.SIZES)
+def test_compiled_network_equals_the_step_by_step_run_bit_for_bit(size: int) -> None:
+    # ties, signed zeros, infinities and NaN (blocks with nodata run the network too)
+    rng = np.random.default_rng(size)
+    values = np.array([0.0, -0.0, 1.0, 2.0, np.inf, -np.inf, np.nan], dtype=np.float32)
+    img = rng.choice(values, size=(2, 37, 2 * _STRIP + 11), p=[0.3, 0.3, 0.1, 0.1, 0.1, 0.09, 0.01])
+    img[1] = rng.gamma(1.0, 1.0, img.shape[1:])
+    args = median_args(size)
+    assert args[-1]
+    fused, stepwise = np.empty_like(img), np.empty_like(img)
+    median_kernel(img, None, size // 2, fused, size, *args)
+    median_kernel(img, None, size // 2, stepwise, size, *args[:-1], False)
+    np.testing.assert_array_equal(fused.view(np.uint32), stepwise.view(np.uint32))
+    finite = img[1:]
+    np.testing.assert_array_equal(fused[1], reference(finite[0], size))
 
 
 @pytest.mark.parametrize("size", [3, 5, 7, 9, 11, 13, 15])
