@@ -41,6 +41,26 @@ def _bin_row(bits: np.ndarray, table: np.ndarray, counts: np.ndarray) -> None:
 ANCHOR = 64
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _column_sums(
+    size: int, col_s: np.ndarray, col_ss: np.ndarray, win_s: np.ndarray, win_ss: np.ndarray
+) -> None:
+    """``win[j] = col[j] + col[j + 1] + … + col[j + size − 1]``, added left to right.
+
+    Inlined where *size* is a constant, the tap loop is unrolled and the column
+    loop vectorised, with each sum kept in a register (four times faster than
+    adding one tap to the whole row at a time, same order of additions).
+    """
+    for j in range(win_s.shape[0]):
+        s = col_s[j]
+        ss = col_ss[j]
+        for t in range(1, size):
+            s += col_s[j + t]
+            ss += col_ss[j + t]
+        win_s[j] = s
+        win_ss[j] = ss
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _window_sums_fixed(
     size: int,
@@ -54,21 +74,27 @@ def _window_sums_fixed(
     """The sums of :func:`_window_sums`, each added over its own columns left to right.
 
     A running sum carries the rounding of every column it passed, so its value
-    depends on where the row (the block) starts; these do not. Each tap is one
-    vectorised pass over the row (about twice the running sum's time). Returns
+    depends on where the row (the block) starts; these do not. The common
+    window sizes get their own unrolled loop (:func:`_column_sums`). Returns
     whether no column holds nodata (*win_n* is then left unfilled).
     """
     nan_free = True
     for j in range(col_n.shape[0]):
         nan_free &= col_n[j] == size
-    nx = win_s.shape[0]
-    win_s[:] = col_s[:nx]
-    win_ss[:] = col_ss[:nx]
-    for t in range(1, size):
-        for j in range(nx):
-            win_s[j] += col_s[j + t]
-            win_ss[j] += col_ss[j + t]
+    if size == 3:
+        _column_sums(3, col_s, col_ss, win_s, win_ss)
+    elif size == 5:
+        _column_sums(5, col_s, col_ss, win_s, win_ss)
+    elif size == 7:
+        _column_sums(7, col_s, col_ss, win_s, win_ss)
+    elif size == 9:
+        _column_sums(9, col_s, col_ss, win_s, win_ss)
+    elif size == 11:
+        _column_sums(11, col_s, col_ss, win_s, win_ss)
+    else:
+        _column_sums(size, col_s, col_ss, win_s, win_ss)
     if not nan_free:
+        nx = win_n.shape[0]
         win_n[:] = col_n[:nx]
         for t in range(1, size):
             for j in range(nx):

@@ -272,7 +272,7 @@ def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     each window's sums are computed in an order fixed by its place in the
     image, not by its block. (Each CV² is binned as it is computed, from its
     float32 bit pattern through a table equal to the logarithm's bins: the
-    pass costs about 1.2 Lee filters.) Windows with
+    pass costs about 0.9 of a Lee filter.) Windows with
     ``CV² < 1e-5`` (constant up to rounding, an ENL above 100 000) are left
     out, as are windows with nodata; an image with no other window gives NaN.
     In homogeneous areas
