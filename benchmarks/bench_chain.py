@@ -14,6 +14,7 @@
    Synchronous, and on a ``LocalCluster`` of 2 single-threaded workers.
 
     python benchmarks/bench_chain.py --stages --size 4096
+    python benchmarks/bench_chain.py --stages --size 4096 --dtype bfloat16
     python benchmarks/bench_chain.py --memory --sizes 2048 4096 8192
     python benchmarks/bench_chain.py --memory --sizes 2048 4096 8192 --tiles 2
 """
@@ -45,6 +46,7 @@ def _config(
     thresholds: str,
     tiles: int | None = None,
     chunk: int = CHUNK,
+    dtype: str = "float32",
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "source": {
@@ -67,6 +69,7 @@ def _config(
             "tta": "none",
             "batch_size": 4,
             "threads": 1,
+            "dtype": dtype,
         }
     return config
 
@@ -80,7 +83,7 @@ def _timed(func: Any, repeat: int = 1) -> float:
     return best
 
 
-def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
+def stages(size: int, repeat: int, chunk: int = CHUNK, dtype: str = "float32") -> None:
     import dask
     import torch
     import xarray as xr
@@ -96,7 +99,7 @@ def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sarcube-chain-"))
     # warm up: numba compilation, model load
     warm = Pipeline.from_mapping(
-        _config(512, tmp / "warm.zarr", model=True, thresholds="global", chunk=512)
+        _config(512, tmp / "warm.zarr", model=True, thresholds="global", chunk=512, dtype=dtype)
     )
     warm.run(scheduler="synchronous", progress=False)
 
@@ -115,7 +118,15 @@ def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
 
     def run_model() -> xr.Dataset:
         probs = predict(
-            x, spec, n_classes=2, window=256, stride=192, tta="none", batch_size=4, threads=1
+            x,
+            spec,
+            n_classes=2,
+            window=256,
+            stride=192,
+            tta="none",
+            batch_size=4,
+            threads=1,
+            dtype=dtype,
         )
         return xr.Dataset(
             {"model_flood": classify(probs), "flood_probability": probs.sel({"class": 1})}
@@ -130,7 +141,7 @@ def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
         repeat,
     )
     plan = Pipeline.from_mapping(
-        _config(size, tmp / "chain.zarr", model=True, thresholds="global", chunk=chunk)
+        _config(size, tmp / "chain.zarr", model=True, thresholds="global", chunk=chunk, dtype=dtype)
     )
     built = plan.build()
     keys = len(dict(built.__dask_graph__()))
@@ -146,7 +157,8 @@ def stages(size: int, repeat: int, chunk: int = CHUNK) -> None:
     ]
     total = sum(t for _, t in rows)
     print(
-        f"\n### The chain at {size}² in {chunk}² chunks, one core (synchronous), best of {repeat}\n"
+        f"\n### The chain at {size}² in {chunk}² chunks, the model in {dtype}, one core "
+        f"(synchronous), best of {repeat}\n"
     )
     print("| stage | seconds | Mpx/s | share of the sum |")
     print("|---|---:|---:|---:|")
@@ -262,6 +274,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=CHUNK, help="chunk side of --stages")
+    parser.add_argument(
+        "--dtype", choices=["float32", "bfloat16"], default="float32", help="the model's, --stages"
+    )
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0: synchronous")
@@ -275,7 +290,7 @@ def main() -> None:
         print(json.dumps(one_memory(*args.one_memory, args.thresholds, args.tiles)))
         return
     if args.stages:
-        stages(args.size, args.repeat, args.chunk)
+        stages(args.size, args.repeat, args.chunk, args.dtype)
     if args.memory:
         memory(args.sizes, args.workers, args.thresholds, args.tiles)
 
