@@ -310,12 +310,17 @@ CASES: list[Case] = [
     *[
         C(f"{f}-even-size", f"{S}.{f}", lambda s, f=f: a(band(), size=6), ParameterError,
           r"use size=7", "an even window ``size=6``", "use the next odd size (``size=7``)")
-        for f in ("lee_filter", "frost_filter", "gamma_map_filter", "boxcar_filter",
-                  "median_filter", "estimate_enl")
+        for f in ("frost_filter", "median_filter")
+    ],
+    *[
+        C(f"{f}-size-one", f"{S}.{f}", lambda s, f=f: a(band(), size=1), ParameterError,
+          r"size must be an integer >= 2", "a window ``size=1``",
+          "pass a size >= 2 (even sizes are windows as in ``scipy.ndimage.uniform_filter``)")
+        for f in ("lee_filter", "gamma_map_filter", "boxcar_filter", "estimate_enl")
     ],
     C("boxcar_filter-float-size", f"{S}.boxcar_filter", lambda s: a(band(), size=5.0),
-      ParameterError, r"size must be an odd integer >= 3", "``size=5.0``",
-      "pass an odd integer >= 3"),
+      ParameterError, r"size must be an integer >= 2", "``size=5.0``",
+      "pass an integer >= 2"),
     C("median_filter-window-too-large", f"{S}.median_filter",
       lambda s: a(band().isel(y=slice(0, 5)), size=15), ParameterError,
       r"use a smaller size", "a window wider than the image", "use a smaller size"),

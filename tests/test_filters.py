@@ -80,6 +80,32 @@ def test_tutorial_lee_equals_scipy_uniform_filter_version() -> None:
     np.testing.assert_allclose(out, ref.lee_tutorial_scipy(img, 7), rtol=1e-5)
 
 
+@pytest.mark.parametrize("size", [2, 4, 6, 10, 12, 20])
+def test_even_windows_are_scipy_uniform_filter_windows(size: int) -> None:
+    # the tutorial's window sweep (6, 10, 12, 20): a window of n pixels covers n // 2
+    # before and n // 2 - 1 after each pixel, as scipy.ndimage.uniform_filter
+    from scipy.ndimage import uniform_filter
+
+    img = sarcube.synthetic.make_scene((64, 72), nodata_edge=False).cube["vv"].values[0]
+    da = xr.DataArray(img, dims=("y", "x"))
+    x = img.astype(np.float64)
+    mean = uniform_filter(x, size, mode="reflect")
+    var = uniform_filter(x * x, size, mode="reflect") - mean * mean
+    np.testing.assert_allclose(boxcar_filter(da, size=size).values, mean, rtol=1e-5)
+    tutorial = lee_filter(da, size=size, variant="tutorial").values
+    np.testing.assert_allclose(tutorial, ref.lee_tutorial_scipy(img, size), rtol=1e-5)
+    cu2 = 1 / 4.4
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant window: the mean
+        weight = np.where(var > 0, np.clip((var - mean**2 * cu2) / ((1 + cu2) * var), 0, 1), 0)
+    classic = lee_filter(da, size=size, enl=4.4).values
+    np.testing.assert_allclose(classic, mean + weight * (x - mean), rtol=1e-4, atol=1e-7)
+    # chunk-invariant like the odd windows, and the ENL estimate takes the same windows
+    lazy = da.chunk({"y": 9, "x": 7})
+    for func in (boxcar_filter, gamma_map_filter, lee_filter):
+        np.testing.assert_array_equal(func(lazy, size=size).values, func(da, size=size).values)
+    assert float(estimate_enl(lazy, size=size)) == float(estimate_enl(da, size=size)) > 0
+
+
 @pytest.mark.parametrize("name", sorted(FILTERS))
 @pytest.mark.parametrize("chunks", [{"time": 1, "y": 2, "x": 3}, {"time": 2, "y": 7, "x": 11}])
 def test_chunk_invariant_and_lazy(name: str, chunks: dict[str, int]) -> None:

@@ -109,7 +109,17 @@ def _nonnegative(da: xr.DataArray, func: str) -> xr.DataArray:
     return da.copy(data=checked)
 
 
-def _check_size(size: object, func: str) -> int:
+def _check_size(size: object, func: str, *, even: bool = False) -> int:
+    """A window size: odd and >= 3, or with *even* any integer >= 2.
+
+    An even window has no centre pixel: as in ``scipy.ndimage.uniform_filter``,
+    a window of size ``n`` covers ``n // 2`` pixels before the output pixel and
+    ``n // 2 - 1`` after it (on both axes).
+    """
+    if even:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 2:
+            raise ParameterError(f"{func}: size must be an integer >= 2, got {size!r}")
+        return int(size)
     if isinstance(size, bool) or not isinstance(size, int | np.integer):
         raise ParameterError(f"{func}: size must be an odd integer >= 3, got {size!r}")
     if size < 3 or size % 2 == 0:
@@ -288,7 +298,7 @@ def estimate_enl(obj: XObj, *, size: int = 7) -> XObj:
     """
     func = "estimate_enl"
     _check_input(obj, func, linear=True)
-    size = _check_size(size, func)
+    size = _check_size(size, func, even=True)
     _fits(obj, size // 2, func)
     if isinstance(obj, xr.Dataset):
         return xr.Dataset(
@@ -359,7 +369,9 @@ def lee_filter(
     obj
         Cube or band(s), dims ``(..., y, x)``.
     size
-        Odd window size (>= 3).
+        Window size (>= 2). An even size (e.g. 6, as in window sweeps that use
+        ``scipy.ndimage.uniform_filter``) covers ``size // 2`` pixels before
+        each pixel and ``size // 2 - 1`` after it, as scipy does.
     variant
         ``"classic"``, ``"enhanced"`` or ``"tutorial"``.
     enl
@@ -381,7 +393,7 @@ def lee_filter(
             f"{func}: unknown variant {variant!r}; use 'classic', 'enhanced' or 'tutorial'"
         )
     _check_input(obj, func, linear=variant != "tutorial")
-    size = _check_size(size, func)
+    size = _check_size(size, func, even=True)
     enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
     damping = check_positive_finite(damping, "damping", func)
     _fits(obj, size // 2, func)
@@ -427,7 +439,7 @@ def gamma_map_filter(obj: XObj, *, size: int = 7, enl: float | None = None) -> X
     """
     func = "gamma_map_filter"
     _check_input(obj, func, linear=True)
-    size = _check_size(size, func)
+    size = _check_size(size, func, even=True)
     enl_value = None if enl is None else check_positive_finite(enl, "enl", func)
     _fits(obj, size // 2, func)
 
@@ -458,7 +470,7 @@ def boxcar_filter(obj: XObj, *, size: int = 7) -> XObj:
     """
     func = "boxcar_filter"
     _check_input(obj, func, linear=False)
-    size = _check_size(size, func)
+    size = _check_size(size, func, even=True)
     _fits(obj, size // 2, func)
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
