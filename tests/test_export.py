@@ -60,6 +60,69 @@ def test_to_vector_dissolves_across_chunks(chunks: dict[str, int]) -> None:
     assert (eager.geometry.is_valid).all()
 
 
+def _class_map() -> xr.DataArray:
+    """A 0/1/2 class map with nodata (255) on the synthetic scene's UTM grid."""
+    mask = _mask(1)
+    rng = np.random.default_rng(1)
+    values = np.where(mask.values == 1, 2, 0).astype(np.uint8)
+    values[ndimage.gaussian_filter(rng.normal(size=mask.shape), 2.0) > 0.15] = 1
+    values[:3, :10] = 255
+    return mask.copy(data=values).rename("classes")
+
+
+@pytest.mark.parametrize("chunks", [None, {"y": 11, "x": 13}, {"y": 30, "x": 35}])
+def test_to_vector_of_a_class_map(chunks: dict[str, int] | None) -> None:
+    classes = _class_map()
+    source = classes if chunks is None else classes.chunk(chunks)
+    frame = sarcube.to_vector(source, values="classes")
+    assert list(frame.columns) == ["region", "class", "n_pixels", "area", "geometry"]
+    assert set(frame["class"]) == {0, 1, 2}  # nodata left out
+    for value in (0, 1, 2):
+        labels, n = ndimage.label(classes.values == value, structure=np.ones((3, 3)))
+        rows = frame[frame["class"] == value]
+        assert len(rows) == n
+        assert sorted(rows["n_pixels"]) == sorted(np.bincount(labels.ravel())[1:])
+        burnt = rasterize(
+            ((g, 1) for g in rows.geometry),
+            out_shape=classes.shape,
+            transform=classes.rio.transform(),
+            fill=0,
+            dtype="uint8",
+        )
+        np.testing.assert_array_equal(burnt, classes.values == value)
+    if chunks is not None:  # the same rows as in memory, for any chunking
+        eager = sarcube.to_vector(classes, values="classes")
+        assert frame["class"].tolist() == eager["class"].tolist()
+        assert _canonical(frame) == _canonical(eager)
+
+
+@pytest.mark.parametrize("chunks", [None, {"y": 17, "x": 9}])
+def test_to_vector_of_a_segment_map(chunks: dict[str, int] | None) -> None:
+    # superpixel ids: one geometry per id, in order of the ids, pieces dissolved
+    scene = sarcube.synthetic.make_scene((60, 50), seed=2).cube["vv"].isel(time=0)
+    segments = sarcube.superpixels(scene.to_dataset(name="vv"), scale=50.0)["segment"].compute()
+    source = segments if chunks is None else segments.chunk(chunks)
+    frame = sarcube.to_vector(source, values="segments", nodata=None)
+    ids = np.unique(segments.values)
+    assert frame["segment"].tolist() == ids.tolist()
+    assert frame["n_pixels"].tolist() == [int((segments.values == i).sum()) for i in ids]
+    assert list(frame.columns) == ["segment", "n_pixels", "area", "geometry"]
+    # a nodata id is left out
+    assert ids[0] not in set(
+        sarcube.to_vector(source, values="segments", nodata=int(ids[0]))["segment"]
+    )
+
+
+def test_to_vector_refuses_float_class_maps_and_unknown_values() -> None:
+    classes = _class_map()
+    with pytest.raises(sarcube.errors.DTypeError, match="dtype float32"):
+        sarcube.to_vector(classes.astype(np.float32), values="classes")
+    with pytest.raises(ParameterError, match="'mask', 'classes' or 'segments'"):
+        sarcube.to_vector(classes, values="labels")  # type: ignore[arg-type]
+    with pytest.raises(MaskError):  # values='mask' still wants 0/1/255
+        sarcube.to_vector(classes)
+
+
 def test_to_vector_writes_geoparquet_and_geojson(tmp_path: Path) -> None:
     mask = _mask(1).chunk({"y": 25, "x": 25})
     frame = sarcube.to_vector(mask, tmp_path / "flood.parquet")

@@ -49,30 +49,66 @@ def _pixel_transform(mask: xr.DataArray) -> tuple[Affine, Any]:
 
 
 def _block_polygons(
-    labels: np.ndarray, transform: Affine, row0: int, col0: int
+    labels: np.ndarray, transform: Affine, row0: int, col0: int, skip: int | None = 0
 ) -> list[tuple[int, Any]]:
-    """(region label, polygon) for every 4-connected piece of every region in one chunk."""
+    """(label, polygon) for every 4-connected piece of every label in one chunk.
+
+    Pixels equal to *skip* (the background; ``None``: none) are left out.
+    """
     from rasterio.features import shapes
     from shapely.geometry import shape
 
     block_transform = transform * Affine.translation(col0, row0)
+    limits = np.iinfo(np.int32)
+    if labels.size and (labels.max() > limits.max or labels.min() < limits.min):
+        raise ParameterError(
+            f"to_vector: ids must fit in int32 (rasterio polygonises int32), got values from "
+            f"{labels.min()} to {labels.max()}; renumber them, e.g. with numpy.unique(..., "
+            "return_inverse=True)"
+        )
     labels32 = labels.astype(np.int32)  # rasterio polygonises int32
+    keep = None if skip is None else labels != skip
     return [
         (int(value), shape(geom))
-        for geom, value in shapes(labels32, mask=labels > 0, transform=block_transform)
+        for geom, value in shapes(labels32, mask=keep, transform=block_transform)
     ]
 
 
-def _chunk_pieces(labels: Any, transform: Affine) -> Iterator[Any]:
+def _chunk_pieces(labels: Any, transform: Affine, skip: int | None = 0) -> Iterator[Any]:
     """Per-chunk polygon lists (delayed on dask input)."""
     if not isinstance(labels, dsa.Array):
-        yield _block_polygons(np.asarray(labels), transform, 0, 0)
+        yield _block_polygons(np.asarray(labels), transform, 0, 0, skip)
         return
     rows = np.cumsum((0, *labels.chunks[0]))
     cols = np.cumsum((0, *labels.chunks[1]))
     blocks = labels.to_delayed()
     for i, j in np.ndindex(blocks.shape):
-        yield delayed(_block_polygons)(blocks[i, j], transform, int(rows[i]), int(cols[j]))
+        yield delayed(_block_polygons)(blocks[i, j], transform, int(rows[i]), int(cols[j]), skip)
+
+
+def _dissolved(pieces_per_chunk: list[list[tuple[int, Any]]]) -> dict[int, Any]:
+    """One geometry per label from the pieces of every chunk, the same for any chunking.
+
+    The union leaves vertices where chunk borders crossed straight edges:
+    simplify(0) drops those collinear vertices and normalize() fixes the vertex
+    order.
+    """
+    import shapely
+
+    by_label: dict[int, list[Any]] = {}
+    for pieces in pieces_per_chunk:
+        for label, polygon in pieces:
+            by_label.setdefault(label, []).append(polygon)
+    return {
+        label: shapely.normalize(shapely.simplify(shapely.union_all(parts), 0))
+        for label, parts in by_label.items()
+    }
+
+
+def _values_present(data: Any, nodata: int | None) -> list[int]:
+    """The distinct values of a class map, nodata left out (computes a dask map)."""
+    values = dsa.unique(data).compute() if isinstance(data, dsa.Array) else np.unique(data)
+    return [int(v) for v in values if nodata is None or v != nodata]
 
 
 @accepts_geographic
@@ -82,8 +118,10 @@ def to_vector(
     *,
     connectivity: Literal[1, 2] = 2,
     overwrite: bool = False,
+    values: Literal["mask", "classes", "segments"] = "mask",
+    nodata: int | None = 255,
 ) -> gpd.GeoDataFrame:
-    """Polygons of the connected regions of a mask, in the mask's CRS (**computes**).
+    """Polygons of the connected regions of a mask, a class map or a segment map (**computes**).
 
     Regions are labelled across chunk borders (as in
     :func:`sarcube.remove_small_regions`) and each chunk is polygonised on its
@@ -106,12 +144,23 @@ def to_vector(
         1: edge neighbours; 2: edge and corner neighbours form one region.
     overwrite
         Replace an existing *path*.
+    values
+        ``"mask"``: the regions of a mask (above). ``"classes"``: an integer
+        class map (e.g. 0 dry, 1 water, 2 flood); the connected regions of each
+        class, with a ``class`` column. ``"segments"``: an integer segment map
+        (e.g. :func:`sarcube.superpixels`); one geometry per segment id (a
+        MultiPolygon if a segment is in pieces), with a ``segment`` column, in
+        order of the ids.
+    nodata
+        The value left out of a class or segment map (``None``: none).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``region`` (1…N), ``n_pixels``, ``area`` (in CRS units², pixel
-        units without a CRS) and ``geometry``; ``crs`` from the mask.
+        units without a CRS) and ``geometry``; ``crs`` from the mask. Class
+        maps add ``class`` after ``region``; segment maps have ``segment``
+        instead of ``region``.
 
     Examples
     --------
@@ -119,15 +168,28 @@ def to_vector(
     >>> m = xr.DataArray(np.array([[1, 1, 0], [0, 0, 0], [0, 0, 1]], np.uint8), dims=("y", "x"))
     >>> to_vector(m)[["region", "n_pixels"]].values.tolist()
     [[1, 2], [2, 1]]
+    >>> classes = xr.DataArray(np.array([[0, 0, 2], [1, 2, 2], [255, 2, 2]], np.uint8),
+    ...                        dims=("y", "x"))
+    >>> to_vector(classes, values="classes")[["class", "n_pixels"]].values.tolist()
+    [[0, 2], [2, 5], [1, 1]]
     """
     from .._extras import require
 
     require("geopandas", "to_vector")
     import geopandas as gpd
-    import shapely
 
     func = "to_vector"
-    arr = _check_mask(mask, func)
+    if values not in ("mask", "classes", "segments"):
+        raise ParameterError(
+            f"{func}: values must be 'mask', 'classes' or 'segments', got {values!r}"
+        )
+    arr = _check_mask(mask, func, binary=values == "mask")
+    if values != "mask" and not np.issubdtype(arr.dtype, np.integer):
+        raise DTypeError(
+            f"{func}: a {'class' if values == 'classes' else 'segment'} map must hold "
+            f"integers, got dtype {arr.dtype}; "
+            "pass e.g. classes.astype('uint8'), or values='mask' for a boolean mask"
+        )
     if arr.ndim != 2:
         raise DimensionError(
             f"{func}: the mask has dims {arr.dims}; pass one (y, x) image, e.g. mask.isel(time=0)"
@@ -148,25 +210,32 @@ def to_vector(
         )
     if target is not None:
         check_writable(target, overwrite, func)
-    foreground = arr.data if arr.dtype == bool else arr.data == 1
-    labels, _ = _labels(foreground, connectivity)
-    pieces_per_chunk = list(_chunk_pieces(labels, transform))
-    if isinstance(labels, dsa.Array):
-        (pieces_per_chunk,) = compute(pieces_per_chunk)
-    by_region: dict[int, list[Any]] = {}
-    for pieces in pieces_per_chunk:
-        for label, polygon in pieces:
-            by_region.setdefault(label, []).append(polygon)
-    # The union leaves vertices where chunk borders crossed straight edges:
-    # simplify(0) drops those collinear vertices and normalize() fixes the vertex
-    # order, so the geometries are the same for every chunking.
-    geoms = [
-        shapely.normalize(shapely.simplify(shapely.union_all(parts), 0))
-        for parts in by_region.values()
-    ]
+    if values == "segments":
+        pieces = list(_chunk_pieces(arr.data, transform, skip=nodata))
+        if isinstance(arr.data, dsa.Array):
+            (pieces,) = compute(pieces)
+        by_segment = _dissolved(pieces)
+        ids = sorted(by_segment)
+        columns: dict[str, Any] = {"segment": np.asarray(ids, dtype=np.int64)}
+        geoms = [by_segment[i] for i in ids]
+    else:
+        classes = _values_present(arr.data, nodata) if values == "classes" else [1]
+        per_class = []
+        for value in classes:
+            inside = arr.data if arr.dtype == bool else arr.data == value
+            labels, _ = _labels(inside, connectivity)
+            per_class.append(list(_chunk_pieces(labels, transform)))
+        if isinstance(arr.data, dsa.Array):
+            (per_class,) = compute(per_class)
+        geoms, owners = [], []
+        for value, pieces in zip(classes, per_class, strict=True):
+            dissolved = _dissolved(pieces)
+            geoms += list(dissolved.values())
+            owners += [value] * len(dissolved)
+        columns = {"class": np.asarray(owners, dtype=np.int64)} if values == "classes" else {}
     pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
-    frame = gpd.GeoDataFrame({"geometry": geoms}, geometry="geometry", crs=crs)
-    if len(frame):
+    frame = gpd.GeoDataFrame({**columns, "geometry": geoms}, geometry="geometry", crs=crs)
+    if len(frame) and values != "segments":
         bounds = frame.bounds
         north_up = transform.e < 0
         centroid = frame.geometry.centroid
@@ -179,9 +248,11 @@ def to_vector(
         }
         frame = frame.assign(**keys).sort_values(list(keys)).drop(columns=list(keys))
     area = frame.geometry.area.to_numpy()
-    frame.insert(0, "region", np.arange(1, len(frame) + 1, dtype=np.int64))
-    frame.insert(1, "n_pixels", np.rint(area / pixel_area).astype(np.int64))
-    frame.insert(2, "area", area)
+    if values != "segments":
+        frame.insert(0, "region", np.arange(1, len(frame) + 1, dtype=np.int64))
+    at = 2 if values == "classes" else 1
+    frame.insert(at, "n_pixels", np.rint(area / pixel_area).astype(np.int64))
+    frame.insert(at + 1, "area", area)
     frame = frame.reset_index(drop=True)
     if target is not None:
         _write(frame, target)
