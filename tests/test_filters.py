@@ -185,9 +185,10 @@ def test_all_nan_and_tiny_images() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda o: lee_filter(o, size=6), ParameterError, "odd"),
-        (lambda o: lee_filter(o, size=-3), ParameterError, "odd"),
-        (lambda o: lee_filter(o, size=2.5), ParameterError, "odd integer"),
+        (lambda o: lee_filter(o, size=1), ParameterError, "integer >= 2"),
+        (lambda o: lee_filter(o, size=-3), ParameterError, "integer >= 2"),
+        (lambda o: lee_filter(o, size=2.5), ParameterError, "integer >= 2"),
+        (lambda o: frost_filter(o, size=6), ParameterError, "odd"),
         (lambda o: lee_filter(o, variant="fancy"), ParameterError, "unknown variant"),
         (lambda o: lee_filter(o, enl=0), ParameterError, "enl"),
         (lambda o: lee_filter(o, variant="enhanced", damping=-1), ParameterError, "damping"),
