@@ -61,6 +61,26 @@ class FilenamePattern:
     item_id
         Format string for the item id, over the regex groups and ``date``
         (the acquisition time as ``YYYYMMDDTHHMMSS``).
+
+    Examples
+    --------
+    Files named ``site7-20240502-vv.tif`` (scene, date, polarisation):
+
+    >>> import pathlib, shutil, tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (32, 32))
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for f in event.files:  # SYNTH-0_20240502T051731_VV.tif -> site7-20240502-vv.tif
+    ...     name = f.name.replace("SYNTH-0_", "site7-").replace("T051731_", "-").lower()
+    ...     _ = shutil.copy(f, folder / name)
+    >>> pattern = FilenamePattern(
+    ...     name="site",
+    ...     regex="^(?P<group>site[0-9]+)-(?P<datetime>[0-9]{8})-(?P<pol>vv|vh)[.]tif$",
+    ...     properties={"platform": "sentinel-1a"},
+    ... )
+    >>> collection = build(folder, folder / "stac", collection_id="sites", pattern=pattern)
+    >>> items = sorted(collection.get_items(), key=lambda item: item.id)
+    >>> [item.id for item in items], items[0].properties["platform"]
+    (['site7_20240502T000000', 'site7_20240514T000000', 'site7_20240526T000000'], 'sentinel-1a')
     """
 
     name: str
@@ -203,6 +223,17 @@ def build(
     CatalogError
         No file matched the pattern, files of one acquisition have different
         grids, or an acquisition has the same polarisation twice.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (32, 32))
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "stac"
+    >>> collection = build(event.root / "data", out, collection_id="synth", pattern="generic")
+    >>> collection.id, len(list(collection.get_items())), (out / "collection.json").exists()
+    ('synth', 3, True)
+    >>> sarcube.open_cube(out / "collection.json").sizes["time"]
+    3
     """
     import pystac
     from pystac.extensions.projection import ProjectionExtension

@@ -26,7 +26,21 @@ __all__ = [
 
 
 class SarcubeError(Exception):
-    """Base class of every error raised by sarcube."""
+    """Base class of every error raised by sarcube.
+
+    Each subclass also derives from the built-in exception of its kind, so
+    code that catches ``ValueError`` or ``OSError`` keeps working.
+
+    Examples
+    --------
+    >>> from sarcube.errors import ParameterError, SarcubeError
+    >>> cube = sarcube.synthetic.make_scene((16, 16)).cube
+    >>> try:
+    ...     sarcube.clamp(cube, -1)
+    ... except SarcubeError as error:
+    ...     isinstance(error, ParameterError), isinstance(error, ValueError)
+    (True, True)
+    """
 
 
 class ParameterError(SarcubeError, ValueError):

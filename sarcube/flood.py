@@ -326,6 +326,13 @@ def flood_halo(
     boxcar; the nodata buffer) and, with *min_size*, the extent of a region
     small enough to be removed. A window of the inputs with this many pixels
     around a tile maps the tile exactly (see :func:`sarcube._overlap.tile_map`).
+
+    Examples
+    --------
+    >>> flood_halo()  # median 7 (3) + boxcar 5 (2), the nodata buffer inside them
+    5
+    >>> flood_halo(min_size=50) > flood_halo()  # a removable region can reach further
+    True
     """
     window = _window_depth(median_size, boxcar_size, nodata_buffer)
     return window + (min_size + 1 if min_size > 0 else 0)
@@ -724,6 +731,13 @@ def threshold_images(
     of :func:`flood_thresholds` (which is the two in one). Computed apart,
     e.g. window by window (:func:`sarcube._overlap.tile_map`), the images
     of a large cube need not be held at once.
+
+    Examples
+    --------
+    >>> cube = sarcube.synthetic.make_scene((128, 128), seed=1).cube
+    >>> images = threshold_images(cube.isel(time=slice(0, -1)), cube.isel(time=-1), band="vv")
+    >>> images.dims, images["image"].values.tolist(), images.dtype
+    (('image', 'y', 'x'), ['post', 'change'], dtype('float32'))
     """
     func = "threshold_images"
     _check_options(
@@ -741,7 +755,19 @@ def surface_from_images(
     region_size: int = REGION_SIZE,
     tiles: int | None = None,
 ) -> xr.Dataset:
-    """The regional threshold surface of :func:`threshold_images` (see :func:`flood_thresholds`)."""
+    """The regional threshold surface of :func:`threshold_images` (see :func:`flood_thresholds`).
+
+    Examples
+    --------
+    >>> cube = sarcube.synthetic.make_scene((128, 128), seed=1).cube
+    >>> pre, post = cube.isel(time=slice(0, -1)), cube.isel(time=-1)
+    >>> surface = surface_from_images(threshold_images(pre, post, band="vv"), region_size=64)
+    >>> dict(surface.sizes)
+    {'region_y': 2, 'region_x': 2}
+    >>> together = flood_thresholds(pre, post, band="vv", region_size=64)
+    >>> bool((surface["post_threshold"] == together["post_threshold"]).all())
+    True
+    """
     ranges = (
         (float(images.attrs["post_range"][0]), float(images.attrs["post_range"][1])),
         (float(images.attrs["change_range"][0]), float(images.attrs["change_range"][1])),

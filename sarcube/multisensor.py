@@ -154,6 +154,14 @@ def coregister(
     results do not depend on the chunking; bilinear/cubic results agree
     across chunkings up to GDAL's per-chunk approximation (within 1 % of the
     local step between source pixels in the tests).
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((32, 32), seed=1)
+    >>> other = scene.cube["vv"].isel(time=0).rio.reproject("EPSG:4326")  # another CRS
+    >>> out = coregister({"dem": other}, scene.cube)
+    >>> out["dem"].shape, out.rio.crs.to_epsg(), out["dem"].chunks is not None
+    ((32, 32), 32633, True)
     """
     import odc.geo.xr
 
@@ -327,6 +335,14 @@ def feature_stack(
         float32 channels in order (``attrs["channels"]`` lists them) plus
         ``label`` (uint8) when given; feed it to :func:`sarcube.ml.to_chips`
         (``bands=channels``) or :func:`sarcube.infer.predict` (``channels=``).
+
+    Examples
+    --------
+    >>> scene = sarcube.synthetic.make_scene((32, 32), seed=1)
+    >>> stack = feature_stack(scene.cube.isel(time=-1), ["vh", "vv"],
+    ...                       label=scene.flood.isel(time=-1))
+    >>> list(stack.data_vars), stack["label"].dtype
+    (['vh', 'vv', 'label'], dtype('uint8'))
     """
     check_xarray(layers, "feature_stack")
     if not isinstance(layers, xr.Dataset):

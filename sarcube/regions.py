@@ -262,6 +262,14 @@ def region_stats(mask: xr.DataArray, *, connectivity: Literal[1, 2] = 2) -> xr.D
     largest first), plus ``total_pixels``, ``mean_size`` and ``max_size``. For
     masks with leading dims all images are counted together (regions never
     connect across them).
+
+    Examples
+    --------
+    >>> mask = xr.DataArray(np.array([[1, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 1]], np.uint8),
+    ...                     dims=("y", "x"))
+    >>> stats = region_stats(mask)
+    >>> int(stats["count"]), stats["size"].values.tolist(), int(stats["max_size"])
+    (2, [3, 2], 3)
     """
     func = "region_stats"
     arr = _check_mask(mask, func)
@@ -295,6 +303,13 @@ def boundary_ratio(class_map: xr.DataArray) -> xr.DataArray:
     vertical) with different classes, nodata (255) pairs excluded; a map split
     by one straight line across the image scores about 1/2·(W or H)/(H + W),
     speckled maps score high.
+
+    Examples
+    --------
+    >>> halves = xr.DataArray(np.repeat([[0] * 4 + [1] * 4], 8, axis=0).astype(np.uint8),
+    ...                       dims=("y", "x"))
+    >>> float(boundary_ratio(halves))  # 8 boundary pairs over 2 * (8 + 8)
+    0.25
     """
     func = "boundary_ratio"
     arr = _check_mask(class_map, func, binary=False)

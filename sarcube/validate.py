@@ -85,6 +85,13 @@ def confusion_matrix(
     Pixels whose truth equals *ignore_index*, or whose truth or prediction is
     not one of *classes* (e.g. a 255 nodata flag), are not counted — as
     ``sklearn.metrics.confusion_matrix(labels=classes)`` does.
+
+    Examples
+    --------
+    >>> truth = xr.DataArray(np.array([[0, 0, 1, 1], [0, 1, 1, 255]], np.uint8), dims=("y", "x"))
+    >>> pred = xr.DataArray(np.array([[0, 1, 1, 1], [0, 0, 1, 1]], np.uint8), dims=("y", "x"))
+    >>> confusion_matrix(pred, truth, classes=[0, 1]).values.tolist()  # rows: truth
+    [[2, 1], [1, 3]]
     """
     func = "confusion_matrix"
     for name, obj in (("pred", pred), ("truth", truth)):

@@ -306,6 +306,16 @@ def to_cog(
     :func:`sarcube.flood_map`) and NaN for floats; boolean masks are written as
     uint8 0/1. Written to a temporary name and renamed, so no half-written file
     is left. The path is checked before anything is computed.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, rioxarray
+    >>> scene = sarcube.synthetic.make_scene((32, 32), seed=1)
+    >>> flood = flood_map(scene.cube["vv"].isel(time=0), scene.cube["vv"].isel(time=-1))
+    >>> path = to_cog(flood, pathlib.Path(tempfile.mkdtemp()) / "flood.tif")
+    >>> back = rioxarray.open_rasterio(path)
+    >>> back.shape, back.rio.crs.to_epsg(), int(back.rio.nodata)
+    ((1, 32, 32), 32633, 255)
     """
     func = "to_cog"
     check = _check_raster(da, func)

@@ -113,6 +113,14 @@ def search(
     ------
     EmptySearchError
         When nothing matches (an empty search never becomes an empty cube).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (64, 64))
+    >>> items = search(event.catalog, datetime="2024-05-14/..")
+    >>> [item.id for item in items]
+    ['SYNTH-0_20240514T051731', 'SYNTH-0_20240526T051731']
     """
     if not isinstance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
         raise ParameterError(
@@ -512,6 +520,14 @@ def plan_load(
     No pixel is read; with ``on_error="skip"`` every requested asset is opened
     once (header and one pixel, with the same retries as a read) to find the
     unreadable ones. See :func:`load` for the parameters.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (64, 64))
+    >>> plan = plan_load(search(event.catalog), bands="VV", chunks={"y": 32, "x": 32})
+    >>> plan.bands, len(plan.groups), str(plan.times[0])
+    (('vv',), 3, '2024-05-02T05:17:31.000000000')
     """
     if isinstance(items, pystac.Item):
         raise ParameterError("load: pass a list of items; for one item use load([item])")
@@ -936,6 +952,15 @@ def load(
     AssetReadError
         An asset cannot be read (see *on_error*), or with ``on_error="skip"``
         no item is readable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (64, 64))
+    >>> items = search(event.catalog, datetime="2024-05-14/..")
+    >>> cube = load(items, bands=["vv"], chunks={"y": 32, "x": 32})
+    >>> dict(cube.sizes), cube["vv"].data.chunksize, cube.rio.crs.to_epsg()
+    ({'time': 2, 'y': 64, 'x': 64}, (1, 32, 32), 32633)
     """
     return execute_plan(
         plan_load(
@@ -955,7 +980,17 @@ def load(
 
 
 def failed_assets(cube: xr.Dataset) -> list[FailedAsset]:
-    """The assets :func:`load` left out with ``on_error="skip"`` (empty if none)."""
+    """The assets :func:`load` left out with ``on_error="skip"`` (empty if none).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = sarcube.synthetic.write_event(tempfile.mkdtemp(), (64, 64))
+    >>> event.files[0].unlink()  # the first date's VV file is gone
+    >>> cube = load(search(event.catalog), on_error="skip")
+    >>> [(failed.item, failed.band) for failed in failed_assets(cube)], cube.sizes["time"]
+    ([('SYNTH-0_20240502T051731', 'vv')], 2)
+    """
     if not isinstance(cube, xr.Dataset):
         raise DTypeError(
             f"failed_assets: pass the cube (Dataset) that load returned, got {type(cube).__name__}"

@@ -105,6 +105,23 @@ def to_zarr(
     OutputError
         The store exists (with ``mode="w-"`` and no *resume*), is complete or
         holds other data (with *resume*), or its parent cannot be written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> cube = sarcube.synthetic.make_scene((32, 32), seed=1).cube.chunk({"y": 16})
+    >>> store = to_zarr(cube, pathlib.Path(tempfile.mkdtemp()) / "cube.zarr", progress=False)
+    >>> back = sarcube.open_zarr(store)
+    >>> back["vv"].data.chunksize, back.rio.crs.to_epsg()
+    ((3, 16, 32), 32633)
+
+    Writing again with ``resume=True`` completes an interrupted write; on a
+    complete store it refuses, since there is nothing left to do:
+
+    >>> to_zarr(cube, store, resume=True)
+    Traceback (most recent call last):
+    ...
+    sarcube.errors.OutputError: ...
     """
     check_xarray(obj, "to_zarr")
     if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
