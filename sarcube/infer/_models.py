@@ -309,7 +309,17 @@ _LOCK = threading.Lock()
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file (hex)."""
+    """The SHA-256 of a file (hex).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from sarcube.infer import file_sha256
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "weights.bin"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_sha256(path)[:16]
+    'ba7816bf8f01cfea'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -391,6 +401,14 @@ def load_model(
     *dtype* casts the weights (``"bfloat16"``/``"float16"`` for reduced precision);
     *optimize* folds batch norms into convolutions and uses the channels-last
     layout, which is what makes CPU inference fast (see ``predict``).
+
+    Examples
+    --------
+    >>> from sarcube.infer import ModelSpec, clear_model_cache, load_model, model_cache_info
+    >>> clear_model_cache()
+    >>> spec = ModelSpec(factory="torch.nn:Identity", activation="none", name="identity")
+    >>> load_model(spec, "cpu") is load_model(spec, "cpu"), model_cache_info()
+    (True, {'identity': 1})
     """
     key = (*spec.key(), device, dtype, optimize)
     with _LOCK:
@@ -409,13 +427,31 @@ def load_model(
 
 
 def model_cache_info() -> dict[str, int]:
-    """How many times each model name was loaded in this process (for checks and logs)."""
+    """How many times each model name was loaded in this process (for checks and logs).
+
+    Examples
+    --------
+    >>> from sarcube.infer import ModelSpec, clear_model_cache, load_model, model_cache_info
+    >>> clear_model_cache()
+    >>> _ = load_model(ModelSpec(factory="torch.nn:Identity", activation="none", name="id"), "cpu")
+    >>> model_cache_info()
+    {'id': 1}
+    """
     with _LOCK:
         return dict(_LOADS)
 
 
 def clear_model_cache() -> None:
-    """Forget the models loaded in this process."""
+    """Forget the models loaded in this process.
+
+    Examples
+    --------
+    >>> from sarcube.infer import ModelSpec, clear_model_cache, load_model, model_cache_info
+    >>> _ = load_model(ModelSpec(factory="torch.nn:Identity", activation="none", name="id"), "cpu")
+    >>> clear_model_cache()
+    >>> model_cache_info()
+    {}
+    """
     with _LOCK:
         _CACHE.clear()
         _LOADS.clear()

@@ -37,14 +37,30 @@ _FLIPS: dict[str, list[tuple[int, ...]]] = {
 
 
 def window_starts(size: int, window: int, stride: int) -> np.ndarray:
-    """Start offsets of the global window grid along an axis of *size* pixels."""
+    """Start offsets of the global window grid along an axis of *size* pixels.
+
+    Examples
+    --------
+    >>> from sarcube.infer import window_starts
+    >>> window_starts(100, 64, 48).tolist()  # the first window starts half an overlap early
+    [-8, 40]
+    """
     shift = (window - stride) // 2
     last = max(0, math.ceil((size + shift - window) / stride))
     return np.arange(last + 1) * stride - shift
 
 
 def ramp_weights(window: int, stride: int, blend: str) -> np.ndarray:
-    """1-D blending weights of a window: a linear ramp over the overlap, or uniform."""
+    """1-D blending weights of a window: a linear ramp over the overlap, or uniform.
+
+    Examples
+    --------
+    >>> from sarcube.infer import ramp_weights
+    >>> ramp_weights(8, 4, "ramp").tolist()
+    [0.25, 0.5, 0.75, 1.0, 1.0, 0.75, 0.5, 0.25]
+    >>> ramp_weights(8, 4, "uniform").tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
     if blend == "uniform" or stride >= window:
         return np.ones(window, dtype=np.float64)
     ramp = window - stride
@@ -456,6 +472,21 @@ def predict(
     xarray.DataArray
         float32 probabilities, dims ``(class, y, x)``, lazy on dask input, with
         the input's y/x coords and CRS.
+
+    Examples
+    --------
+    A stand-in "model" (the identity, with a softmax) over a two-channel input;
+    the chunked and the in-memory runs agree exactly:
+
+    >>> from sarcube.infer import ModelSpec, predict
+    >>> spec = ModelSpec(factory="torch.nn:Identity", activation="softmax", name="identity")
+    >>> x = xr.DataArray(np.random.default_rng(0).normal(size=(2, 64, 64)).astype("float32"),
+    ...                  dims=("channel", "y", "x"))
+    >>> probs = predict(x.chunk({"y": 32}), spec, n_classes=2, window=32, stride=24)
+    >>> probs.dims, float(probs.sum("class").mean().round(6))
+    (('class', 'y', 'x'), 1.0)
+    >>> bool((probs == predict(x, spec, n_classes=2, window=32, stride=24)).all())
+    True
     """
     func = "predict"
     require("torch", func)
@@ -564,7 +595,15 @@ def predict(
 
 
 def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
-    """The most probable class per pixel, uint8, *nodata* where probabilities are NaN."""
+    """The most probable class per pixel, uint8, *nodata* where probabilities are NaN.
+
+    Examples
+    --------
+    >>> from sarcube.infer import classify
+    >>> probs = xr.DataArray([[[0.9, 0.2, np.nan]], [[0.1, 0.8, np.nan]]], dims=("class", "y", "x"))
+    >>> classify(probs).values.tolist()
+    [[0, 1, 255]]
+    """
     check_xarray(probs, "classify")
     if not isinstance(probs, xr.DataArray):
         raise DTypeError("classify: pass the probabilities predict returns (a DataArray)")
