@@ -961,6 +961,17 @@ def scheduler(spec: str | None) -> Iterator[None]:
     ``"synchronous"``; ``"local:N"``: a new ``LocalCluster`` of N single-threaded
     worker processes (closed afterwards); anything with ``://`` (e.g.
     ``tcp://10.0.0.5:8786``): an existing dask.distributed scheduler.
+
+    Examples
+    --------
+    >>> import dask
+    >>> from sarcube.pipeline import scheduler
+    >>> with scheduler("synchronous"):
+    ...     dask.config.get("scheduler")
+    'synchronous'
+
+    ``scheduler("local:2")`` starts a two-worker ``LocalCluster`` on 127.0.0.1 for
+    the block and closes it afterwards.
     """
     import dask
 

@@ -40,7 +40,17 @@ pre { background: #f5f7f9; border: 1px solid #c9d1da; padding: .8rem; overflow-x
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the report: a caption, the column names and the rows."""
+    """A table of the report: a caption, the column names and the rows.
+
+    Examples
+    --------
+    >>> from sarcube.report import Table
+    >>> table = Table("Scores", ["map", "IoU"], [["flood_map", 0.71234]], note="OMBRIA test split")
+    >>> table.html()[:42]
+    '<h2>Scores</h2><p>OMBRIA test split</p><ta'
+    >>> "<td>0.7123</td>" in table.html()  # floats to four significant digits
+    True
+    """
 
     caption: str
     columns: Sequence[str]

@@ -95,6 +95,12 @@ class SyntheticScene:
     flood
         (time, y, x) uint8: 1 where the ground is flooded on that date (not
         counting permanent water), 0 elsewhere.
+
+    Examples
+    --------
+    >>> scene = make_scene((64, 64), seed=1)
+    >>> list(scene.cube.data_vars), scene.landcover.dims, scene.flood.dims
+    (['vv', 'vh'], ('y', 'x'), ('time', 'y', 'x'))
     """
 
     cube: xr.Dataset
@@ -120,6 +126,13 @@ class SyntheticEvent:
         Acquisition times (UTC).
     flood_date
         The first date on which the flood is present.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> event = write_event(tempfile.mkdtemp(), (32, 32))
+    >>> event.catalog.name, len(event.files), event.flood_date > event.dates[0]
+    ('collection.json', 6, True)
     """
 
     root: Path
