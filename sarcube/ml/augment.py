@@ -24,6 +24,13 @@ def gamma_speckle_db(shape: tuple[int, ...], looks: float, rng: np.random.Genera
 
     Fully developed speckle of an L-look intensity image is gamma distributed
     with mean 1 and variance 1/L (Goodman 1976); in dB it is additive.
+
+    Examples
+    --------
+    >>> from sarcube.ml import gamma_speckle_db
+    >>> speckle = gamma_speckle_db((100_000,), 4.4, np.random.default_rng(0))
+    >>> round(float((10 ** (speckle / 10)).mean()), 2)  # mean 1 in linear power
+    1.0
     """
     return (10 * np.log10(rng.gamma(looks, 1 / looks, shape))).astype(np.float32)
 
@@ -69,6 +76,17 @@ class Augment:
     probability
         The chance that each radiometric/elastic/cutout change is applied to a
         chip (flips are always drawn).
+
+    Examples
+    --------
+    >>> from sarcube.ml import Augment
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2, 8, 8)).astype("float32")
+    >>> y = (x[0] > 0).astype("uint8")
+    >>> change = Augment(gain=(0.9, 1.1), speckle_looks=4.4, probability=1.0)
+    >>> x2, y2 = change(x, y, rng)
+    >>> x2.shape, y2.shape, int(y2.sum()) == int(y.sum())  # the label is only flipped
+    ((2, 8, 8), (8, 8), True)
     """
 
     flips: bool = True

@@ -233,6 +233,19 @@ def to_chips(
         The index, also written as ``index.csv``: ``chip_id``, ``row``, ``col``
         (pixel offsets), ``minx``, ``miny``, ``maxx``, ``maxy`` (CRS units),
         ``nodata_fraction`` and ``class_<c>_fraction`` per label class.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from sarcube.ml import to_chips
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "chips"
+    >>> index = to_chips(scene.cube, out, bands=["vv", "vh"], size=32,
+    ...                  label=scene.flood.isel(time=-1), max_nodata=1.0)
+    >>> len(index), index[["row", "col"]].values.tolist()
+    (4, [[0, 0], [0, 32], [32, 0], [32, 32]])
+    >>> sorted(p.name for p in out.iterdir())
+    ['image', 'index.csv', 'label']
     """
     func = "to_chips"
     check_xarray(cube, func)

@@ -15,7 +15,17 @@ __all__ = ["ChipDataset", "augment"]
 def augment(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The same random flip and rot90 of an input (C, H, W) and its label (H, W)."""
+    """The same random flip and rot90 of an input (C, H, W) and its label (H, W).
+
+    Examples
+    --------
+    >>> from sarcube.ml import augment
+    >>> x = np.arange(2 * 4 * 4, dtype="float32").reshape(2, 4, 4)
+    >>> y = (x[0] > 7).astype("uint8")
+    >>> x2, y2 = augment(x, y, np.random.default_rng(1))
+    >>> bool(((x2[0] > 7) == y2).all())  # input and label moved together
+    True
+    """
     k = int(rng.integers(4))
     if k:
         x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)

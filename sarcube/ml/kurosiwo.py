@@ -137,6 +137,18 @@ def to_kurosiwo(
         ``nodata_fraction``. The same records are in ``index.json`` (a dict
         keyed by tile, each with its ``info``), next to the ``info.json`` of
         every tile (row, col, lon, lat, bounds, dates).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from sarcube.ml import to_kurosiwo
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "kurosiwo"
+    >>> index = to_kurosiwo(scene.cube, out, event=470, aoi=1, size=32, max_nodata=1.0)
+    >>> len(index), index["path"].iloc[0]
+    (4, '470/01/470_01_000000_000000')
+    >>> (out / "index.json").exists()
+    True
     """
     func = "to_kurosiwo"
     check_xarray(cube, func)

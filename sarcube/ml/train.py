@@ -26,7 +26,17 @@ class TrainingLog:
     """The training record: per epoch ``epoch``, ``train_loss``, ``val_loss``,
     ``val_miou``, ``val_iou_<class>`` (per class, mean over images),
     ``seconds``, ``lr`` (and ``encoder_lr``); the best epoch by the monitored
-    metric and its validation mIoU; the settings."""
+    metric and its validation mIoU; the settings.
+
+    Examples
+    --------
+    >>> from sarcube.ml import TrainingLog
+    >>> log = TrainingLog()
+    >>> log.best_epoch, log.epochs
+    (-1, [])
+
+    :func:`train` fills it; :func:`plot_training_log` draws it.
+    """
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
@@ -76,6 +86,16 @@ def evaluate(
     """Mean loss, per-image mIoU and per-class IoU (means over images) of *model*.
 
     Returns ``loss``, ``miou`` and ``iou_<c>`` for each class *c*.
+
+    Examples
+    --------
+    >>> from sarcube.ml import ChipDataset, evaluate
+    >>> from sarcube.models import UNet
+    >>> x = np.random.default_rng(0).normal(size=(4, 2, 32, 32)).astype("float32")
+    >>> chips = ChipDataset(x, (x[:, 0] > 0).astype("uint8"))
+    >>> scores = evaluate(UNet(in_channels=2, n_classes=2, base=8, depth=2), chips, device="cpu")
+    >>> sorted(scores)
+    ['iou_0', 'iou_1', 'loss', 'miou']
     """
     dev = _device(device)
     criterion = (
@@ -206,6 +226,24 @@ def train(
         labels' losses. 0 turns it off.
     patience
         Stop when *monitor* has not improved for that many epochs.
+
+    Examples
+    --------
+    A small U-Net for three epochs on random chips whose label is "channel 0 > 0":
+
+    >>> import torch
+    >>> from sarcube.ml import ChipDataset, train
+    >>> from sarcube.models import UNet
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(8, 2, 32, 32)).astype("float32")
+    >>> chips = ChipDataset(x, (x[:, 0] > 0).astype("uint8"))
+    >>> _ = torch.manual_seed(0)
+    >>> net = UNet(in_channels=2, n_classes=2, base=8, depth=2)
+    >>> log = train(net, chips, chips, epochs=3, batch_size=4, lr=1e-2, device="cpu")
+    >>> len(log.epochs), sorted(log.epochs[0])[:4]
+    (3, ['epoch', 'lr', 'seconds', 'train_loss'])
+    >>> log.best_val_miou == max(epoch["val_miou"] for epoch in log.epochs)
+    True
     """
     _check_train(
         epochs, batch_size, lr, encoder_lr, freeze_encoder, grad_clip, precision, mixup,
@@ -353,6 +391,16 @@ def plot_training_log(log: TrainingLog, *, path: str | os.PathLike[str] | None =
     """Loss curves, validation IoU per class and mIoU, and the learning rates, per epoch.
 
     The best epoch (the one kept) is marked on every panel.
+
+    Examples
+    --------
+    >>> from sarcube.ml import TrainingLog, plot_training_log
+    >>> epochs = [{"epoch": e, "train_loss": 1 / (e + 1), "val_loss": 1.2 / (e + 1),
+    ...            "val_miou": 0.5 + 0.1 * e, "val_iou_0": 0.6, "val_iou_1": 0.4 + 0.2 * e,
+    ...            "seconds": 1.0, "lr": 1e-3} for e in range(3)]
+    >>> figure = plot_training_log(TrainingLog(epochs=epochs, best_epoch=2, best_val_miou=0.7))
+    >>> len(figure.axes)
+    3
     """
     from ..plot import _finish, _pyplot
 
