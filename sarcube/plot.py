@@ -129,6 +129,14 @@ def clamp_histogram(
     fraction of valid pixels it clips. Computes the histogram (one pass).
 
     Returns the matplotlib ``Axes``; with *path* the figure is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import clamp_histogram
+    >>> vv = sarcube.synthetic.make_scene((64, 64), seed=1).cube["vv"].isel(time=-1)
+    >>> ax = clamp_histogram(vv, clamp_stats(vv, clamps=[0.15, 0.3, 0.5]))
+    >>> len(ax.lines), ax.get_xlabel()  # one line per clamp
+    (3, 'vv backscatter, linear power')
     """
     plt = _pyplot()
 
@@ -217,6 +225,14 @@ def image_panels(
     ``db=True`` linear power is shown in dB. The grey scale spans the 2nd–98th
     percentiles of the first image. Returns the figure; with *path* it is also
     saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import image_panels
+    >>> vv = sarcube.synthetic.make_scene((64, 64), seed=1).cube["vv"].isel(time=-1)
+    >>> figure = image_panels({"raw": vv, "Lee 5x5": lee_filter(vv, size=5)})
+    >>> [ax.get_title() for ax in figure.axes][:2]  # and a colourbar in dB
+    ['raw', 'Lee 5x5']
     """
     plt = _pyplot()
 
@@ -265,6 +281,14 @@ def threshold_histogram(
     histogram pools the kept tiles). With *image*, the histogram of the whole
     image is drawn behind it on the same bins. Returns the ``Axes``; with
     *path* the figure is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import threshold_histogram
+    >>> vv = sarcube.synthetic.make_scene((64, 64), seed=1).cube["vv"].isel(time=-1)
+    >>> ax = threshold_histogram(threshold(to_db(vv), method="otsu"))
+    >>> ax.get_legend() is not None
+    True
     """
     plt = _pyplot()
     from .thresholds import histogram
@@ -312,6 +336,16 @@ def comparison_grid(
     Maps use fixed colours: 0 (no flood) sand, 1 (flood) blue, 255 (nodata)
     grey. *titles* adds a line under a map's name, e.g. its IoU. Returns the
     figure; with *path* it is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import comparison_grid
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> pre, post = scene.cube["vv"].isel(time=0), scene.cube["vv"].isel(time=-1)
+    >>> maps = {"flood_map": flood_map(pre, post), "truth": scene.flood.isel(time=-1)}
+    >>> figure = comparison_grid(post, maps)
+    >>> [ax.get_title() for ax in figure.axes], len(figure.legends)
+    (['vv (dB)', 'flood_map', 'truth'], 1)
     """
     plt = _pyplot()
     from .calibration import to_db
@@ -358,7 +392,18 @@ def agreement_heatmap(
     ax: Any = None,
     path: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """Heatmap of :func:`sarcube.agreement_matrix` with the values written in the cells."""
+    """Heatmap of :func:`sarcube.agreement_matrix` with the values written in the cells.
+
+    Examples
+    --------
+    >>> from sarcube.plot import agreement_heatmap
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> pre, post = scene.cube["vv"].isel(time=0), scene.cube["vv"].isel(time=-1)
+    >>> maps = {"flood_map": flood_map(pre, post), "truth": scene.flood.isel(time=-1)}
+    >>> ax = agreement_heatmap(agreement_matrix(maps))
+    >>> len(ax.texts)  # the value of each cell
+    4
+    """
     plt = _pyplot()
     check_xarray(agreement, "agreement_heatmap")
     if set(agreement.dims) != {"map_a", "map_b"}:
@@ -404,6 +449,17 @@ def difference_maps(
     disagreement. *pairs* defaults to every pair. *flood_class* is the value
     that means flood: 1 in sarcube's maps, e.g. 2 in three-class maps (no
     water, permanent water, flood).
+
+    Examples
+    --------
+    >>> from sarcube.plot import difference_maps
+    >>> scene = sarcube.synthetic.make_scene((64, 64), seed=1)
+    >>> pre, post = scene.cube["vv"].isel(time=0), scene.cube["vv"].isel(time=-1)
+    >>> maps = {"flood_map": flood_map(pre, post), "truth": scene.flood.isel(time=-1)}
+    >>> figure = difference_maps(maps)
+    >>> print(figure.axes[0].get_title())
+    flood_map vs truth
+    only flood_map: 4.6%  only truth: 0.9%
     """
     if isinstance(flood_class, bool) or not isinstance(flood_class, int | np.integer):
         raise ParameterError(
@@ -466,6 +522,18 @@ def accuracy_vs_density(
     (calibration gauges) or ``"km2_per_gauge"`` (area per calibration gauge,
     on a log axis, densest on the right; needs the experiment's
     ``area_km2``). Returns the figure; with *path* it is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import accuracy_vs_density
+    >>> rng = np.random.default_rng(0)
+    >>> xy = rng.uniform(0, 10_000, size=(20, 2))
+    >>> change = 2e-6 * xy[:, 0]
+    >>> insar = 0.8 * change + 0.01 + rng.normal(0, 0.001, 20)
+    >>> table = gauge_density_experiment(insar, change, xy, n_calibration=(2, 5), replicates=5)
+    >>> figure = accuracy_vs_density(table)
+    >>> [line.get_label() for line in figure.axes[0].lines]
+    ['idw (median, 5–95 %)', 'insar (median, 5–95 %)']
     """
     plt = _pyplot()
     func = "accuracy_vs_density"
