@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import types
 from pathlib import Path
@@ -86,3 +87,26 @@ def test_every_public_name_is_on_the_api_page(module: str) -> None:
 def test_the_page_names_only_what_exists() -> None:
     for qualified in sorted(documented()):
         _resolve(qualified)  # raises for a name that does not exist
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_public_function_and_class_has_an_example(module: str) -> None:
+    """A numpydoc Examples section with a doctest (run by ``--doctest-modules``).
+
+    The error subclasses are exempt: :class:`sarcube.errors.SarcubeError`'s
+    example shows how every one of them is caught.
+    """
+    from sarcube.errors import SarcubeError
+
+    owner = importlib.import_module(module)
+    missing = []
+    for name in owner.__all__:
+        value = getattr(owner, name)
+        if name.startswith("__") or not (inspect.isfunction(value) or inspect.isclass(value)):
+            continue
+        if inspect.isclass(value) and issubclass(value, SarcubeError) and value is not SarcubeError:
+            continue
+        doc = inspect.getdoc(value) or ""
+        if not re.search(r"^Examples\n-{8}\n", doc, re.M) or ">>>" not in doc:
+            missing.append(name)
+    assert missing == [], f"add a numpydoc Examples section with a doctest: {module}.{missing}"
