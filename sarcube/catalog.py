@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # pystac and rasterio are imported by the functions that use them: the command
 # line reads PATTERNS for its help without loading them.
 
-from .errors import CatalogError, OutputError, ParameterError
+from .errors import CatalogError, InputNotFoundError, OutputError, ParameterError
 
 __all__ = ["PATTERNS", "FilenamePattern", "build"]
 
@@ -173,7 +173,7 @@ def _collect_files(
     if isinstance(folder_or_files, str | os.PathLike):
         root = Path(folder_or_files)
         if not root.exists():
-            raise CatalogError(
+            raise InputNotFoundError(
                 f"{root} does not exist; pass a folder of GeoTIFFs or a list of files"
             )
         if root.is_file():

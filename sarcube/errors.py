@@ -16,6 +16,7 @@ __all__ = [
     "DimensionError",
     "EmptySearchError",
     "GridMismatchError",
+    "InputNotFoundError",
     "MaskError",
     "MissingExtraError",
     "OutputError",
@@ -73,6 +74,13 @@ class EmptySearchError(CatalogError, LookupError):
 
 class AssetReadError(SarcubeError, OSError):
     """A raster asset could not be opened or read; the message names the asset."""
+
+
+class InputNotFoundError(SarcubeError, FileNotFoundError):
+    """An input file or folder does not exist (a catalog, a raster, a model, a store...).
+
+    The message names the path that was looked for.
+    """
 
 
 class OutputError(SarcubeError, OSError):

@@ -30,6 +30,7 @@ from .errors import (
     DimensionError,
     DTypeError,
     GridMismatchError,
+    InputNotFoundError,
     ParameterError,
     UnitsError,
 )
@@ -83,7 +84,7 @@ def _open(name: str, layer: Layer, chunks: Mapping[str, int]) -> xr.DataArray | 
 
         path = Path(layer)
         if not path.is_file():
-            raise ParameterError(
+            raise InputNotFoundError(
                 f"coregister: layer {name!r}: no raster file at {path}; pass the path of an "
                 "existing raster (e.g. a GeoTIFF) or a georeferenced DataArray"
             )

@@ -104,7 +104,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from ._overlap import tile_map
-from .errors import OutputError, ParameterError
+from .errors import InputNotFoundError, OutputError, ParameterError
 
 if TYPE_CHECKING:
     from .infer import Ensemble, ModelSpec
@@ -236,7 +236,7 @@ def _checked_source(source: dict[str, Any], base: Path) -> dict[str, Any]:
         if "://" not in href:
             local = (base / href).resolve()
             if not local.exists():
-                raise ParameterError(f"pipeline: [source] stac: no catalog at {local}")
+                raise InputNotFoundError(f"pipeline: [source] stac: no catalog at {local}")
             source["stac"] = str(local)
         return source
     _refuse_unknown(
@@ -255,7 +255,7 @@ def _model_file(base: Path, entry: object, key: str, noun: str) -> str:
     """*entry* resolved against the configuration's folder; it must be a file."""
     path = (base / str(entry)).resolve()
     if not path.is_file():
-        raise ParameterError(
+        raise InputNotFoundError(
             f"pipeline: [predict] {key}: no {noun} file at {path} "
             "(paths are relative to the configuration file)"
         )
@@ -471,7 +471,7 @@ class Pipeline:
         """
         file = Path(path)
         if not file.is_file():
-            raise ParameterError(f"pipeline: no configuration file at {file}")
+            raise InputNotFoundError(f"pipeline: no configuration file at {file}")
         text = file.read_text()
         suffix = file.suffix.lower()
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ParameterError
+from .errors import InputNotFoundError, ParameterError
 from .io._atomic import atomic_target, check_writable
 
 __all__ = ["Table", "write_report"]
@@ -106,8 +106,10 @@ def write_report(
 
     Raises
     ------
+    InputNotFoundError
+        A figure file does not exist.
     ParameterError
-        A figure is missing or is not a PNG file.
+        A figure is not a PNG file.
     OutputError
         The file exists (with ``overwrite=False``) or its folder is not writable.
 
@@ -128,7 +130,7 @@ def write_report(
     for caption, figure in (figures or {}).items():
         data = Path(figure)
         if not data.is_file():
-            raise ParameterError(f"write_report: figure {caption!r}: {data} is not a file")
+            raise InputNotFoundError(f"write_report: figure {caption!r}: {data} is not a file")
         raw = data.read_bytes()
         if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
             raise ParameterError(

@@ -13,7 +13,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from sarcube.catalog import PATTERNS, FilenamePattern, build
-from sarcube.errors import CatalogError, OutputError, ParameterError
+from sarcube.errors import CatalogError, InputNotFoundError, OutputError, ParameterError
 
 
 def _tif(
@@ -113,7 +113,7 @@ def test_build_errors(tmp_path: Path) -> None:
         build(tmp_path / "in", tmp_path / "cat", collection_id="x")  # OPERA pattern
     with pytest.raises(ParameterError, match="unknown pattern"):
         build(tmp_path / "in", tmp_path / "cat", collection_id="x", pattern="nope")
-    with pytest.raises(CatalogError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         build(tmp_path / "missing", tmp_path / "cat", collection_id="x")
     shutil.rmtree(tmp_path / "in")
     _tif(tmp_path / "in" / "a_20240502_VV.tif")

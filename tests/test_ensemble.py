@@ -13,7 +13,7 @@ import xarray as xr
 import sarcube
 import sarcube.models
 import sarcube.models.ombria
-from sarcube.errors import BandNotFoundError, ParameterError
+from sarcube.errors import BandNotFoundError, InputNotFoundError, ParameterError
 from sarcube.infer import Ensemble, ModelSpec, clear_model_cache, model_cache_info, predict
 
 from conftest import raise_if_dask_computes
@@ -165,5 +165,5 @@ def test_a_checkpoint_naming_a_foreign_builder_needs_trust(tmp_path: Path) -> No
     torch.save(net_a().state_dict(), weights_only)
     with pytest.raises(ParameterError, match="does not name its architecture"):
         ModelSpec.from_checkpoint(weights_only)
-    with pytest.raises(ParameterError, match="no checkpoint file"):
+    with pytest.raises(InputNotFoundError, match="no checkpoint file"):
         ModelSpec.from_checkpoint(tmp_path / "missing.pt")

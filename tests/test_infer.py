@@ -17,7 +17,7 @@ import xarray as xr
 import sarcube
 import sarcube.infer._predict as _predict
 import sarcube.models
-from sarcube.errors import DimensionError, ParameterError
+from sarcube.errors import DimensionError, InputNotFoundError, ParameterError
 from sarcube.infer import (
     ModelSpec,
     classify,
@@ -216,7 +216,7 @@ def test_predict_bad_input(tmp_path: Path) -> None:
     image = _image((80, 70))
     with pytest.raises(ParameterError, match="exactly one"):
         ModelSpec()
-    with pytest.raises(ParameterError, match="no model file"):
+    with pytest.raises(InputNotFoundError, match="no model file"):
         ModelSpec(torchscript=str(tmp_path / "missing.pt"))
     with pytest.raises(ParameterError, match="stride"):
         predict(image, SPEC, n_classes=3, window=32, stride=48)

@@ -18,6 +18,7 @@ from sarcube.errors import (
     BandNotFoundError,
     DimensionError,
     GridMismatchError,
+    InputNotFoundError,
     ParameterError,
     UnitsError,
 )
@@ -120,7 +121,7 @@ def test_coregister_bad_input(tmp_path: Path) -> None:
         coregister({"dem": dem.drop_vars("spatial_ref")}, sar)
     with pytest.raises(ParameterError, match="resampling must be"):
         coregister({"dem": dem}, sar, resampling="lanczos3")  # type: ignore[arg-type]
-    with pytest.raises(ParameterError, match="no raster file"):
+    with pytest.raises(InputNotFoundError, match="no raster file"):
         coregister({"dem": tmp_path / "missing.tif"}, sar)
     with pytest.raises(ParameterError, match="at least one"):
         coregister({}, sar)

@@ -16,7 +16,7 @@ import xarray as xr
 
 import sarcube
 from sarcube.cli import main
-from sarcube.errors import OutputError, ParameterError, SarcubeError
+from sarcube.errors import InputNotFoundError, OutputError, ParameterError, SarcubeError
 from sarcube.pipeline import Pipeline
 
 from conftest import raise_if_dask_computes
@@ -110,7 +110,7 @@ def test_chain_on_a_local_cluster_equals_the_single_threaded_run(
         ("[output]\nzarr = 'x.zarr'\n[flood_map]\n", ParameterError, "exactly one of stac"),
         (
             "[source]\nstac = 'missing.json'\n[flood_map]\n[output]\nzarr = 'a.zarr'\n",
-            ParameterError,
+            InputNotFoundError,
             "no catalog",
         ),
         (
@@ -393,7 +393,7 @@ def test_checkpoints_of_trained_models_run_alone_or_as_an_ensemble(tmp_path: Pat
     both = _model_plan(tmp_path, {"checkpoints": [f"{n}.pt" for n in names]})
     ensemble = both.model_spec()
     assert isinstance(ensemble, Ensemble) and len(ensemble.members) == 2
-    with pytest.raises(ParameterError, match="no checkpoint file at"):
+    with pytest.raises(InputNotFoundError, match="no checkpoint file at"):
         _model_plan(tmp_path, {"checkpoints": ["missing.pt"]})
     with pytest.raises(ParameterError, match="must be a list of checkpoint files"):
         _model_plan(tmp_path, {"checkpoints": []})
@@ -458,6 +458,20 @@ def test_a_factory_alone_is_the_factory_form(tmp_path: Path) -> None:
             "relative to the configuration file",
         ),
         ({"exported": "missing.pt2"}, r"\[predict\] exported: no model file at .*missing\.pt2"),
+    ],
+)
+def test_missing_model_files_are_refused_at_check_time(
+    tmp_path: Path, predict: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(InputNotFoundError, match=match):
+        Pipeline.from_mapping(
+            {"source": SYNTHETIC, "predict": predict, "output": {"zarr": "a.zarr"}}, base=tmp_path
+        )
+
+
+@pytest.mark.parametrize(
+    ("predict", "match"),
+    [
         (
             {"model": "ombria-s1-bitemporal", "state_dict": str(WEIGHTS)},
             r"state_dict is for a model of your own .* 'ombria-s1-bitemporal' comes with its "

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import sarcube
-from sarcube.errors import OutputError, ParameterError
+from sarcube.errors import InputNotFoundError, OutputError, ParameterError
 from sarcube.report import Table, write_report
 
 from conftest import missing_resource
@@ -80,7 +80,7 @@ def test_the_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
 
 
 def test_bad_figures_and_an_existing_page_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="is not a file"):
+    with pytest.raises(InputNotFoundError, match="is not a file"):
         write_report(tmp_path / "r.html", title="t", figures={"missing": tmp_path / "no.png"})
     text = tmp_path / "notes.txt"
     text.write_text("not an image")

@@ -19,6 +19,7 @@ from sarcube.errors import (
     BandNotFoundError,
     CatalogError,
     EmptySearchError,
+    InputNotFoundError,
     ParameterError,
 )
 
@@ -83,7 +84,7 @@ def test_search_empty_and_bad_arguments(opera_catalog: Path) -> None:
         sarcube.search(opera_catalog, bbox=(0, 10, 1, 5))
     with pytest.raises(ParameterError, match="CQL2"):
         sarcube.search(opera_catalog, filter="this is not cql2 ((")
-    with pytest.raises(CatalogError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         sarcube.search(opera_catalog.parent / "nope.json")
 
 

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import sarcube
-from sarcube.errors import OutputError, ParameterError
+from sarcube.errors import InputNotFoundError, OutputError, ParameterError
 
 from conftest import random_cube
 
@@ -48,7 +48,7 @@ def test_refuses_existing_and_unwritable(tmp_path: Path) -> None:
         with pytest.raises(OutputError):
             sarcube.to_zarr(cube, locked / "c.zarr")
     assert not (tmp_path / "missing").exists()
-    with pytest.raises(OutputError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         sarcube.open_zarr(tmp_path / "nothing.zarr")
 
 

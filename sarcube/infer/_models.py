@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ParameterError
+from ..errors import InputNotFoundError, ParameterError
 
 if TYPE_CHECKING:
     import torch
@@ -134,7 +134,7 @@ class ModelSpec:
             )
         for path in (self.torchscript, self.exported, self.state_dict):
             if path is not None and not Path(path).is_file():
-                raise ParameterError(f"ModelSpec: no model file at {path}")
+                raise InputNotFoundError(f"ModelSpec: no model file at {path}")
         if (self.exported is not None or self.torchscript is not None) and self.trusted is not True:
             form = "exported" if self.exported is not None else "torchscript"
             raise ParameterError(
@@ -177,7 +177,7 @@ class ModelSpec:
         import torch
 
         if not Path(path).is_file():
-            raise ParameterError(f"ModelSpec.from_checkpoint: no checkpoint file at {path}")
+            raise InputNotFoundError(f"ModelSpec.from_checkpoint: no checkpoint file at {path}")
         try:
             content = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:

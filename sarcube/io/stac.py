@@ -40,6 +40,7 @@ from ..errors import (
     CatalogError,
     DTypeError,
     EmptySearchError,
+    InputNotFoundError,
     ParameterError,
 )
 from ._redact import redact, redact_log_records, redact_text
@@ -113,6 +114,8 @@ def search(
     ------
     EmptySearchError
         When nothing matches (an empty search never becomes an empty cube).
+    InputNotFoundError
+        A local *source* does not exist.
 
     Examples
     --------
@@ -286,7 +289,9 @@ def _read_local(source: str | os.PathLike[str]) -> list[pystac.Item]:
                 path = path / name
                 break
     if not path.exists():
-        raise CatalogError(f"STAC source {source} does not exist; pass a catalog/collection path")
+        raise InputNotFoundError(
+            f"STAC source {source} does not exist; pass a catalog/collection path"
+        )
     try:
         with path.open("rb") as f:
             kind = json.load(f).get("type")

@@ -20,7 +20,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from .._checks import check_xarray
 from .._reduce import active_client, compute_in_turn
-from ..errors import OutputError, ParameterError
+from ..errors import InputNotFoundError, OutputError, ParameterError
 
 __all__ = ["open_zarr", "to_zarr"]
 
@@ -421,8 +421,10 @@ def open_zarr(
 
     Raises
     ------
+    InputNotFoundError
+        The store does not exist.
     OutputError
-        The store does not exist, or its write was interrupted (with
+        The store is not a Zarr store, or its write was interrupted (with
         ``incomplete="raise"``, or with any setting when it stopped before a
         single chunk was written).
 
@@ -437,7 +439,9 @@ def open_zarr(
     """
     path = Path(store)
     if not path.exists():
-        raise OutputError(f"{path} does not exist; pass the path given to to_zarr")
+        raise InputNotFoundError(
+            f"open_zarr: {path} does not exist; pass the path given to to_zarr"
+        )
     if incomplete not in ("raise", "mask"):
         raise ParameterError(f"open_zarr: incomplete must be 'raise' or 'mask', got {incomplete!r}")
     kwargs.setdefault("decode_coords", "all")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import ParameterError
+from ..errors import InputNotFoundError, ParameterError
 from ..infer import Ensemble, ModelSpec
 from ..infer._models import _verify
 
@@ -83,7 +83,7 @@ def pretrained(name: str = NAME) -> ModelSpec | Ensemble:
         )
     path = FOLDER / f"{name}.pt"
     if not path.is_file():
-        raise ParameterError(
+        raise InputNotFoundError(
             f"pretrained: the weights {path} are missing; train them with "
             "python -m sarcube.models.ombria"
         )
