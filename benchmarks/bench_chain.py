@@ -89,7 +89,7 @@ def stages(size: int, repeat: int, chunk: int = CHUNK, dtype: str = "float32") -
     import xarray as xr
 
     import sarcube
-    from sarcube.infer import classify, predict
+    from sarcube.infer import most_likely_class, predict
     from sarcube.models import pretrained
     from sarcube.models.ombria import prepare
     from sarcube.pipeline import Pipeline
@@ -129,7 +129,7 @@ def stages(size: int, repeat: int, chunk: int = CHUNK, dtype: str = "float32") -
             dtype=dtype,
         )
         return xr.Dataset(
-            {"model_flood": classify(probs), "flood_probability": probs.sel({"class": 1})}
+            {"model_flood": most_likely_class(probs), "flood_probability": probs.sel({"class": 1})}
         ).compute()
 
     t_model = _timed(run_model, repeat)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from sarcube.infer import ModelSpec, classify, predict
+from sarcube.infer import ModelSpec, most_likely_class, predict
 from sarcube.models import UNet
 
 # (size, window, stride, batch, crop) of the two presets
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             lambda: None,
         )
-    ref_labels = classify(xr.DataArray(ref, dims=("class", "y", "x"))).values
+    ref_labels = most_likely_class(xr.DataArray(ref, dims=("class", "y", "x"))).values
     print(f"CPU float32 reference, crop {crop}² at ({y0}, {x0})      {t_ref:8.2f} s", flush=True)
 
     result: dict[str, Any] = dict(
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             best = min(best, seconds)
         part = out[:, y0 : y0 + crop, x0 : x0 + crop]
         diff = float(np.abs(part - ref).max())
-        labels = classify(xr.DataArray(part, dims=("class", "y", "x"))).values
+        labels = most_likely_class(xr.DataArray(part, dims=("class", "y", "x"))).values
         agreement = float((labels == ref_labels).mean())
         passed = diff <= atol if dtype == "float32" else agreement >= args.bf16_agreement
         ok &= passed

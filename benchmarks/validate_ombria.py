@@ -139,7 +139,7 @@ def score_chip(
     for name, kwargs in configs.items():
         pred = sarcube.flood_map(before, after, **kwargs).values == 1
         scores[name] = mean_iou(pred, truth)
-    from sarcube.infer import Ensemble, classify, predict
+    from sarcube.infer import Ensemble, most_likely_class, predict
     from sarcube.models.ombria import prepare
 
     for name, spec in _models(model, tuple(checkpoints), ensemble).items():
@@ -147,7 +147,7 @@ def score_chip(
         image = prepare(before, after, channels=channels)
         for tta in ("flip4",) if isinstance(spec, Ensemble) else ("none", "flip4"):
             probs = predict(image, spec, n_classes=2, window=256, tta=tta)  # type: ignore[arg-type]
-            scores[f"{name}, tta={tta}"] = mean_iou(classify(probs).values == 1, truth)
+            scores[f"{name}, tta={tta}"] = mean_iou(most_likely_class(probs).values == 1, truth)
     if oracle:  # the same filtering as flood_map's defaults
         post_f = sarcube.boxcar_filter(sarcube.median_filter(after, size=7), size=5).values
         pre_f = sarcube.boxcar_filter(sarcube.median_filter(before, size=7), size=5).values

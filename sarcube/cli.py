@@ -196,7 +196,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
     """Predict the flood with the shipped model, write it to Zarr, add its scores to the report."""
     import json
 
-    from .infer import classify, predict
+    from .infer import most_likely_class, predict
     from .io.zarr import open_zarr, to_zarr
     from .models.ombria import prepare, pretrained
     from .validate import segmentation_metrics
@@ -212,7 +212,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
         stride=window * 3 // 4,
         tta="flip4",
     )
-    labels = classify(probs)
+    labels = most_likely_class(probs)
     result = labels.to_dataset(name="flood")
     result["flood_probability"] = probs.sel({"class": 1}, drop=True)
     with progress():

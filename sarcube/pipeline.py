@@ -670,7 +670,7 @@ class Pipeline:
         if self.predict is not None:
             # untiled, these are the flood map's despeckled images (the same dask keys)
             pre, post = self._despeckled_pair(cube)
-            from .infer import classify, predict
+            from .infer import most_likely_class, predict
             from .models.ombria import prepare
 
             spec = _model_spec(self.predict, self._trust)
@@ -686,7 +686,7 @@ class Pipeline:
                 n_classes=2,
                 **options,
             )
-            products["model_flood"] = classify(probs)
+            products["model_flood"] = most_likely_class(probs)
             products["flood_probability"] = probs.sel({"class": 1}, drop=True)
         post_date = str(cube["time"].values[-1])[:19]
         products.attrs = {"source": "sarcube run", "post_date": post_date}

@@ -338,7 +338,7 @@ def validation_report(
         if not np.issubdtype(m.dtype, np.integer):
             raise DTypeError(
                 f"{func}: map {name!r} has dtype {m.dtype}; pass integer class maps "
-                f"({nodata} for nodata), e.g. sarcube.infer.classify(probs)"
+                f"({nodata} for nodata), e.g. sarcube.infer.most_likely_class(probs)"
             )
         if m.shape != first.shape:
             raise GridMismatchError(

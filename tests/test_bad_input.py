@@ -523,7 +523,7 @@ CASES: list[Case] = [
       r"pass integer class maps", "complex samples", "pass integer class maps"),
     C("validation_report-float-map", f"{S}.validation_report", lambda s: a({"p": image()}),
       DTypeError, r"pass integer class maps", "a probability map",
-      "pass class maps, e.g. ``sarcube.infer.classify(probs)``"),
+      "pass class maps, e.g. ``sarcube.infer.most_likely_class(probs)``"),
     C("validation_report-not-json", f"{S}.validation_report",
       lambda s: a({"m": class_map()}, path=s.path / "report.txt"), ParameterError,
       r"write the report to a \.json path", "``path='report.txt'``", "pass a ``.json`` path",
@@ -1031,10 +1031,11 @@ CASES: list[Case] = [
       ParameterError, r"--trust-module os",
       "``[predict] model`` from a module outside sarcube, not trusted",
       "``trust_modules=[...]`` / ``sarcube run --trust-module``", output="o.zarr"),
-    C("classify-no-class-dim", f"{S}.infer.classify", lambda s: a(image()), DimensionError,
+    C("most_likely_class-no-class-dim", f"{S}.infer.most_likely_class", lambda s: a(image()),
+      DimensionError,
       r"expected a 'class' dim \(from predict\)", "an image without ``class``",
       "pass ``predict``'s output"),
-    C("classify-nodata", f"{S}.infer.classify",
+    C("most_likely_class-nodata", f"{S}.infer.most_likely_class",
       lambda s: a(prob_map().expand_dims({"class": 2}), nodata=300), ParameterError,
       r"nodata must fit uint8", "``nodata=300``", "pass a value in 0..255 not used by a class"),
     C("flood_from_probability-threshold", f"{S}.infer.flood_from_probability",
@@ -1480,7 +1481,7 @@ def test_every_public_function_has_a_case() -> None:
     for n in sarcube.multisensor.__all__:
         if callable(getattr(sarcube.multisensor, n)):
             assert getattr(sarcube.multisensor, n) is getattr(sarcube, n)
-    public |= {f"{S}.infer.{n}" for n in ("predict", "classify", "stack_channels")}
+    public |= {f"{S}.infer.{n}" for n in ("predict", "most_likely_class", "stack_channels")}
     public |= {f"{S}.ml.to_chips"}
     names = {c.name for c in CASES}
     assert sorted(public - names) == []

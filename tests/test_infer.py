@@ -20,7 +20,7 @@ import sarcube.models
 from sarcube.errors import DimensionError, InputNotFoundError, ParameterError
 from sarcube.infer import (
     ModelSpec,
-    classify,
+    most_likely_class,
     predict,
     ramp_weights,
     stack_channels,
@@ -153,9 +153,18 @@ def test_predict_is_lazy_and_chunk_invariant(chunks: dict[str, int]) -> None:
     assert np.isnan(eager.values[:, 5:9, 7:12]).all()
     assert np.isnan(lazy.values[:, 5:9, 7:12]).all()
     assert np.isfinite(eager.values[:, 10:, :]).all()
-    labels = classify(lazy)
+    labels = most_likely_class(lazy)
     assert labels.dtype == np.uint8 and (labels.values[5:9, 7:12] == 255).all()
     np.testing.assert_array_equal(labels.values[10:], np.nanargmax(eager.values[:, 10:], axis=0))
+
+
+def test_classify_is_a_deprecated_alias_of_most_likely_class() -> None:
+    probs = xr.DataArray(
+        np.array([[[0.9, 0.2, np.nan]], [[0.1, 0.8, np.nan]]]), dims=("class", "y", "x")
+    )
+    with pytest.warns(DeprecationWarning, match="renamed most_likely_class"):
+        old = sarcube.infer.classify(probs, nodata=9)
+    xr.testing.assert_identical(old, most_likely_class(probs, nodata=9))
 
 
 def test_state_dict_torchscript_and_export_specs(tmp_path: Path) -> None:

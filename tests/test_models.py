@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 import sarcube
-from sarcube.infer import classify, predict
+from sarcube.infer import most_likely_class, predict
 from sarcube.models import UNet
 from sarcube.models.ombria import (
     WEIGHTS,
@@ -105,7 +105,7 @@ def test_shipped_models_on_held_out_ombria_chips() -> None:
         maps = {"flood_map": sarcube.flood_map(before, after).values == 1}
         for name, spec in specs.items():
             image = prepare(before, after, channels=spec.channels or ("before", "after"))
-            maps[name] = classify(predict(image, spec, n_classes=2)).values == 1
+            maps[name] = most_likely_class(predict(image, spec, n_classes=2)).values == 1
         for name, p in maps.items():
             scores[name].append(0.5 * (iou(p, truth) + iou(~p, ~truth)))
     means = {name: float(np.mean(v)) for name, v in scores.items()}

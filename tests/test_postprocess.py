@@ -8,7 +8,7 @@ import xarray as xr
 
 import sarcube
 from sarcube.errors import DimensionError, ParameterError
-from sarcube.infer import classify, flood_from_probability
+from sarcube.infer import flood_from_probability, most_likely_class
 
 from conftest import raise_if_dask_computes
 
@@ -33,11 +33,11 @@ def test_the_map_is_the_threshold_with_nodata(threshold: float) -> None:
     np.testing.assert_array_equal(got["y"].values, p["y"].values)
 
 
-def test_at_one_half_it_is_classify_of_two_classes() -> None:
+def test_at_one_half_it_is_most_likely_class_of_two_classes() -> None:
     p = _probability(1)
     probs = xr.concat([1 - p, p], dim="class").assign_coords({"class": [0, 1]})
     both = flood_from_probability(p).values
-    assert ((both == classify(probs).values) | (p.values == 0.5)).all()
+    assert ((both == most_likely_class(probs).values) | (p.values == 0.5)).all()
 
 
 def test_small_regions_go_and_the_result_is_chunk_invariant() -> None:

@@ -16,7 +16,7 @@ from ._models import (
     model_cache_info,
 )
 from ._postprocess import flood_from_probability
-from ._predict import classify, predict, ramp_weights, window_starts
+from ._predict import classify, most_likely_class, predict, ramp_weights, window_starts
 from ._stack import stack_channels, sweep_norms
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "flood_from_probability",
     "load_model",
     "model_cache_info",
+    "most_likely_class",
     "predict",
     "ramp_weights",
     "stack_channels",

@@ -15,6 +15,7 @@ runs the task), with one copy of each block there and one back.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Literal
 
 import dask.array as dsa
@@ -28,7 +29,7 @@ from ..conventions import SPATIAL_DIMS
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, SarcubeError
 from ._models import Ensemble, ModelSpec, load_model
 
-__all__ = ["classify", "predict", "ramp_weights", "window_starts"]
+__all__ = ["classify", "most_likely_class", "predict", "ramp_weights", "window_starts"]
 
 _FLIPS: dict[str, list[tuple[int, ...]]] = {
     "none": [()],
@@ -594,28 +595,31 @@ def predict(
     )
 
 
-def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
+def most_likely_class(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
     """The most probable class per pixel, uint8, *nodata* where probabilities are NaN.
 
     Examples
     --------
-    >>> from sarcube.infer import classify
+    >>> from sarcube.infer import most_likely_class
     >>> probs = xr.DataArray([[[0.9, 0.2, np.nan]], [[0.1, 0.8, np.nan]]], dims=("class", "y", "x"))
-    >>> classify(probs).values.tolist()
+    >>> most_likely_class(probs).values.tolist()
     [[0, 1, 255]]
     """
-    check_xarray(probs, "classify")
+    check_xarray(probs, "most_likely_class")
     if not isinstance(probs, xr.DataArray):
-        raise DTypeError("classify: pass the probabilities predict returns (a DataArray)")
+        raise DTypeError("most_likely_class: pass the probabilities predict returns (a DataArray)")
     if "class" not in probs.dims:
-        raise DimensionError(f"classify: expected a 'class' dim (from predict), got {probs.dims}")
-    check_real(probs, "classify")
+        raise DimensionError(
+            f"most_likely_class: expected a 'class' dim (from predict), got {probs.dims}"
+        )
+    check_real(probs, "most_likely_class")
     n_classes = probs.sizes["class"]
     if isinstance(nodata, bool) or not isinstance(nodata, int | np.integer):
-        raise ParameterError(f"classify: nodata must be an integer, got {nodata!r}")
+        raise ParameterError(f"most_likely_class: nodata must be an integer, got {nodata!r}")
     if not n_classes <= nodata <= 255:
         raise ParameterError(
-            f"classify: nodata must fit uint8 and differ from the {n_classes} class numbers; "
+            f"most_likely_class: nodata must fit uint8 and differ from the {n_classes} class "
+            "numbers; "
             f"pass a value in {n_classes}..255, e.g. nodata=255, got {nodata}"
         )
     valid = probs.notnull().all("class")
@@ -628,3 +632,29 @@ def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
         "flag_meanings": " ".join(f"class_{i}" for i in range(probs.sizes["class"])) + " nodata",
     }
     return out
+
+
+def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
+    """Deprecated: the old name of :func:`most_likely_class` (same arguments, same result).
+
+    It warns with a ``DeprecationWarning`` and will be removed in the next
+    release; ``sarcube.classify`` is the module of k-means and superpixels.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sarcube.infer import classify
+    >>> probs = xr.DataArray([[[0.9, 0.2]], [[0.1, 0.8]]], dims=("class", "y", "x"))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     classify(probs).values.tolist()
+    [[0, 1]]
+    >>> str(caught[0].message)
+    'sarcube.infer.classify is renamed most_likely_class; the old name will be removed'
+    """
+    warnings.warn(
+        "sarcube.infer.classify is renamed most_likely_class; the old name will be removed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return most_likely_class(probs, nodata=nodata)

@@ -12,7 +12,7 @@ from .._checks import check_bands, check_real, check_spatial, check_xarray
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..scaling import NormConfig, normalise
 from ._models import ModelSpec
-from ._predict import classify, predict
+from ._predict import most_likely_class, predict
 
 __all__ = ["stack_channels", "sweep_norms"]
 
@@ -148,7 +148,7 @@ def sweep_norms(
     report: dict[str, dict[str, float]] = {}
     for name, config in configs.items():
         stack = stack_channels(cube, bands=bands, times=times, norm=config)
-        labels = classify(predict(stack, model, n_classes=n_classes, **predict_options))
+        labels = most_likely_class(predict(stack, model, n_classes=n_classes, **predict_options))
         fractions = class_fractions(labels, classes=list(range(n_classes))).values
         nodata = float((labels == 255).mean())
         report[name] = {f"class_{c}": 100 * float(f) for c, f in enumerate(fractions)}
