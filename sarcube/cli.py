@@ -222,7 +222,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
     report = json.loads(report_path.read_text())
     reference = _truth(out / "event" / "truth" / "flood.tif", post)
     flood = written["flood"].compute()
-    metrics = segmentation_metrics(flood, reference, classes=[0, 1], ignore_index=255)
+    metrics = segmentation_metrics(flood, reference, classes=[0, 1], nodata=255)
     report["maps"]["shipped model"] = {
         "iou_flood": float(metrics["iou"].sel({"class": 1})),
         "iou_no_flood": float(metrics["iou"].sel({"class": 0})),
@@ -266,7 +266,7 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
         (computed,) = compute(maps)
     report: dict[str, Any] = {"maps": {}}
     for name, m in computed.items():
-        metrics = segmentation_metrics(m, truth, classes=[0, 1], ignore_index=255)
+        metrics = segmentation_metrics(m, truth, classes=[0, 1], nodata=255)
         regions = region_stats(m)
         report["maps"][name] = {
             "iou_flood": float(metrics["iou"].sel({"class": 1})),

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from .calibration import to_db
 from .conventions import DB_UNITS
@@ -305,6 +306,7 @@ def sar_features(cube: xr.Dataset, *, co: str = "vv", cross: str = "vh") -> xr.D
     return out
 
 
+@renamed_keywords(ignore_value="nodata")
 @accepts_geographic
 def feature_stack(
     layers: xr.Dataset,
@@ -312,7 +314,7 @@ def feature_stack(
     *,
     label: xr.DataArray | None = None,
     label_nodata: float | None = None,
-    ignore_value: int = NODATA,
+    nodata: int = NODATA,
 ) -> xr.Dataset:
     """The layers a model expects, in order, with an optional label layer.
 
@@ -325,10 +327,13 @@ def feature_stack(
         Variable names in the model's channel order; default the ALOS-2 style
         stack ``HH, HV, Red, NIR, SWIR1, SWIR2, DEM, HAND``.
     label
-        Class map on the same grid; NaN, *label_nodata* and pixels where any
-        channel is NaN become *ignore_value*.
-    ignore_value
-        Label value losses and metrics skip (``ignore_index``), 255 by default.
+        Class map on the same grid; NaN, *label_nodata* (the label's own
+        nodata value) and pixels where any channel is NaN become *nodata*.
+    nodata
+        The output label's nodata value, which losses and metrics skip
+        (``ignore_index`` in :mod:`sarcube.ml`'s losses), 255 by default.
+        Formerly ``ignore_value``; the old name still works, with a
+        ``DeprecationWarning``.
 
     Returns
     -------
@@ -358,8 +363,8 @@ def feature_stack(
         )
     if len(set(names)) != len(names):
         raise ParameterError(f"feature_stack: channels repeat a name: {names}")
-    if not 0 <= ignore_value <= 255:
-        raise ParameterError(f"feature_stack: ignore_value must fit uint8, got {ignore_value}")
+    if not 0 <= nodata <= 255:
+        raise ParameterError(f"feature_stack: nodata must fit uint8, got {nodata}")
     extra = {str(d) for c in names for d in layers[c].dims} - {"y", "x"}
     if extra:
         raise DimensionError(
@@ -380,8 +385,8 @@ def feature_stack(
             valid = valid & (label != label_nodata)
         for c in names:
             valid = valid & stack[c].notnull()
-        lab = label.where(valid, ignore_value).astype(np.uint8)
-        lab.attrs = {"long_name": "class label", "ignore_value": ignore_value}
+        lab = label.where(valid, nodata).astype(np.uint8)
+        lab.attrs = {"long_name": "class label", "nodata": nodata}
         stack["label"] = lab
     stack.attrs["channels"] = names
     return stack.rio.write_crs(layers.rio.crs) if layers.rio.crs is not None else stack
@@ -562,7 +567,7 @@ def three_class_metrics(
     >>> float(three_class_metrics(pred, truth)["waterbody_fp_rate"])
     0.5
     """
-    metrics = segmentation_metrics(pred, truth, classes=[0, 1, 2], ignore_index=nodata)
+    metrics = segmentation_metrics(pred, truth, classes=[0, 1, 2], nodata=nodata)
     cm = metrics["confusion"]
     water_truth = cm.sel(truth=2).sum("pred")
     rate = cm.sel(truth=2, pred=1) / water_truth.where(water_truth > 0)

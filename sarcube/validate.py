@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_xarray
+from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from .errors import DTypeError, GridMismatchError, ParameterError
 
@@ -72,19 +73,22 @@ def _class_values(classes: Sequence[int], func: str) -> np.ndarray:
     return np.asarray(sorted({int(c) for c in values}), dtype=np.int64)
 
 
+@renamed_keywords(ignore_index="nodata")
 @accepts_geographic
 def confusion_matrix(
     pred: xr.DataArray,
     truth: xr.DataArray,
     *,
     classes: Sequence[int],
-    ignore_index: int | None = None,
+    nodata: int | None = None,
 ) -> xr.DataArray:
     """Lazy confusion matrix, dims ``(truth, pred)`` over *classes* (one pass).
 
-    Pixels whose truth equals *ignore_index*, or whose truth or prediction is
-    not one of *classes* (e.g. a 255 nodata flag), are not counted — as
-    ``sklearn.metrics.confusion_matrix(labels=classes)`` does.
+    Pixels whose truth equals *nodata*, or whose truth or prediction is not
+    one of *classes* (e.g. a 255 nodata flag), are not counted — as
+    ``sklearn.metrics.confusion_matrix(labels=classes)`` does. (*nodata* was
+    called ``ignore_index`` before; the old name still works, with a
+    ``DeprecationWarning``.)
 
     Examples
     --------
@@ -106,12 +110,11 @@ def confusion_matrix(
         raise ParameterError(
             f"confusion_matrix: need at least two classes, got {classes!r}; e.g. classes=[0, 1]"
         )
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer)
+    if nodata is not None and (
+        isinstance(nodata, bool) or not isinstance(nodata, int | np.integer)
     ):
         raise ParameterError(
-            f"confusion_matrix: ignore_index must be an integer or None, got {ignore_index!r}; "
-            "e.g. ignore_index=255"
+            f"confusion_matrix: nodata must be an integer or None, got {nodata!r}; e.g. nodata=255"
         )
     k = values.size
     tdata, pdata = truth.data, pred.data
@@ -124,7 +127,7 @@ def confusion_matrix(
             tdata,
             pdata,
             values,
-            ignore_index,
+            nodata,
             chunks=(*((1,) * len(c) for c in tdata.chunks), (k,), (k,)),
             new_axis=[nd, nd + 1],
             dtype=np.int64,
@@ -132,7 +135,7 @@ def confusion_matrix(
         )
         counts: Any = parts.sum(axis=tuple(range(nd)))
     else:
-        counts = _block_confusion(np.asarray(tdata), np.asarray(pdata), values, ignore_index)
+        counts = _block_confusion(np.asarray(tdata), np.asarray(pdata), values, nodata)
         counts = counts.reshape(k, k)
     return xr.DataArray(
         counts,
@@ -143,18 +146,20 @@ def confusion_matrix(
     )
 
 
+@renamed_keywords(ignore_index="nodata")
 @accepts_geographic
 def segmentation_metrics(
     pred: xr.DataArray,
     truth: xr.DataArray,
     *,
     classes: Sequence[int],
-    ignore_index: int | None = None,
+    nodata: int | None = None,
     mean_over: Literal["defined", "truth"] = "defined",
 ) -> xr.Dataset:
     """Per-class IoU, precision, recall and F1, their means, and pixel accuracy.
 
-    Computed from :func:`confusion_matrix` (lazy until computed). A class that
+    Computed from :func:`confusion_matrix` (lazy until computed; truth pixels
+    equal to *nodata*, formerly ``ignore_index``, are not counted). A class that
     appears in neither map gets NaN scores and is left out of the means.
     *mean_over* chooses the classes of ``miou`` and ``mean_f1``:
     ``"defined"`` (default) every class with a defined score, so a class
@@ -179,7 +184,7 @@ def segmentation_metrics(
         raise ParameterError(
             f"segmentation_metrics: mean_over must be 'defined' or 'truth', got {mean_over!r}"
         )
-    cm = confusion_matrix(pred, truth, classes=classes, ignore_index=ignore_index)
+    cm = confusion_matrix(pred, truth, classes=classes, nodata=nodata)
     c = cm.astype(np.float64)
     tp = xr.DataArray(np.diagonal(c.data), dims="class", coords={"class": cm["truth"].values})
     truth_total = c.sum("pred").rename(truth="class")
@@ -370,7 +375,7 @@ def validation_report(
         if truth is not None:
             # computed on its own: handed to dask.compute together with the other
             # collections, its graph loses a key (dask 2026.8; Dataset.compute is fine)
-            scores = segmentation_metrics(m, truth, classes=keys, ignore_index=nodata)
+            scores = segmentation_metrics(m, truth, classes=keys, nodata=nodata)
             lazy[name]["scores"] = scores[["miou", "iou"]].compute()
     lazy_agreement = agreement_matrix(maps, nodata=nodata) if len(maps) > 1 else None
     (done, agreement) = compute(lazy, lazy_agreement)

@@ -525,11 +525,11 @@ def test_confusion_and_metrics_any_chunking(
     t, p = truth.values.ravel().astype(np.int64), pred.values.ravel().astype(np.int64)
     keep = np.isin(t, classes) & np.isin(p, classes) & (t != (-1 if ignore is None else ignore))
     expected = np.bincount(t[keep] * 3 + p[keep], minlength=9).reshape(3, 3)
-    cm = sarcube.confusion_matrix(pred, truth, classes=classes, ignore_index=ignore)
+    cm = sarcube.confusion_matrix(pred, truth, classes=classes, nodata=ignore)
     np.testing.assert_array_equal(cm.values, expected)
 
     def metrics_of(p: xr.DataArray, t: xr.DataArray) -> xr.Dataset:
-        return sarcube.segmentation_metrics(p, t, classes=classes, ignore_index=ignore)
+        return sarcube.segmentation_metrics(p, t, classes=classes, nodata=ignore)
 
     metrics = metrics_of(pred, truth)
     for pc, tc in zip(pred_chunks, truth_chunks, strict=True):

@@ -37,7 +37,7 @@ def test_metrics_equal_sklearn(chunks: dict[str, int] | None) -> None:
     if chunks is not None:
         pred, truth = pred.chunk(chunks), truth.chunk({"y": 13})
     with raise_if_dask_computes():
-        m = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2], ignore_index=255)
+        m = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 2], nodata=255)
     m = m.compute()
     keep = (t != 255) & (p != 255)
     labels = [0, 1, 2]
@@ -140,3 +140,21 @@ def test_validation_report_numbers_and_json(tmp_path: Path) -> None:
         sarcube.validation_report(maps, path=tmp_path / "r.json")
     with pytest.raises(ParameterError, match="region_class"):
         sarcube.validation_report(maps, region_class=2)
+
+
+def test_old_keyword_names_still_work_with_a_deprecation_warning() -> None:
+    truth = xr.DataArray(np.array([[0, 1, 255, 1]], np.uint8), dims=("y", "x"))
+    pred = xr.DataArray(np.array([[0, 1, 1, 0]], np.uint8), dims=("y", "x"))
+    new = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 255], nodata=255)
+    with pytest.warns(DeprecationWarning, match=r"ignore_index= is renamed nodata="):
+        old = sarcube.segmentation_metrics(pred, truth, classes=[0, 1, 255], ignore_index=255)
+    xr.testing.assert_identical(old, new)
+    with pytest.warns(DeprecationWarning, match=r"confusion_matrix: ignore_index= is renamed"):
+        cm = sarcube.confusion_matrix(pred, truth, classes=[0, 1, 255], ignore_index=255)
+    assert int(cm.sum()) == 3  # the truth's nodata pixel is not counted
+    with pytest.raises(ParameterError, match=r"pass nodata= only"):
+        sarcube.confusion_matrix(pred, truth, classes=[0, 1], nodata=255, ignore_index=255)
+    layers = xr.Dataset({"vv": (("y", "x"), np.ones((1, 4), np.float32))})
+    with pytest.warns(DeprecationWarning, match=r"feature_stack: ignore_value= is renamed"):
+        stack = sarcube.feature_stack(layers, ["vv"], label=truth.astype(float), ignore_value=9)
+    assert stack["label"].attrs["nodata"] == 9
