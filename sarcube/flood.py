@@ -36,6 +36,7 @@ from dask.base import tokenize
 from numba import njit
 
 from ._checks import check_real, check_spatial, check_xarray
+from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from ._overlap import KernelByName, Pieces, at_least, neighbourhood_map
 from ._reduce import bin_index, region_histograms
@@ -123,27 +124,28 @@ def _one_date(da: xr.DataArray, name: str) -> xr.DataArray:
     )
 
 
-def _log_scale(da: xr.DataArray, scale: str) -> tuple[xr.DataArray, xr.DataArray | None]:
+def _log_scale(da: xr.DataArray, units: str) -> tuple[xr.DataArray, xr.DataArray | None]:
     """(values on a log scale as float32 with NaN nodata, fill values of integer chips).
 
     Float images have no fill value besides NaN (None); in integer chips the
     dtype's extreme values (0 and 255 for uint8) are saturated or fill and
     carry no backscatter.
     """
-    units = da.attrs.get("units")
-    if scale == "auto":
+    attr_units = da.attrs.get("units")
+    if units == "auto":
         if np.issubdtype(da.dtype, np.integer):
-            scale = "log"
-        elif units == DB_UNITS:
-            scale = "db"
-        elif units == LINEAR_UNITS:
-            scale = "linear"
+            units = "log"
+        elif attr_units == DB_UNITS:
+            units = "db"
+        elif attr_units == LINEAR_UNITS:
+            units = "linear"
         else:
             raise UnitsError(
                 "flood_map: cannot tell whether the float images are linear power or on a "
-                "log scale (no 'units' attr); set units ('1' or 'dB') or pass scale="
+                "log scale (no 'units' attr); set the attr ('1' or 'dB') or pass "
+                "units='linear' or units='db'"
             )
-    if scale == "linear":
+    if units == "linear":
         db: xr.DataArray = xr.apply_ufunc(
             linear_to_db_values,
             da.astype(np.float32, copy=False),
@@ -432,7 +434,7 @@ class _Prepared:
 
 def _check_options(
     method: str,
-    scale: str,
+    units: str,
     median_size: int,
     boxcar_size: int,
     post_offset: float,
@@ -443,8 +445,8 @@ def _check_options(
 ) -> None:
     if method not in ("auto", "otsu", "ki", "tiled"):
         raise ParameterError(f"{func}: method must be 'auto', 'otsu', 'ki' or 'tiled'")
-    if scale not in ("auto", "linear", "db", "log"):
-        raise ParameterError(f"{func}: scale must be 'auto', 'linear', 'db' or 'log'")
+    if units not in ("auto", "linear", "db", "log"):
+        raise ParameterError(f"{func}: units must be 'auto', 'linear', 'db' or 'log'")
     for label, value in (("median_size", median_size), ("boxcar_size", boxcar_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
             odd = value + 1 if isinstance(value, int) and value > 1 else 1
@@ -475,7 +477,7 @@ def _prepare(
     pre: xr.DataArray | xr.Dataset,
     post: xr.DataArray | xr.Dataset,
     band: str | None,
-    scale: str,
+    units: str,
     median_size: int,
     boxcar_size: int,
     nodata_buffer: int,
@@ -488,13 +490,13 @@ def _prepare(
     pre_da = _one_date(_select(pre, band, "pre"), "pre")
     post_da = _one_date(_select(post, band, "post"), "post")
     _check_pair(pre_da, post_da, func)
-    if scale == "auto" and (pre_da.attrs.get("units") != post_da.attrs.get("units")):
+    if units == "auto" and (pre_da.attrs.get("units") != post_da.attrs.get("units")):
         raise UnitsError(
             f"{func}: pre is in {pre_da.attrs.get('units')!r} and post in "
             f"{post_da.attrs.get('units')!r}; convert one (sarcube.to_db / to_linear)"
         )
-    pre_log, pre_fill = _log_scale(pre_da, scale)
-    post_log, post_fill = _log_scale(post_da, scale)
+    pre_log, pre_fill = _log_scale(pre_da, units)
+    post_log, post_fill = _log_scale(post_da, units)
     fills = [f for f in (pre_fill, post_fill) if f is not None]
     fill = fills[0] | fills[1] if len(fills) == 2 else (fills[0] if fills else None)
     stack = _filtered(
@@ -531,6 +533,7 @@ def _dress(
     return result
 
 
+@renamed_keywords(scale="units")
 @accepts_geographic
 def flood_map(
     pre: xr.DataArray | xr.Dataset,
@@ -538,7 +541,7 @@ def flood_map(
     *,
     band: str | None = None,
     method: Literal["auto", "otsu", "ki", "tiled"] = "auto",
-    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    units: Literal["auto", "linear", "db", "log"] = "auto",
     median_size: int = 7,
     boxcar_size: int = 5,
     post_offset: float = POST_OFFSET,
@@ -564,9 +567,11 @@ def flood_map(
         Threshold selection of ``thresholds="global"``: ``"otsu"``
         (``"auto"``), ``"ki"`` or ``"tiled"`` (see :func:`sarcube.threshold`;
         *tile_sizes* apply).
-    scale
-        ``"auto"`` reads the ``units`` attr (integers: a log scale already);
-        ``"linear"`` converts to dB; ``"db"``/``"log"`` use the values as they are.
+    units
+        The images' units: ``"auto"`` reads the ``units`` attr (integers: a
+        log scale already); ``"linear"`` converts to dB; ``"db"``/``"log"``
+        use the values as they are. Formerly ``scale``; the old name still
+        works, with a ``DeprecationWarning``.
     median_size, boxcar_size
         Speckle filter windows (median, then boxcar; 1 skips a step).
     post_offset, change_offset
@@ -619,7 +624,7 @@ def flood_map(
     func = "flood_map"
     _check_options(
         method,
-        scale,
+        units,
         median_size,
         boxcar_size,
         post_offset,
@@ -638,7 +643,7 @@ def flood_map(
             f"{func}: thresholds must be 'global', 'regional' or a Dataset from "
             f"sarcube.flood_thresholds, got {thresholds!r}"
         )
-    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
+    prep = _prepare(pre, post, band, units, median_size, boxcar_size, nodata_buffer, func)
     if isinstance(thresholds, str) and thresholds == "global":
         return _global_map(
             prep, method, post_offset, change_offset, min_size, tile_sizes, median_size, boxcar_size
@@ -647,7 +652,7 @@ def flood_map(
         surface = thresholds
         origin = _locate(surface, prep.template, func)
     else:
-        surface = _surface(prep, scale, post_offset, change_offset, region_size, func)
+        surface = _surface(prep, units, post_offset, change_offset, region_size, func)
         origin = (0, 0)
     return _regional_map(prep, surface, min_size, median_size, boxcar_size, origin)
 
@@ -656,34 +661,34 @@ def flood_map(
 # regional thresholds
 
 
-def _ranges(prep: _Prepared, scale: str, func: str) -> tuple[tuple[float, float], ...]:
+def _ranges(prep: _Prepared, units: str, func: str) -> tuple[tuple[float, float], ...]:
     """Fixed histogram ranges of the filtered post image and of the change."""
     if prep.integer is not None:
         info = np.iinfo(prep.integer)
         lo, hi = float(info.min), float(info.max) + 1.0
         return (lo, hi), (lo - hi, hi - lo)
-    if scale == "log" or (
-        scale == "auto"
+    if units == "log" or (
+        units == "auto"
         and prep.template.attrs.get("units") != DB_UNITS
         and prep.template.attrs.get("units") != LINEAR_UNITS
     ):
         raise ParameterError(
             f"{func}: regional thresholds bin float images in dB; pass linear power or dB "
-            "(units '1' or 'dB', or scale='linear'/'db'), or integer chips"
+            "(units '1' or 'dB', or units='linear'/'db'), or integer chips"
         )
     return DB_RANGE, CHANGE_DB_RANGE
 
 
 def _surface(
     prep: _Prepared,
-    scale: str,
+    units: str,
     post_offset: float,
     change_offset: float,
     region_size: int,
     func: str,
     tiles: int | None = None,
 ) -> xr.Dataset:
-    images = _threshold_images(prep, scale, func)
+    images = _threshold_images(prep, units, func)
     return surface_from_images(
         images,
         post_offset=post_offset,
@@ -693,32 +698,33 @@ def _surface(
     )
 
 
-def _threshold_images(prep: _Prepared, scale: str, func: str) -> xr.DataArray:
-    ranges = _ranges(prep, scale, func)
+def _threshold_images(prep: _Prepared, units: str, func: str) -> xr.DataArray:
+    ranges = _ranges(prep, units, func)
     usable = prep.usable
     layers = [prep.post.where(usable), prep.change.where(usable)]
     data = [layer.data for layer in layers]
     stacked = dsa.stack(data) if isinstance(data[0], dsa.Array) else np.stack(data)
-    units = prep.template.attrs.get("units")
+    attr_units = prep.template.attrs.get("units")
     return xr.DataArray(
         stacked,
         dims=("image", *SPATIAL_DIMS),
         coords={**layers[0].coords, "image": ["post", "change"]},
         name="threshold_images",
         attrs={
-            **({} if units is None else {"units": units}),
+            **({} if attr_units is None else {"units": attr_units}),
             "post_range": list(ranges[0]),
             "change_range": list(ranges[1]),
         },
     )
 
 
+@renamed_keywords(scale="units")
 def threshold_images(
     pre: xr.DataArray | xr.Dataset,
     post: xr.DataArray | xr.Dataset,
     *,
     band: str | None = None,
-    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    units: Literal["auto", "linear", "db", "log"] = "auto",
     median_size: int = 7,
     boxcar_size: int = 5,
     nodata_buffer: int = 2,
@@ -741,10 +747,10 @@ def threshold_images(
     """
     func = "threshold_images"
     _check_options(
-        "auto", scale, median_size, boxcar_size, POST_OFFSET, CHANGE_OFFSET, 0, nodata_buffer, func
+        "auto", units, median_size, boxcar_size, POST_OFFSET, CHANGE_OFFSET, 0, nodata_buffer, func
     )
-    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
-    return _threshold_images(prep, scale, func)
+    prep = _prepare(pre, post, band, units, median_size, boxcar_size, nodata_buffer, func)
+    return _threshold_images(prep, units, func)
 
 
 def surface_from_images(
@@ -1061,13 +1067,14 @@ def _regional_map(
     )
 
 
+@renamed_keywords(scale="units")
 @accepts_geographic
 def flood_thresholds(
     pre: xr.DataArray | xr.Dataset,
     post: xr.DataArray | xr.Dataset,
     *,
     band: str | None = None,
-    scale: Literal["auto", "linear", "db", "log"] = "auto",
+    units: Literal["auto", "linear", "db", "log"] = "auto",
     median_size: int = 7,
     boxcar_size: int = 5,
     post_offset: float = POST_OFFSET,
@@ -1125,7 +1132,7 @@ def flood_thresholds(
     """
     func = "flood_thresholds"
     _check_options(
-        "auto", scale, median_size, boxcar_size, post_offset, change_offset, 0, nodata_buffer, func
+        "auto", units, median_size, boxcar_size, post_offset, change_offset, 0, nodata_buffer, func
     )
     region_size = _check_region_size(region_size, func)
     if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
@@ -1133,8 +1140,8 @@ def flood_thresholds(
             f"{func}: tiles must be a positive integer (chunks per tile side) or None, "
             f"got {tiles!r}"
         )
-    prep = _prepare(pre, post, band, scale, median_size, boxcar_size, nodata_buffer, func)
-    return _surface(prep, scale, post_offset, change_offset, region_size, func, tiles)
+    prep = _prepare(pre, post, band, units, median_size, boxcar_size, nodata_buffer, func)
+    return _surface(prep, units, post_offset, change_offset, region_size, func, tiles)
 
 
 # --------------------------------------------------------------------------

@@ -188,7 +188,7 @@ def test_integer_chips_use_their_dtype_range() -> None:
                 pre.astype(np.float32).assign_attrs(units=None),
                 post.astype(np.float32).assign_attrs(units=None),
                 thresholds="regional",
-                scale="log",
+                units="log",
             ),
             "in dB",
         ),
@@ -273,3 +273,11 @@ def test_chunks_smaller_than_the_filters_halo() -> None:
             region_size=64,
         ).values
     np.testing.assert_array_equal(got, expected)
+
+
+def test_the_old_name_of_units_still_works_with_a_deprecation_warning() -> None:
+    pre, post, _ = sarcube.synthetic.two_landscapes((128, 128))
+    expected = sarcube.flood_map(pre, post, units="linear")
+    with pytest.warns(DeprecationWarning, match=r"flood_map: scale= is renamed units="):
+        old = sarcube.flood_map(pre, post, scale="linear")
+    xr.testing.assert_identical(old, expected)
