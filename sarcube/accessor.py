@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
+from ._deprecation import DB_FLAG, renamed_keywords
 from ._lazy import LazyModule
 from .conventions import SPATIAL_DIMS, TV_HALO
 
@@ -117,12 +118,13 @@ class SarAccessor(Generic[XObj]):
     def estimate_enl(self, *, size: int = 7) -> XObj:
         return speckle.estimate_enl(self._obj, size=size)
 
+    @renamed_keywords(domain=("db", DB_FLAG))
     def tv_denoise(
         self,
         *,
         weight: float,
         method: Literal["chambolle", "bregman"] = "chambolle",
-        domain: Literal["db", "linear"] = "db",
+        db: bool = True,
         max_iter: int | None = None,
         eps: float | None = None,
         halo: int = TV_HALO,
@@ -132,7 +134,7 @@ class SarAccessor(Generic[XObj]):
             self._obj,
             weight=weight,
             method=method,
-            domain=domain,
+            db=db,
             max_iter=max_iter,
             eps=eps,
             halo=halo,

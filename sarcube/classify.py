@@ -11,6 +11,7 @@ import xarray as xr
 from dask.delayed import delayed
 
 from ._checks import check_positive_finite, check_real, check_spatial, check_xarray
+from ._deprecation import DB_FLAG, renamed_keywords
 from ._geographic import accepts_geographic
 from .calibration import to_db
 from .conventions import DB_UNITS
@@ -44,19 +45,20 @@ def _percentile_from_histogram(counts: Any, edges: np.ndarray, q: float) -> Any:
     return read(counts)
 
 
+@renamed_keywords(scale=("db", DB_FLAG))
 @accepts_geographic
 def sar_rgb(
     cube: xr.Dataset,
     *,
     percentiles: tuple[float, float] = (2.0, 98.0),
     bins: int = 1024,
-    scale: Literal["db", "linear"] = "db",
+    db: bool = True,
     stretch: Literal["percentile", "minmax"] = "percentile",
 ) -> xr.DataArray:
     """False-colour composite: co-pol, cross-pol and their ratio, scaled to 0-1.
 
     Red is HH (or VV), green HV (or VH), blue the co/cross ratio; in dB
-    (``scale="db"``) or as linear power and a linear ratio (``scale="linear"``,
+    (``db=True``) or as linear power and a linear ratio (``db=False``,
     as many tutorials draw ALOS HH/HV). Each channel is stretched, and clipped
     to [0, 1]: ``stretch="percentile"`` between its *percentiles*, read from a
     lazy histogram (one pass, *bins* bins over -50-20 dB, or -10-40 dB for the
@@ -82,14 +84,14 @@ def sar_rgb(
     low, high = (float(p) for p in percentiles)
     if not (0 <= low < high <= 100):
         raise ParameterError(f"{func}: percentiles must satisfy 0 <= low < high <= 100")
-    if scale not in ("db", "linear"):
-        raise ParameterError(f"{func}: scale must be 'db' or 'linear', got {scale!r}")
+    if not isinstance(db, bool | np.bool_):
+        raise ParameterError(f"{func}: db must be True or False, got {db!r}")
     if stretch not in ("percentile", "minmax"):
         raise ParameterError(f"{func}: stretch must be 'percentile' or 'minmax', got {stretch!r}")
-    if scale == "linear" and stretch == "percentile":
+    if not db and stretch == "percentile":
         raise ParameterError(
             f"{func}: linear channels are stretched between their minimum and maximum: pass "
-            "stretch='minmax' with scale='linear' (or scale='db' for a percentile stretch)"
+            "stretch='minmax' with db=False (or db=True for a percentile stretch)"
         )
     for co, cross in _PAIRS:
         if co in cube.data_vars and cross in cube.data_vars:
@@ -98,14 +100,14 @@ def sar_rgb(
         raise BandNotFoundError(
             f"{func}: needs HH+HV or VV+VH; the cube has {sorted(map(str, cube.data_vars))}"
         )
-    if scale == "db":
+    if db:
         co_v, cross_v = to_db(cube[co]), to_db(cube[cross])
         ratio = (co_v - cross_v).assign_attrs(units="dB")
     else:
         for band in (co, cross):
             if cube[band].attrs.get("units") == DB_UNITS:
                 raise UnitsError(
-                    f"{func}: {band!r} is in dB; scale='linear' draws linear power: pass "
+                    f"{func}: {band!r} is in dB; db=False draws linear power: pass "
                     "sarcube.to_linear(cube)"
                 )
         co_v, cross_v = cube[co], cube[cross]
@@ -131,7 +133,7 @@ def sar_rgb(
     out: xr.DataArray = xr.concat(channels, dim="rgb", coords="minimal", compat="override")
     out = out.assign_coords(rgb=["r", "g", "b"])
     out.name = "sar_rgb"
-    unit = " dB" if scale == "db" else ""
+    unit = " dB" if db else ""
     names = (co.upper(), cross.upper(), f"{co.upper()}/{cross.upper()}")
     out.attrs = {
         "long_name": ", ".join(name + unit for name in names),

@@ -44,9 +44,9 @@ def test_sar_rgb_full_range_stretches_from_the_data_minimum() -> None:
 
 def test_sar_rgb_linear_minmax_like_the_alos_tutorial() -> None:
     cube = sarcube.synthetic.make_scene((96, 80), seed=2).cube.isel(time=0)
-    eager = sarcube.sar_rgb(cube, scale="linear", stretch="minmax")
+    eager = sarcube.sar_rgb(cube, db=False, stretch="minmax")
     with raise_if_dask_computes():
-        lazy = sarcube.sar_rgb(cube.chunk({"y": 13, "x": 17}), scale="linear", stretch="minmax")
+        lazy = sarcube.sar_rgb(cube.chunk({"y": 13, "x": 17}), db=False, stretch="minmax")
     np.testing.assert_array_equal(lazy.values, eager.values)
     co, cross = cube["vv"].values, cube["vh"].values
     for channel, values in zip(eager.values, (co, cross, co / cross), strict=True):
@@ -55,10 +55,10 @@ def test_sar_rgb_linear_minmax_like_the_alos_tutorial() -> None:
     assert eager.attrs["long_name"] == "VV, VH, VV/VH" and eager.attrs["stretch"] == "minmax"
     db = sarcube.sar_rgb(cube, stretch="minmax")  # dB channels, exact extremes
     assert np.nanmin(db.values[0]) == 0 and np.nanmax(db.values[0]) == 1
-    with pytest.raises(ParameterError, match="stretch='minmax' with scale='linear'"):
-        sarcube.sar_rgb(cube, scale="linear")
+    with pytest.raises(ParameterError, match="stretch='minmax' with db=False"):
+        sarcube.sar_rgb(cube, db=False)
     with pytest.raises(sarcube.errors.UnitsError, match="to_linear"):
-        sarcube.sar_rgb(sarcube.to_db(cube), scale="linear", stretch="minmax")
+        sarcube.sar_rgb(sarcube.to_db(cube), db=False, stretch="minmax")
 
 
 def test_sar_rgb_errors() -> None:
@@ -154,3 +154,11 @@ def test_superpixels_errors() -> None:
         sarcube.superpixels(cube, min_size=0)
     single = sarcube.superpixels(cube["vv"], tile_size=64)
     assert sorted(single.data_vars) == ["segment", "vv_mean", "vv_std"]
+
+
+def test_the_old_scale_keyword_of_sar_rgb_still_works_with_a_deprecation_warning() -> None:
+    cube = sarcube.synthetic.make_scene((32, 32), seed=3).cube.isel(time=0)
+    expected = sarcube.sar_rgb(cube, db=False, stretch="minmax")
+    with pytest.warns(DeprecationWarning, match=r"sar_rgb: scale= is renamed db=.*db=False"):
+        old = sarcube.sar_rgb(cube, scale="linear", stretch="minmax")
+    xr.testing.assert_identical(old, expected)

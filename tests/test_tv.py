@@ -25,13 +25,13 @@ def scene_db() -> np.ndarray:
 @pytest.mark.parametrize("weight", [0.1, 1.0, 3.0])
 def test_chambolle_equals_skimage(scene_db: np.ndarray, weight: float) -> None:
     da = xr.DataArray(scene_db, dims=("y", "x"))
-    out32 = tv_denoise(da, weight=weight, domain="linear").values
+    out32 = tv_denoise(da, weight=weight, db=False).values
     np.testing.assert_allclose(out32, denoise_tv_chambolle(scene_db, weight=weight), atol=1e-4)
-    out64 = tv_denoise(da, weight=weight, domain="linear", precision="float64").values
+    out64 = tv_denoise(da, weight=weight, db=False, precision="float64").values
     ref64 = denoise_tv_chambolle(scene_db.astype(np.float64), weight=weight)
     np.testing.assert_allclose(out64, ref64.astype(np.float32), atol=1e-5)
     # and the float64 solver itself agrees with skimage to rounding
-    out_iter = tv_denoise(da, weight=weight, domain="linear", max_iter=7, eps=1e-9).values
+    out_iter = tv_denoise(da, weight=weight, db=False, max_iter=7, eps=1e-9).values
     ref_iter = denoise_tv_chambolle(scene_db, weight=weight, max_num_iter=7, eps=1e-9)
     np.testing.assert_allclose(out_iter, ref_iter, atol=1e-4)
 
@@ -39,11 +39,9 @@ def test_chambolle_equals_skimage(scene_db: np.ndarray, weight: float) -> None:
 @pytest.mark.parametrize("weight", [0.5, 2.0])
 def test_bregman_equals_skimage(scene_db: np.ndarray, weight: float) -> None:
     da = xr.DataArray(scene_db, dims=("y", "x"))
-    out = tv_denoise(da, weight=weight, method="bregman", domain="linear").values
+    out = tv_denoise(da, weight=weight, method="bregman", db=False).values
     np.testing.assert_allclose(out, denoise_tv_bregman(scene_db, weight=weight), atol=1e-4)
-    out64 = tv_denoise(
-        da, weight=weight, method="bregman", domain="linear", precision="float64"
-    ).values
+    out64 = tv_denoise(da, weight=weight, method="bregman", db=False, precision="float64").values
     ref64 = denoise_tv_bregman(scene_db.astype(np.float64), weight=weight)
     np.testing.assert_allclose(out64, ref64.astype(np.float32), atol=1e-5)
 
@@ -90,7 +88,7 @@ def test_nan_stays_nan_and_metadata_kept() -> None:
         ({"weight": 0}, ParameterError, "weight"),
         ({"weight": -1.0}, ParameterError, "weight"),
         ({"weight": 1.0, "method": "rof"}, ParameterError, "unknown method"),
-        ({"weight": 1.0, "domain": "log"}, ParameterError, "unknown domain"),
+        ({"weight": 1.0, "db": "log"}, ParameterError, "db must be True or False"),
         ({"weight": 1.0, "max_iter": 0}, ParameterError, "max_iter"),
         ({"weight": 1.0, "eps": 0.0}, ParameterError, "eps"),
         ({"weight": 1.0, "halo": -4}, ParameterError, "halo"),
@@ -104,10 +102,10 @@ def test_bad_parameters(kwargs: dict[str, Any], error: type[Exception], match: s
 
 
 def test_db_input_needs_linear_domain() -> None:
-    db = sarcube.to_db(random_cube())
+    in_db = sarcube.to_db(random_cube())
     with pytest.raises(UnitsError, match="to_linear"):
-        tv_denoise(db, weight=1.0)
-    out = tv_denoise(db, weight=1.0, domain="linear")
+        tv_denoise(in_db, weight=1.0)
+    out = tv_denoise(in_db, weight=1.0, db=False)
     assert out["vv"].attrs["units"] == "dB"
 
 
@@ -119,3 +117,16 @@ def test_chunked_tv_on_a_stac_loaded_cube(synthetic_event: Any) -> None:
         eager = sarcube.to_db(tv_denoise(cube.compute(), weight=1.5))["vv"].values
         np.testing.assert_array_equal(np.isnan(lazy), np.isnan(eager))
         assert np.nanmax(np.abs(lazy - eager)) <= 1e-3
+
+
+def test_the_old_domain_keyword_still_works_with_a_deprecation_warning() -> None:
+    cube = random_cube()
+    expected = tv_denoise(cube, weight=1.0, db=False)
+    with pytest.warns(DeprecationWarning, match=r"domain= is renamed db=.*pass db=False"):
+        old = tv_denoise(cube, weight=1.0, domain="linear")
+    xr.testing.assert_identical(old, expected)
+    with pytest.warns(DeprecationWarning, match=r"pass db=False"):
+        via_accessor = cube.sar.tv_denoise(weight=1.0, domain="linear")
+    xr.testing.assert_identical(via_accessor, expected)
+    with pytest.raises(ParameterError, match=r"domain must be one of 'db', 'linear', got 'log'"):
+        tv_denoise(cube, weight=1.0, domain="log")

@@ -42,6 +42,7 @@ import xarray as xr
 from numba import njit
 
 from .._checks import check_positive_finite
+from .._deprecation import DB_FLAG, renamed_keywords
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, halo_sizes, overlapped
@@ -521,13 +522,14 @@ def _global_iterations(
     return dsa.concatenate([dsa.asarray(fill).rechunk(iterations.chunks), iterations], axis=-1)
 
 
+@renamed_keywords(domain=("db", DB_FLAG))
 @accepts_geographic
 def tv_denoise(
     obj: XObj,
     *,
     weight: float,
     method: Literal["chambolle", "bregman"] = "chambolle",
-    domain: Literal["db", "linear"] = "db",
+    db: bool = True,
     max_iter: int | None = None,
     eps: float | None = None,
     halo: int = DEFAULT_HALO,
@@ -538,15 +540,17 @@ def tv_denoise(
     Parameters
     ----------
     obj
-        Cube or band(s) ``(..., y, x)``; linear power for ``domain="db"``
+        Cube or band(s) ``(..., y, x)``; linear power with ``db=True``
         (converted with :func:`sarcube.to_db`, denoised, converted back).
     weight
         Chambolle: larger = smoother (skimage's ``weight``, in dB units).
         Bregman: larger = closer to the data (skimage's ``weight``).
     method
         ``"chambolle"`` or ``"bregman"``.
-    domain
-        ``"db"`` (default) or ``"linear"`` (denoise the values as they are).
+    db
+        Denoise in dB (default), or with ``False`` the values as they are.
+        (Formerly ``domain="db"``/``"linear"``; the old name still works,
+        with a ``DeprecationWarning``.)
     max_iter, eps
         Iteration limit and stopping tolerance; defaults are skimage's
         (Chambolle 200 and 2e-4, Bregman 100 and 1e-3).
@@ -572,11 +576,11 @@ def tv_denoise(
     func = "tv_denoise"
     if method not in ("chambolle", "bregman"):
         raise ParameterError(f"{func}: unknown method {method!r}; use 'chambolle' or 'bregman'")
-    if domain not in ("db", "linear"):
-        raise ParameterError(f"{func}: unknown domain {domain!r}; use 'db' or 'linear'")
+    if not isinstance(db, bool | np.bool_):
+        raise ParameterError(f"{func}: db must be True or False, got {db!r}")
     if precision not in ("float32", "float64"):
         raise ParameterError(f"{func}: precision must be 'float32' or 'float64'")
-    _check_input(obj, func, linear=domain == "db")
+    _check_input(obj, func, linear=bool(db))
     w = check_positive_finite(weight, "weight", func)
     iters = (200 if method == "chambolle" else 100) if max_iter is None else max_iter
     tol = (2e-4 if method == "chambolle" else 1e-3) if eps is None else eps
@@ -587,14 +591,14 @@ def tv_denoise(
     if isinstance(halo, bool) or not isinstance(halo, int) or halo < 0:
         raise ParameterError(f"{func}: halo must be an integer >= 0, got {halo!r}")
     description = (
-        f"tv_denoise(method={method}, weight={w}, domain={domain}, max_iter={iters}, eps={tol})"
+        f"tv_denoise(method={method}, weight={w}, db={bool(db)}, max_iter={iters}, eps={tol})"
     )
 
     method_id = 0 if method == "chambolle" else 1
     double = precision == "float64"
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        work = to_db(_nonnegative(da, func)) if domain == "db" else da
+        work = to_db(_nonnegative(da, func)) if db else da
         depth = halo
         if isinstance(work.data, dsa.Array) and min(work.sizes["y"], work.sizes["x"]) <= halo:
             # The halo spans the image: solve it whole, as in memory (dask's overlap
@@ -617,7 +621,7 @@ def tv_denoise(
             args=(method_id, w, tol, iters, double),
             boundary="none",
         )
-        if domain == "db":
+        if db:
             out.attrs = {**work.attrs}
             out = to_linear(out)
         out.attrs = {**da.attrs, "speckle_filter": description}
