@@ -16,7 +16,7 @@ from ._lazy import register_accessor_with_xarray
 if TYPE_CHECKING:  # what the names below are; at run time they load on first use
     from . import catalog, insar, multisensor, synthetic
     from .calibration import clamp_stats, to_db, to_linear
-    from .change import difference, log_ratio, normalized_change, reduce_time
+    from .change import difference, log_ratio, normalised_change, normalized_change, reduce_time
     from .classify import kmeans, sar_rgb, superpixels
     from .errors import SarcubeError
     from .filters import (
@@ -88,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "log_ratio": "sarcube.change",
     "median_filter": "sarcube.filters",
     "normalise": "sarcube.scaling",
+    "normalised_change": "sarcube.change",
     "normalized_change": "sarcube.change",
     "pixel_size_m": "sarcube.grid",
     "open_cube": "sarcube.io.stac",
@@ -178,6 +179,7 @@ __all__ = [
     "median_filter",
     "multisensor",
     "normalise",
+    "normalised_change",
     "normalized_change",
     "open_cube",
     "open_zarr",

@@ -148,6 +148,9 @@ class SarAccessor(Generic[XObj]):
     def log_ratio(self, post: XObj) -> XObj:
         return change.log_ratio(self._obj, post)
 
+    def normalised_change(self, post: XObj) -> XObj:
+        return change.normalised_change(self._obj, post)
+
     def normalized_change(self, post: XObj) -> XObj:
         return change.normalized_change(self._obj, post)
 
@@ -238,6 +241,7 @@ _DOCUMENTED = (
     ("tv_denoise", tv, "tv_denoise"),
     ("difference", change, "difference"),
     ("log_ratio", change, "log_ratio"),
+    ("normalised_change", change, "normalised_change"),
     ("normalized_change", change, "normalized_change"),
     ("reduce_time", change, "reduce_time"),
     ("threshold", thresholds, "threshold"),

@@ -13,6 +13,7 @@ mapping chain is :func:`sarcube.flood_map`.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar, cast
 
@@ -30,6 +31,7 @@ from .errors import DimensionError, DTypeError, GridMismatchError, ParameterErro
 __all__ = [
     "difference",
     "log_ratio",
+    "normalised_change",
     "normalized_change",
     "reduce_time",
 ]
@@ -163,7 +165,7 @@ def log_ratio(pre: XObj, post: XObj) -> XObj:
 
 
 @accepts_geographic
-def normalized_change(pre: XObj, post: XObj) -> XObj:
+def normalised_change(pre: XObj, post: XObj) -> XObj:
     """``(post − pre) / (post + pre)`` in [−1, 1] from linear power (NaN where both are 0).
 
     Examples
@@ -171,7 +173,7 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
     >>> import xarray as xr
     >>> pre = xr.DataArray([[0.3, 0.1]], dims=("y", "x"))
     >>> post = xr.DataArray([[0.1, 0.1]], dims=("y", "x"))
-    >>> normalized_change(pre, post).values.round(3).tolist()
+    >>> normalised_change(pre, post).values.round(3).tolist()
     [[-0.5, 0.0]]
     """
 
@@ -180,7 +182,33 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
         result: xr.DataArray = (b - a) / total
         return result
 
-    return _pairwise(pre, post, "normalized_change", op, LINEAR_UNITS, "normalised change")
+    return _pairwise(pre, post, "normalised_change", op, LINEAR_UNITS, "normalised change")
+
+
+def normalized_change(pre: XObj, post: XObj) -> XObj:
+    """Deprecated: the old spelling of :func:`normalised_change` (same result).
+
+    sarcube spells *normalise* with an *s* throughout (:func:`normalise`).
+    It warns with a ``DeprecationWarning`` and will be removed in the next
+    release.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> pre = xr.DataArray([[0.3]], dims=("y", "x"))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     normalized_change(pre, pre / 3).values.round(3).tolist()
+    [[-0.5]]
+    >>> str(caught[0].message)
+    'normalized_change is renamed normalised_change; the old name will be removed'
+    """
+    warnings.warn(
+        "normalized_change is renamed normalised_change; the old name will be removed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return normalised_change(pre, post)
 
 
 # The two reducers below avoid numpy's warnings for all-NaN slices instead of filtering

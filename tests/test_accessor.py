@@ -67,7 +67,7 @@ def test_accessor_forwards_change_and_classification() -> None:
     xr.testing.assert_identical(pre.sar.log_ratio(post), sarcube.log_ratio(pre, post))
     xr.testing.assert_identical(pre.sar.difference(post), sarcube.difference(pre, post))
     xr.testing.assert_identical(
-        pre.sar.normalized_change(post), sarcube.normalized_change(pre, post)
+        pre.sar.normalised_change(post), sarcube.normalised_change(pre, post)
     )
     xr.testing.assert_identical(
         cube.sar.reduce_time(how="mean"), sarcube.reduce_time(cube, how="mean")

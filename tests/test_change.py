@@ -28,7 +28,7 @@ def test_change_images(chunks: dict[str, int] | None) -> None:
     pre, post = _pre_post(chunks)
     with raise_if_dask_computes():
         lr = sarcube.log_ratio(pre, post)
-        nc = sarcube.normalized_change(pre, post)
+        nc = sarcube.normalised_change(pre, post)
         diff = sarcube.difference(sarcube.to_db(pre), sarcube.to_db(post))
     a, b = pre["vv"].values.astype(np.float64), post["vv"].values.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -156,3 +156,13 @@ def test_reduce_time_median_equals_numpy_with_nan(dates: int) -> None:
     assert eager.dtype == np.float32
     np.testing.assert_array_equal(eager.values, expected)
     np.testing.assert_array_equal(lazy.values, expected)
+
+
+def test_normalized_change_is_a_deprecated_spelling_of_normalised_change() -> None:
+    cube = sarcube.synthetic.make_scene((16, 16), seed=2).cube
+    pre, post = cube.isel(time=0), cube.isel(time=-1)
+    expected = sarcube.normalised_change(pre, post)
+    with pytest.warns(DeprecationWarning, match="renamed normalised_change"):
+        xr.testing.assert_identical(sarcube.normalized_change(pre, post), expected)
+    with pytest.warns(DeprecationWarning, match="renamed normalised_change"):
+        xr.testing.assert_identical(pre.sar.normalized_change(post), expected)

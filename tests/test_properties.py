@@ -335,7 +335,7 @@ def test_change_images_any_chunking(case: Case) -> None:
         expected = {
             "difference": q - p,
             "log_ratio": (10 * np.log10(q / p)).astype(np.float32),
-            "normalized_change": (q - p) / (q + p),
+            "normalised_change": (q - p) / (q + p),
         }
     for name, want in expected.items():
         func = getattr(sarcube, name)
