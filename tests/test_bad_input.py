@@ -1126,6 +1126,12 @@ CASES: list[Case] = [
       ParameterError, r"crs", "an unknown CRS", "pass a valid CRS, e.g. ``'EPSG:32633'``"),
     C("load-text-resolution", f"{S}.load", lambda s: a(stac_items(s.path), resolution="20"),
       ParameterError, r"resolution", "``resolution='20'``", "pass a number"),
+    C("search-bool-max-items", f"{S}.search", lambda s: a(stac_items(s.path), max_items=True),
+      ParameterError, r"max_items must be a positive integer", "``max_items=True``",
+      "pass a positive integer"),
+    C("load-huge-retries", f"{S}.load", lambda s: a(stac_items(s.path), retries=10**6),
+      ParameterError, r"retries must be an integer in 0\.\.100", "``retries=10**6``",
+      "pass at most 100 retries"),
     C("synthetic.make_scene-int-shape", f"{S}.synthetic.make_scene", lambda s: a(16),
       ParameterError, r"\(ny, nx\)", "``shape=16``", "pass ``(ny, nx)``"),
 ]
@@ -1271,6 +1277,38 @@ def _check_sar_rgb_all_nan() -> None:
     assert _all_nan(sarcube.sar_rgb(_nan_cube().isel(time=0)))
 
 
+def _check_antimeridian_bbox() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        items = stac_items(Path(tmp))  # around 15°E
+        crossing = sarcube.search(items, bbox=(170, -90, 20, 90))  # 170°E → 180° → 20°E
+        assert len(crossing) == len(items)
+        with pytest.raises(EmptySearchError):
+            sarcube.search(items, bbox=(170, -90, 10, 90))  # 170°E → 10°E misses 15°E
+
+
+def _check_filters_xy_order() -> None:
+    band = sarcube.synthetic.make_scene((24, 30), seed=4).cube["vv"].isel(time=0)
+    for f in (sarcube.lee_filter, sarcube.median_filter, sarcube.frost_filter):
+        swapped = f(band.transpose("x", "y"))
+        assert swapped.dims == ("x", "y")
+        np.testing.assert_allclose(swapped.transpose("y", "x").values, f(band).values, rtol=1e-6)
+
+
+def _check_clamp_stats_unsorted() -> None:
+    band = sarcube.synthetic.make_scene((24, 30), seed=4).cube["vv"].isel(time=0)
+    given = sarcube.clamp_stats(band, clamps=(0.5, 0.15))
+    assert given["clamp"].values.tolist() == [0.5, 0.15]
+    xr.testing.assert_identical(
+        given, sarcube.clamp_stats(band, clamps=(0.15, 0.5)).sel(clamp=[0.5, 0.15])
+    )
+
+
+def _check_load_oversized_chunks() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cube = sarcube.load(stac_items(Path(tmp)), chunks={"y": 10**9, "x": 10**9})
+        assert cube["vv"].chunks[1:] == ((cube.sizes["y"],), (cube.sizes["x"],))
+
+
 def _check_empty_masks() -> None:
     empty = image() > 1e9
     assert int(sarcube.region_stats(empty)["count"]) == 0
@@ -1316,6 +1354,16 @@ def _check_zones_outside() -> None:
 B = Behaviour
 # fmt: off
 BEHAVIOURS: list[Behaviour] = [
+    B("search-antimeridian-bbox", f"{S}.search", "a bbox with west > east",
+      "crosses the antimeridian (as in STAC): west → 180° and −180° → east",
+      _check_antimeridian_bbox),
+    B("filters-xy-order", f"{S}.lee_filter", "a band with dims ``(x, y)``",
+      "the same filter as on ``(y, x)``, dims kept in the given order", _check_filters_xy_order),
+    B("clamp_stats-unsorted", f"{S}.clamp_stats", "``clamps=(0.5, 0.15)``",
+      "each clamp computed on its own, listed in the order given", _check_clamp_stats_unsorted),
+    B("load-oversized-chunks", f"{S}.load", "``chunks={'y': 10**9}``",
+      "one chunk along that axis (as dask clips a chunk to the array)",
+      _check_load_oversized_chunks),
     B("to_db-non-positive", f"{S}.to_db", "zero or negative power",
       "NaN (no decibel value; no warning)", _check_to_db_non_positive),
     B("log_ratio-non-positive", f"{S}.log_ratio", "zero or negative power in pre or post",

@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between two attempts to read a remote asset, in seconds.
 RETRY_MAX_BACKOFF_S = 8.0
+#: The most retries :func:`load` accepts: past it, a dead server would hold a read for hours.
+MAX_RETRIES = 100
 
 # --------------------------------------------------------------------------
 # search
@@ -140,7 +142,9 @@ def search(
     ids = [ids] if isinstance(ids, str) else ids
     bbox_t = _check_bbox(bbox)
     interval = _parse_interval(datetime)
-    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+    if max_items is not None and (
+        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
+    ):
         raise ParameterError(f"search: max_items must be a positive integer, got {max_items!r}")
     filter_json = _filter_json(filter)
 
@@ -548,8 +552,11 @@ def plan_load(
             raise ParameterError(f"load: expected pystac.Item objects, got {type(item).__name__}")
     if on_error not in ("raise", "skip"):
         raise ParameterError(f"load: on_error must be 'raise' or 'skip', got {on_error!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ParameterError(f"load: retries must be an integer >= 0, got {retries!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise ParameterError(
+            f"load: retries must be an integer in 0..{MAX_RETRIES}, got {retries!r} (each "
+            f"retry may wait up to {RETRY_MAX_BACKOFF_S:g} s)"
+        )
     if not (
         isinstance(retry_backoff_s, int | float)
         and math.isfinite(retry_backoff_s)
@@ -928,7 +935,7 @@ def load(
         failures at compute time still raise. A failed read never becomes
         nodata.
     retries
-        Extra attempts after a failed open or read of a remote asset (``http``,
+        Extra attempts (0 to 100) after a failed open or read of a remote asset (``http``,
         ``https``, ``s3``, ``gs``, ``/vsi...``), each asking the server again;
         :class:`AssetReadError` is raised after the last. Local files are read
         once.
