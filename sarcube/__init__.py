@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     from . import catalog, insar, multisensor, synthetic
     from .calibration import clamp_stats, to_db, to_linear
     from .change import difference, log_ratio, normalised_change, normalized_change, reduce_time
-    from .classify import kmeans, sar_rgb, superpixels
+    from .classify import kmeans, sar_rgb, segment_kmeans, segment_table, superpixels
     from .errors import SarcubeError
     from .filters import (
         boxcar_filter,
@@ -106,6 +106,8 @@ _EXPORTS: dict[str, str] = {
     "sar_rgb": "sarcube.classify",
     "search": "sarcube.io.stac",
     "segmentation_metrics": "sarcube.validate",
+    "segment_kmeans": "sarcube.classify",
+    "segment_table": "sarcube.classify",
     "superpixels": "sarcube.classify",
     "three_class_metrics": "sarcube.multisensor",
     "threshold": "sarcube.thresholds",
@@ -196,6 +198,8 @@ __all__ = [
     "sar_features",
     "sar_rgb",
     "search",
+    "segment_kmeans",
+    "segment_table",
     "segmentation_metrics",
     "superpixels",
     "synthetic",

@@ -162,3 +162,57 @@ def test_the_old_scale_keyword_of_sar_rgb_still_works_with_a_deprecation_warning
     with pytest.warns(DeprecationWarning, match=r"sar_rgb: scale= is renamed db=.*db=False"):
         old = sarcube.sar_rgb(cube, scale="linear", stretch="minmax")
     xr.testing.assert_identical(old, expected)
+
+
+def test_segment_table_matches_a_pandas_groupby() -> None:
+    cube = _superpixel_scene()
+    sp = sarcube.superpixels(cube, scale=150, tile_size=64)
+    table = sarcube.segment_table(sp)
+    frame = sp.to_dataframe().reset_index()
+    frame = frame[frame["segment"] >= 0]
+    grouped = frame.groupby("segment")
+    np.testing.assert_array_equal(table["segment"].values, np.array(sorted(grouped.groups)))
+    np.testing.assert_array_equal(table["n_pixels"].values, grouped.size().values)
+    np.testing.assert_allclose(table["centroid_y"].values, grouped["y"].mean().values)
+    np.testing.assert_allclose(table["centroid_x"].values, grouped["x"].mean().values)
+    for name in ("vv_mean", "vh_mean", "vv_std", "vh_std"):
+        np.testing.assert_array_equal(table[name].values, grouped[name].first().values)
+        assert (grouped[name].nunique() == 1).all()  # constant over each segment
+    assert int(table["n_pixels"].sum()) == int((sp["segment"] >= 0).sum())
+    assert table["vv_mean"].attrs["units"] == "dB" and "spatial_ref" in table.coords
+
+
+@pytest.mark.parametrize("chunks", [None, {"y": 29, "x": 41}])
+def test_segment_kmeans_clusters_the_segments(chunks: dict[str, int] | None) -> None:
+    from sklearn.cluster import KMeans
+
+    cube = _superpixel_scene()
+    sp = sarcube.superpixels(
+        cube if chunks is None else cube.chunk(chunks), scale=150, tile_size=64
+    )
+    classes = sarcube.segment_kmeans(sp, n_clusters=3, seed=1).compute()
+    seg = sp["segment"].values
+    assert classes.dtype == np.uint8 and (classes.values[seg == -1] == 255).all()
+    # one class per segment, as scikit-learn assigns the table's rows (ordered by centre)
+    table = sarcube.segment_table(sp)
+    rows = np.stack([table["vv_mean"].values, table["vh_mean"].values], 1).astype(np.float64)
+    model = KMeans(n_clusters=3, n_init=4, random_state=1).fit(rows)
+    order = np.argsort(np.argsort(model.cluster_centers_[:, 0]))
+    expected = order[model.labels_]
+    for i, label in enumerate(table["segment"].values):
+        assert (classes.values[seg == label] == expected[i]).all()
+    eager = sarcube.segment_kmeans(
+        sarcube.superpixels(cube, scale=150, tile_size=64), n_clusters=3, seed=1
+    )
+    xr.testing.assert_identical(classes, eager)
+
+
+def test_segment_functions_refuse_other_input() -> None:
+    cube = _superpixel_scene()
+    sp = sarcube.superpixels(cube, scale=150, tile_size=64)
+    with pytest.raises(sarcube.errors.DTypeError, match="superpixels returns"):
+        sarcube.segment_table(cube)
+    with pytest.raises(ParameterError, match=r"n_clusters must be an integer in 2\.\.254"):
+        sarcube.segment_kmeans(sp, n_clusters=1)
+    with pytest.raises(sarcube.errors.BandNotFoundError, match="available"):
+        sarcube.segment_kmeans(sp, n_clusters=2, features=["hh_mean"])
