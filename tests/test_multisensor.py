@@ -261,3 +261,22 @@ def test_dswe_labels_water_dry_and_no_label() -> None:
         dswe_labels(dswe, water=(5,))
     with pytest.raises(sarcube.errors.DTypeError, match="integer classes"):
         dswe_labels(dswe.astype(np.float32))
+
+
+@pytest.mark.parametrize("chunks", [None, 5])
+def test_sar_features_linear_ln_is_the_model_card_set(chunks: int | None) -> None:
+    cube = _sar(chunks).isel(time=0).rename(vv="hh", vh="hv")
+    cube["hh"][0, 0] = 0.0  # no logarithm of zero power
+    card = sar_features(cube, co="hh", cross="hv", features="linear_ln")
+    assert list(card.data_vars) == ["hh", "hv", "co_minus_cross", "ln_hh", "ln_hv"]
+    hh, hv = cube["hh"].values, cube["hv"].values
+    np.testing.assert_array_equal(card["hh"], hh)
+    np.testing.assert_allclose(card["co_minus_cross"], hh - hv, rtol=1e-6)
+    with np.errstate(divide="ignore"):
+        expected = np.where(hh > 0, np.log(hh), np.nan)
+    np.testing.assert_allclose(card["ln_hh"], expected, rtol=1e-6)
+    np.testing.assert_allclose(card["ln_hv"], np.log(hv), rtol=1e-6)
+    from_db = sar_features(sarcube.to_db(cube), co="hh", cross="hv", features="linear_ln")
+    np.testing.assert_allclose(from_db["ln_hv"], card["ln_hv"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ParameterError, match="'db' or 'linear_ln'"):
+        sar_features(cube, co="hh", cross="hv", features="ln")  # type: ignore[arg-type]
