@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         scaling,
         thresholds,
     )
-    from .filters import speckle, tv
+    from .filters import inpaint, speckle, tv
     from .infer import _predict, _stack
     from .io import export, rle, zarr, zonal
 else:  # loaded when a method is first called: registering .sar costs nothing
@@ -51,6 +51,7 @@ else:  # loaded when a method is first called: registering .sar costs nothing
         )
     )
     speckle, tv = LazyModule("sarcube.filters.speckle"), LazyModule("sarcube.filters.tv")
+    inpaint = LazyModule("sarcube.filters.inpaint")
     export, rle, zarr, zonal = (
         LazyModule(f"sarcube.io.{name}") for name in ("export", "rle", "zarr", "zonal")
     )
@@ -117,6 +118,9 @@ class SarAccessor(Generic[XObj]):
 
     def estimate_enl(self, *, size: int = 7) -> XObj:
         return speckle.estimate_enl(self._obj, size=size)
+
+    def inpaint_nodata(self, *, max_size: int = 32) -> XObj:
+        return inpaint.inpaint_nodata(self._obj, max_size=max_size)
 
     @renamed_keywords(domain=("db", DB_FLAG))
     def tv_denoise(
@@ -238,6 +242,7 @@ _DOCUMENTED = (
     ("boxcar_filter", speckle, "boxcar_filter"),
     ("median_filter", speckle, "median_filter"),
     ("estimate_enl", speckle, "estimate_enl"),
+    ("inpaint_nodata", inpaint, "inpaint_nodata"),
     ("tv_denoise", tv, "tv_denoise"),
     ("difference", change, "difference"),
     ("log_ratio", change, "log_ratio"),

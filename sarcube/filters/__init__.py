@@ -1,5 +1,6 @@
-"""Speckle filters: Lee family, refined Lee, Frost, Gamma-MAP, boxcar, median, TV (dB)."""
+"""Speckle filters (Lee family, refined Lee, Frost, Gamma-MAP, boxcar, median, TV), inpainting."""
 
+from .inpaint import inpaint_nodata
 from .speckle import (
     boxcar_filter,
     estimate_enl,
@@ -16,6 +17,7 @@ __all__ = [
     "estimate_enl",
     "frost_filter",
     "gamma_map_filter",
+    "inpaint_nodata",
     "lee_filter",
     "median_filter",
     "refined_lee",
