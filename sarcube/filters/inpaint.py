@@ -59,6 +59,7 @@ def _fill_holes(image: np.ndarray, max_size: int, halo: tuple[int, int, int, int
     grouped[~mask] = 0
     ny, nx = image.shape
     top, bottom, left, right = halo
+    kept: list[tuple[int, tuple[slice, slice]]] = []
     for label, box in enumerate(ndimage.find_objects(grouped), start=1):
         if box is None:
             continue
@@ -76,16 +77,26 @@ def _fill_holes(image: np.ndarray, max_size: int, halo: tuple[int, int, int, int
             slice(max(rows.start - STENCIL, 0), min(rows.stop + STENCIL, ny)),
             slice(max(cols.start - STENCIL, 0), min(cols.stop + STENCIL, nx)),
         )
-        hole = grouped[window] == label
         patch = image[window]
-        known = ~np.isnan(patch)
-        if not known.any():
+        if np.isnan(patch).all():
             continue
-        # other holes in the window are never reached by the stencil; give them a
-        # known value so that the clip range stays that of the known pixels
-        filled = np.where(known | hole, patch, patch[known].min())
-        solved = inpaint_biharmonic(np.nan_to_num(filled), hole)
-        out[window][hole] = solved[hole]
+        kept.append((label, window))
+    if not kept:
+        return out
+    labels = np.array([label for label, _ in kept])
+    solve = np.isin(grouped, labels)
+    # One solve over the kept holes: scikit-image groups and solves them one by one
+    # exactly as above. The holes left out are never reached by a kept hole's
+    # stencil; they get a known value that does not widen the clip range.
+    known = image[~mask]
+    solved = inpaint_biharmonic(
+        np.where(mask & ~solve, known.min(), image), solve, split_into_regions=True
+    )
+    for label, window in kept:
+        patch = image[window]
+        hole = grouped[window] == label
+        lo, hi = np.nanmin(patch), np.nanmax(patch)  # the known pixels around the hole
+        out[window][hole] = np.clip(solved[window][hole], lo, hi)
     return out
 
 
