@@ -157,6 +157,15 @@ def unet_spec(**builder_kwargs: Any) -> sarcube.infer.ModelSpec:
     )
 
 
+def gauge_levels() -> Any:
+    """Two readings of one gauge."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"gauge": ["a", "a"], "time": ["2024-05-02", "2024-05-14"], "level": [1.0, 2.0]}
+    )
+
+
 def stac_items(tmp: Path) -> list[Any]:
     """Items of a small synthetic event written under *tmp*/event."""
     event = sarcube.synthetic.write_event(tmp / "event", (16, 16), seed=0)
@@ -750,6 +759,13 @@ CASES: list[Case] = [
       lambda s: a([0.0, 1.0, 2.0], [0.0, 1.0, 2.0], [[0, 0], [1, 0], [2, 0]], area_km2=-5.0),
       ParameterError, r"area_km2 must be a positive number of km²", "``area_km2=-5``",
       "pass the area the gauges cover, in km²"),
+    C("gauge_table-columns", f"{S}.insar.gauge_table",
+      lambda s: a(gauge_levels().drop(columns="level"), {"a": 1.0}, [("2024-05-02", "2024-05-14")]),
+      ParameterError, r"lacks the columns \['level'\]", "readings without a ``level`` column",
+      "give ``gauge``, ``time``, ``level`` columns"),
+    C("gauge_table-reversed-pair", f"{S}.insar.gauge_table",
+      lambda s: a(gauge_levels(), {"a": 1.0}, [("2024-05-14", "2024-05-02")]), ParameterError,
+      r"swap them", "a pair whose reference is after its secondary", "swap the dates"),
     # ---------------------------------------------------------------- exports
     C("to_cog-exists", f"{S}.to_cog", lambda s: a(class_map(), s.existing("flood.tif")),
       OutputError, r"pass overwrite=True", "an existing file", "pass ``overwrite=True``"),

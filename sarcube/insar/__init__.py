@@ -12,7 +12,9 @@ MintPy-style products) and ends with numbers a gauge network can verify:
 4. :func:`fit_gain_offset`, :func:`idw`, :func:`farthest_point_splits`,
    :func:`accuracy_metrics` and :func:`gauge_density_experiment`: how many
    gauges are needed to calibrate the InSAR field, and how the calibrated
-   field compares with interpolating the gauges alone.
+   field compares with interpolating the gauges alone; :func:`gauge_table`
+   gives the gauges' side: the change in water height above the ground that
+   an interferogram can see, per pair and per DEM or correction variant.
 
 The raster functions are lazy on dask input and give the same result for any
 chunking; the functions that return tables (coverage, samples) compute only
@@ -28,6 +30,7 @@ from ._calibration import (
     idw,
 )
 from ._common import RADAR_WAVELENGTHS_M
+from ._gauges import gauge_table
 from ._geometry import los_to_vertical
 from ._phase import phase_to_displacement
 from ._sampling import clip_to_areas, sample_at_points
@@ -40,6 +43,7 @@ __all__ = [
     "farthest_point_splits",
     "fit_gain_offset",
     "gauge_density_experiment",
+    "gauge_table",
     "idw",
     "los_to_vertical",
     "phase_to_displacement",

@@ -1,0 +1,83 @@
+"""gauge_table: the visible water-height change at gauges, checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sarcube import insar
+from sarcube.errors import ParameterError
+
+
+def _levels() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "gauge": ["a", "a", "a", "b", "b", "c"],
+            "time": pd.to_datetime(
+                [
+                    "2024-05-02 06:00",
+                    "2024-05-14 05:00",
+                    "2024-05-26",
+                    "2024-05-02",
+                    "2024-05-14",
+                    "2024-05-02",
+                ],
+                format="ISO8601",
+            ),
+            "level": [9.0, 10.5, 11.0, 12.0, 13.0, 5.0],
+        }
+    )
+
+
+def test_visible_change_is_the_change_of_water_above_ground() -> None:
+    ground = pd.DataFrame(
+        {"dem_a": [10.0, 10.0, 4.0], "dem_b": [9.5, 12.5, np.nan]}, index=["a", "b", "c"]
+    )
+    pairs = [("2024-05-02", "2024-05-14"), ("2024-05-14", "2024-05-26")]
+    table = insar.gauge_table(_levels(), ground, pairs, tolerance="12h", common=False)
+    first = table[(table["reference"] == "2024-05-02") & (table["variant"] == "dem_a")]
+    # a: -1 m (dry) -> +0.5 m: only the 0.5 m above ground is visible
+    # b: +2 m -> +3 m: 1 m; c: no reading on 05-14 -> NaN
+    assert first["dh_vis"].tolist()[:2] == [0.5, 1.0] and np.isnan(first["dh_vis"].iloc[2])
+    dem_b = table[(table["reference"] == "2024-05-02") & (table["variant"] == "dem_b")]
+    # a: 9.5 -> 1.0 m visible; b: 12.5 -> dry (-0.5) then +0.5: 0.5
+    assert dem_b["dh_vis"].tolist()[:2] == [1.0, 0.5]
+    second = table[(table["reference"] == "2024-05-14") & (table["variant"] == "dem_a")]
+    assert second["dh_vis"].iloc[0] == pytest.approx(0.5)  # a: 0.5 -> 1.0
+    assert np.isnan(second["dh_vis"].iloc[1])  # b: no reading within 12 h of 05-26
+    # the common set: the gauges with a value in every variant, per pair
+    common = insar.gauge_table(_levels(), ground, pairs, tolerance="12h")
+    assert sorted(common[common["reference"] == "2024-05-02"]["gauge"].unique()) == ["a", "b"]
+    assert common[common["reference"] == "2024-05-14"]["gauge"].unique().tolist() == ["a"]
+    assert list(common.columns) == [
+        "reference",
+        "secondary",
+        "variant",
+        "gauge",
+        "ground",
+        "h_reference",
+        "h_secondary",
+        "dh_vis",
+    ]
+
+
+def test_tolerance_and_a_mapping_of_ground() -> None:
+    pairs = [("2024-05-02", "2024-05-14")]
+    tight = insar.gauge_table(
+        _levels(), {"a": 10, "b": 10, "c": 4}, pairs, tolerance="1h", common=False
+    )
+    assert np.isnan(tight["dh_vis"].iloc[0])  # a's readings are 5-6 h off the dates
+    assert tight["dh_vis"].iloc[1] == 1.0
+
+
+def test_bad_tables_are_refused() -> None:
+    pairs = [("2024-05-02", "2024-05-14")]
+    with pytest.raises(ParameterError, match=r"lacks the columns \['level'\]"):
+        insar.gauge_table(_levels().drop(columns="level"), {"a": 1.0}, pairs)
+    with pytest.raises(ParameterError, match=r"no ground elevation for gauges \['b', 'c'\]"):
+        insar.gauge_table(_levels(), {"a": 1.0}, pairs)
+    with pytest.raises(ParameterError, match="swap them"):
+        insar.gauge_table(_levels(), {"a": 1, "b": 1, "c": 1}, [("2024-05-14", "2024-05-02")])
+    with pytest.raises(ParameterError, match="tolerance must be a time span"):
+        insar.gauge_table(_levels(), {"a": 1, "b": 1, "c": 1}, pairs, tolerance="soon")
