@@ -57,6 +57,7 @@ def bench(session: nox.Session) -> None:
     env = {**_numba_cache(session), "OMP_NUM_THREADS": "1"}
     session.run("python", "benchmarks/bench_clamp_stats.py", env=env)
     session.run("python", "benchmarks/bench_filters.py", *session.posargs, env=env)
+    session.run("python", "benchmarks/bench_inpaint.py", env=env)
 
 
 @nox.session

@@ -12,27 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
-from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import dask
 import numpy as np
 import xarray as xr
+from bench_speckle import best  # best of N after a warm-up call
 from skimage.restoration import inpaint_biharmonic
 
 import sarcube
-
-
-def best(func: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def scene(size: int, holes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

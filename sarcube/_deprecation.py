@@ -19,6 +19,15 @@ Renamed = str | tuple[str, Mapping[Any, Any]]
 DB_FLAG: Mapping[Any, Any] = {"db": True, "linear": False}
 
 
+def warn_renamed(old: str, new: str) -> None:
+    """Warn that the function *old* is now called *new* (from inside *old*)."""
+    warnings.warn(
+        f"{old} is renamed {new}; the old name will be removed",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 def renamed_keywords(**old_to_new: Renamed) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Accept each old keyword as its new one, with a ``DeprecationWarning``.
 

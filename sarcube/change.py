@@ -13,7 +13,6 @@ mapping chain is :func:`sarcube.flood_map`.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar, cast
 
@@ -23,6 +22,7 @@ import xarray as xr
 from numba import njit
 
 from ._checks import check_real, check_spatial, check_xarray, data_arrays
+from ._deprecation import warn_renamed
 from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
@@ -203,11 +203,7 @@ def normalized_change(pre: XObj, post: XObj) -> XObj:
     >>> str(caught[0].message)
     'normalized_change is renamed normalised_change; the old name will be removed'
     """
-    warnings.warn(
-        "normalized_change is renamed normalised_change; the old name will be removed",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    warn_renamed("normalized_change", "normalised_change")
     return normalised_change(pre, post)
 
 

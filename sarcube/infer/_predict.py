@@ -15,7 +15,6 @@ runs the task), with one copy of each block there and one back.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Literal
 
 import dask.array as dsa
@@ -23,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_real, check_spatial, check_xarray
+from .._deprecation import warn_renamed
 from .._extras import require
 from .._overlap import overlapped
 from ..conventions import SPATIAL_DIMS
@@ -652,9 +652,5 @@ def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
     >>> str(caught[0].message)
     'sarcube.infer.classify is renamed most_likely_class; the old name will be removed'
     """
-    warnings.warn(
-        "sarcube.infer.classify is renamed most_likely_class; the old name will be removed",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    warn_renamed("sarcube.infer.classify", "most_likely_class")
     return most_likely_class(probs, nodata=nodata)
