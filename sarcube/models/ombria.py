@@ -43,13 +43,22 @@ FOLDER = Path(__file__).with_name("weights")
 WEIGHTS = FOLDER / f"{NAME}.pt"
 #: Shipped models stored as checkpoints that name their architecture and channels
 #: (:meth:`~sarcube.infer.ModelSpec.from_checkpoint`), float16 weights.
-CHECKPOINTS: tuple[str, ...] = ("ombria-s1-efficientnet", "ombria-s1-efficientnet-dice")
-#: Shipped ensembles: their members, all shipped models.
-ENSEMBLES: dict[str, tuple[str, ...]] = {"ombria-s1-ensemble": (*CHECKPOINTS, NAME)}
+CHECKPOINTS: tuple[str, ...] = (
+    "ombria-s1-efficientnet-256",
+    "ombria-s1-efficientnet",
+    "ombria-s1-efficientnet-dice",
+)
+#: Shipped ensembles: their members, all shipped models. ``ombria-s1-ensemble``
+#: holds every model that scored at least 0.64 on the selection chips (the
+#: EfficientNet U-Nets; the bitemporal U-Net's 0.620 is below).
+ENSEMBLES: dict[str, tuple[str, ...]] = {"ombria-s1-ensemble": CHECKPOINTS}
 #: SHA-256 of the shipped weight files, checked when they are loaded
 SHA256 = {
     NAME: "0e6892350f2978b728664849ed94a0323d29f79b4f0c0ed68bcdbaf5821fe4d2",
     "ombria-s1-efficientnet": "055a99bde24d90ef29b02874826d36891aa891aa87c44d452789a9298e0e784b",
+    "ombria-s1-efficientnet-256": (
+        "59e59a607bc9bc234a3cab08943b0e0c7378bf1b20868fef397dd8cc9ae27548"
+    ),
     "ombria-s1-efficientnet-dice": (
         "f1b57daa3e07310d90c7741ef4b6d8fc2ef3f6db8704815d58c86f4f629e354d"
     ),
