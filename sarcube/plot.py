@@ -26,6 +26,8 @@ __all__ = [
     "clamp_histogram",
     "comparison_grid",
     "difference_maps",
+    "displacement_panels",
+    "fringes",
     "image_panels",
     "threshold_histogram",
 ]
@@ -582,5 +584,131 @@ def accuracy_vs_density(
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} at validation gauges")
     ax.legend(fontsize=8)
+    _finish(fig, path)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# InSAR maps
+
+
+def _decimated(da: xr.DataArray, max_pixels: int, func: str) -> xr.DataArray:
+    """A 2-D map read with a stride so that neither side exceeds *max_pixels*."""
+    check_xarray(da, func)
+    if da.ndim != 2:
+        raise DimensionError(
+            f"{func}: map {da.name!r} has dims {da.dims}; select one 2-D map, e.g. m.isel(time=0)"
+        )
+    step = max(1, -(-max(da.shape) // max_pixels))
+    return da[::step, ::step]
+
+
+def displacement_panels(
+    maps: Mapping[str, xr.DataArray],
+    *,
+    limit: float | None = None,
+    ncols: int = 3,
+    max_pixels: int = 1024,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """One panel per interferogram pair on one diverging colour scale, zero in white.
+
+    *maps* are displacement fields (e.g. :func:`sarcube.insar.los_to_vertical`
+    per pair), shown with a colourbar in their ``units``. The scale is
+    ``±limit``, by default the 98th percentile of ``|values|`` over all
+    panels. Large maps are read with a stride so that no side exceeds
+    *max_pixels* (**computes** that many pixels). Returns the figure; with
+    *path* it is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import displacement_panels
+    >>> y, x = np.mgrid[0:32, 0:32]
+    >>> bowl = xr.DataArray(-0.01 * np.exp(-((y - 16) ** 2 + (x - 16) ** 2) / 50), dims=("y", "x"),
+    ...                     attrs={"units": "m"})
+    >>> figure = displacement_panels({"2017-03-01/03-13": bowl, "2017-03-13/03-25": 2 * bowl})
+    >>> [ax.get_title() for ax in figure.axes[:2]], figure.axes[-1].get_ylabel()
+    (['2017-03-01/03-13', '2017-03-13/03-25'], 'displacement (m)')
+    """
+    func = "displacement_panels"
+    if not maps:
+        raise ParameterError(f"{func}: no maps given")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ParameterError(f"{func}: ncols must be a positive integer, got {ncols!r}")
+    if limit is not None and not (np.isfinite(limit) and limit > 0):
+        raise ParameterError(f"{func}: limit must be a positive number, got {limit!r}")
+    shown = {name: _decimated(da, max_pixels, func) for name, da in maps.items()}
+    units = {str(da.attrs.get("units", "")) for da in shown.values()}
+    if len(units) > 1:
+        raise ParameterError(
+            f"{func}: the maps have different units {sorted(units)}; convert them to one first"
+        )
+    values = {name: np.asarray(da.values, dtype=np.float64) for name, da in shown.items()}
+    if limit is None:
+        pooled = np.concatenate([np.abs(v[np.isfinite(v)]) for v in values.values()])
+        limit = float(np.percentile(pooled, 98)) if pooled.size and pooled.max() > 0 else 1.0
+    plt = _pyplot()
+    cmap = plt.get_cmap("RdBu").with_extremes(bad=NODATA_COLOUR)  # zero is white
+    n = len(values)
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.4 * rows), layout="constrained", squeeze=False
+    )
+    image = None
+    for ax, (name, v) in zip(axes.ravel(), values.items(), strict=False):
+        image = ax.imshow(v, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.set_axis_off()
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    unit = units.pop()
+    fig.colorbar(
+        image, ax=axes, shrink=0.8, label=f"displacement ({unit})" if unit else "displacement"
+    )
+    _finish(fig, path)
+    return fig
+
+
+def fringes(
+    interferogram: xr.DataArray,
+    *,
+    max_pixels: int = 1024,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The wrapped phase of an interferogram on a cyclic colour scale (a fringe quicklook).
+
+    *interferogram* is complex (its angle is drawn) or a real phase in
+    radians (wrapped to [−π, π) first, so an unwrapped phase shows its
+    fringes too). Large maps are read with a stride (*max_pixels*). Returns
+    the figure; with *path* it is also saved.
+
+    Examples
+    --------
+    >>> from sarcube.plot import fringes
+    >>> y, x = np.mgrid[0:64, 0:64]
+    >>> ifg = xr.DataArray(np.exp(1j * 0.3 * x), dims=("y", "x"))  # a phase ramp
+    >>> figure = fringes(ifg)
+    >>> figure.axes[-1].get_ylabel()
+    'wrapped phase (rad)'
+    """
+    func = "fringes"
+    da = _decimated(interferogram, max_pixels, func)
+    values = np.asarray(da.values)
+    if np.iscomplexobj(values):
+        phase = np.angle(values)
+    elif np.issubdtype(values.dtype, np.number):
+        phase = np.mod(values.astype(np.float64) + np.pi, 2 * np.pi) - np.pi
+    else:
+        raise ParameterError(f"{func}: expected complex samples or phase, got {values.dtype}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.4), layout="constrained")
+    image = ax.imshow(phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
+    ax.set_title(str(interferogram.name or "interferogram"), fontsize=10)
+    ax.set_axis_off()
+    bar = fig.colorbar(
+        image, ax=ax, shrink=0.85, label="wrapped phase (rad)", ticks=[-np.pi, 0, np.pi]
+    )
+    bar.ax.set_yticklabels(["−π", "0", "π"])
     _finish(fig, path)
     return fig

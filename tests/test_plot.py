@@ -133,3 +133,41 @@ def test_figures_keep_a_chosen_backend() -> None:
     svg = {**env, "MPLBACKEND": "svg"}
     run = subprocess.run([sys.executable, "-c", code], env=svg, capture_output=True, text=True)
     assert run.stdout.strip() == "svg", run.stderr
+
+
+def test_displacement_panels_share_one_scale_centred_on_zero(tmp_path: Path) -> None:
+    y, x = np.mgrid[0:300, 0:200]
+    bowl = -0.02 * np.exp(-((y - 150) ** 2 + (x - 100) ** 2) / 2000.0)
+    first = xr.DataArray(bowl, dims=("y", "x"), attrs={"units": "m"})
+    second = (2 * first).where(x < 150).assign_attrs(units="m")  # nodata on the right
+    fig = plot.displacement_panels(
+        {"pair 1": first, "pair 2": second}, max_pixels=100, path=tmp_path / "d.png"
+    )
+    images = [ax.images[0] for ax in fig.axes[:2]]
+    limits = {im.get_clim() for im in images}
+    assert len(limits) == 1  # one colour scale for every pair
+    lo, hi = limits.pop()
+    assert lo == -hi and hi == pytest.approx(
+        np.percentile(np.abs(np.r_[bowl, 2 * bowl][::3, ::3]), 98), rel=0.05
+    )
+    assert images[0].get_array().shape == (100, 67)  # read with a stride of 3
+    assert images[1].get_cmap().get_bad()[:3] == pytest.approx(plot.NODATA_COLOUR)
+    assert fig.axes[-1].get_ylabel() == "displacement (m)"
+    _png(tmp_path / "d.png")
+    with pytest.raises(ParameterError, match="different units"):
+        plot.displacement_panels({"a": first, "b": first.assign_attrs(units="cm")})
+    with pytest.raises(DimensionError, match="2-D map"):
+        plot.displacement_panels({"a": first.expand_dims(time=2)})
+
+
+def test_fringes_wrap_the_phase(tmp_path: Path) -> None:
+    x = np.arange(64.0)[None, :].repeat(16, axis=0)
+    unwrapped = xr.DataArray(0.5 * x, dims=("y", "x"), name="ramp")
+    fig = plot.fringes(unwrapped, path=tmp_path / "f.png")
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.exp(1j * shown), np.exp(1j * 0.5 * x), atol=1e-12)
+    assert shown.min() >= -np.pi and shown.max() < np.pi
+    complex_fig = plot.fringes(np.exp(1j * unwrapped))
+    np.testing.assert_allclose(complex_fig.axes[0].images[0].get_array(), shown, atol=1e-12)
+    assert fig.axes[-1].get_ylabel() == "wrapped phase (rad)"
+    _png(tmp_path / "f.png")
