@@ -29,6 +29,7 @@ __all__ = [
     "displacement_panels",
     "fringes",
     "image_panels",
+    "period_boxplot",
     "threshold_histogram",
 ]
 
@@ -710,5 +711,84 @@ def fringes(
         image, ax=ax, shrink=0.85, label="wrapped phase (rad)", ticks=[-np.pi, 0, np.pi]
     )
     bar.ax.set_yticklabels(["−π", "0", "π"])
+    _finish(fig, path)
+    return fig
+
+
+def period_boxplot(
+    table: Any,
+    *,
+    value: str = "dh_vis",
+    by: Sequence[str] = ("reference", "secondary"),
+    hue: str | None = "variant",
+    units: str = "m",
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Box plots of a gauge value per period (interferogram pair), one box per variant.
+
+    *table* is tidy, e.g. :func:`sarcube.insar.gauge_table` (``dh_vis`` per
+    gauge, pair and DEM variant) or a table of residuals at the gauges with
+    the same columns. Periods are ordered by *by*; with *hue* each period has
+    one box per value of that column, side by side. Returns the figure; with
+    *path* it is also saved.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sarcube.plot import period_boxplot
+    >>> table = pd.DataFrame({
+    ...     "reference": ["2017-03-01"] * 4 + ["2017-03-13"] * 4,
+    ...     "secondary": ["2017-03-13"] * 4 + ["2017-03-25"] * 4,
+    ...     "variant": ["dem_a", "dem_b"] * 4,
+    ...     "dh_vis": [0.1, 0.12, 0.2, 0.18, -0.05, -0.04, 0.0, 0.01],
+    ... })
+    >>> figure = period_boxplot(table)
+    >>> [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    ['2017-03-01 → 2017-03-13', '2017-03-13 → 2017-03-25']
+    """
+    import pandas as pd
+
+    func = "period_boxplot"
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(
+            f"{func}: table must be a pandas DataFrame, got {type(table).__name__}"
+        )
+    needed = [value, *by, *([hue] if hue else [])]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ParameterError(
+            f"{func}: table lacks the columns {missing}; it has {list(table.columns)}"
+        )
+    frame = table[np.isfinite(pd.to_numeric(table[value], errors="coerce"))]
+    periods = sorted({tuple(str(v)[:10] for v in row) for row in frame[list(by)].to_numpy()})
+    groups = sorted(map(str, frame[hue].unique())) if hue else [""]
+    plt = _pyplot()
+    fig, ax = plt.subplots(
+        figsize=(max(5.0, 1.6 * len(periods) * max(1, len(groups))), 4.2), layout="constrained"
+    )
+    width = 0.8 / len(groups)
+    colours = plt.get_cmap("tab10")
+    keys = frame[list(by)].astype(str).map(lambda v: v[:10]).apply(tuple, axis=1)
+    for g, group in enumerate(groups):
+        data = []
+        for period in periods:
+            rows = keys == period
+            if hue:
+                rows &= frame[hue].astype(str) == group
+            data.append(frame.loc[rows, value].to_numpy(dtype=float))
+        positions = np.arange(len(periods)) + (g - (len(groups) - 1) / 2) * width
+        boxes = ax.boxplot(
+            data, positions=positions, widths=width * 0.9, patch_artist=True, manage_ticks=False
+        )
+        for patch in boxes["boxes"]:
+            patch.set_facecolor(colours(g % 10))
+            patch.set_alpha(0.7)
+        if hue:
+            boxes["boxes"][0].set_label(group)
+    ax.set_xticks(np.arange(len(periods)), [" → ".join(p) for p in periods], rotation=20)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set_ylabel(f"{value} ({units})" if units else value)
+    if hue:
+        ax.legend(title=hue, fontsize=8)
     _finish(fig, path)
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -171,3 +172,31 @@ def test_fringes_wrap_the_phase(tmp_path: Path) -> None:
     np.testing.assert_allclose(complex_fig.axes[0].images[0].get_array(), shown, atol=1e-12)
     assert fig.axes[-1].get_ylabel() == "wrapped phase (rad)"
     _png(tmp_path / "f.png")
+
+
+def test_period_boxplot_draws_one_box_per_period_and_variant(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    gauges = [f"g{i}" for i in range(8)]
+    dates = pd.to_datetime(["2017-03-01", "2017-03-13", "2017-03-25"])
+    levels = pd.DataFrame(
+        [(g, d, 10 + rng.normal()) for g in gauges for d in dates],
+        columns=["gauge", "time", "level"],
+    )
+    ground = pd.DataFrame(
+        {"dem_a": rng.uniform(9, 11, 8), "dem_b": rng.uniform(9, 11, 8)}, index=gauges
+    )
+    table = sarcube.insar.gauge_table(levels, ground, list(itertools.pairwise(dates)))
+    fig = plot.period_boxplot(table, path=tmp_path / "b.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "2017-03-01 → 2017-03-13",
+        "2017-03-13 → 2017-03-25",
+    ]
+    assert len(ax.patches) == 4  # 2 periods × 2 variants
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dem_a", "dem_b"]
+    assert ax.get_ylabel() == "dh_vis (m)"
+    _png(tmp_path / "b.png")
+    with pytest.raises(ParameterError, match=r"lacks the columns \['residual'\]"):
+        plot.period_boxplot(table, value="residual")
