@@ -202,6 +202,12 @@ class SarAccessor(Generic[XObj]):
     def superpixels(self, **kwargs: Any) -> xr.Dataset:
         return classify.superpixels(self._obj, **kwargs)
 
+    def segment_table(self) -> xr.Dataset:
+        return classify.segment_table(self._obj)  # type: ignore[arg-type]
+
+    def segment_kmeans(self, *, n_clusters: int, **kwargs: Any) -> xr.DataArray:
+        return classify.segment_kmeans(self._obj, n_clusters=n_clusters, **kwargs)  # type: ignore[arg-type]
+
     def predict(self, model: Any, *, n_classes: int, **kwargs: Any) -> xr.DataArray:
         return _predict.predict(self._obj, model, n_classes=n_classes, **kwargs)
 
@@ -260,6 +266,8 @@ _DOCUMENTED = (
     ("to_vector", export, "to_vector"),
     ("kmeans", classify, "kmeans"),
     ("superpixels", classify, "superpixels"),
+    ("segment_table", classify, "segment_table"),
+    ("segment_kmeans", classify, "segment_kmeans"),
     ("sar_rgb", classify, "sar_rgb"),
     ("sar_features", multisensor, "sar_features"),
     ("zonal_stats", zonal, "zonal_stats"),

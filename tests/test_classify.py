@@ -216,3 +216,11 @@ def test_segment_functions_refuse_other_input() -> None:
         sarcube.segment_kmeans(sp, n_clusters=1)
     with pytest.raises(sarcube.errors.BandNotFoundError, match="available"):
         sarcube.segment_kmeans(sp, n_clusters=2, features=["hh_mean"])
+
+
+def test_segment_functions_through_the_accessor() -> None:
+    sp = sarcube.superpixels(_superpixel_scene(), scale=150, tile_size=64)
+    xr.testing.assert_identical(sp.sar.segment_table(), sarcube.segment_table(sp))
+    xr.testing.assert_identical(
+        sp.sar.segment_kmeans(n_clusters=3), sarcube.segment_kmeans(sp, n_clusters=3)
+    )
