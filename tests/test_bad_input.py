@@ -766,6 +766,9 @@ CASES: list[Case] = [
     C("gauge_table-reversed-pair", f"{S}.insar.gauge_table",
       lambda s: a(gauge_levels(), {"a": 1.0}, [("2024-05-14", "2024-05-02")]), ParameterError,
       r"swap them", "a pair whose reference is after its secondary", "swap the dates"),
+    C("density_summary-empty", f"{S}.insar.density_summary", lambda s: a({}), ParameterError,
+      r"one gauge_density_experiment table per area", "no tables",
+      "pass ``{area: table}`` of ``gauge_density_experiment`` tables"),
     # ---------------------------------------------------------------- exports
     C("to_cog-exists", f"{S}.to_cog", lambda s: a(class_map(), s.existing("flood.tif")),
       OutputError, r"pass overwrite=True", "an existing file", "pass ``overwrite=True``"),

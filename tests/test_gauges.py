@@ -81,3 +81,44 @@ def test_bad_tables_are_refused() -> None:
         insar.gauge_table(_levels(), {"a": 1, "b": 1, "c": 1}, [("2024-05-14", "2024-05-02")])
     with pytest.raises(ParameterError, match="tolerance must be a time span"):
         insar.gauge_table(_levels(), {"a": 1, "b": 1, "c": 1}, pairs, tolerance="soon")
+
+
+def _experiment(seed: int, area_km2: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 10_000, size=(14, 2))
+    change = 2e-6 * xy[:, 0]
+    observed = change + 0.01 + rng.normal(0, 0.002, 14)
+    return insar.gauge_density_experiment(
+        observed, change, xy, n_calibration=(2, 5), replicates=6, area_km2=area_km2
+    )
+
+
+def test_density_summary_per_area_and_over_all_areas() -> None:
+    tables = {"north": _experiment(0, 100.0), "south": _experiment(1, 400.0)}
+    summary = insar.density_summary(tables, metric="mae")
+    assert list(summary.columns) == [
+        "area", "method", "n_calibration", "median", "p05", "p95", "replicates", "km2_per_gauge"
+    ]  # fmt: skip
+    north = tables["north"]
+    rows = north[(north["method"] == "insar") & (north["n_calibration"] == 5)]["mae"]
+    got = summary[
+        (summary["area"] == "north")
+        & (summary["method"] == "insar")
+        & (summary["n_calibration"] == 5)
+    ].iloc[0]
+    assert got["median"] == rows.median() and got["replicates"] == 6
+    assert got["p05"] == rows.quantile(0.05) and got["km2_per_gauge"] == 20.0
+    pooled = pd.concat(
+        [t[(t["method"] == "idw") & (t["n_calibration"] == 2)]["mae"] for t in tables.values()]
+    )
+    every = summary[
+        (summary["area"] == "all areas")
+        & (summary["method"] == "idw")
+        & (summary["n_calibration"] == 2)
+    ].iloc[0]
+    assert every["median"] == pooled.median() and every["replicates"] == 12
+    assert every["km2_per_gauge"] == pytest.approx((50.0 + 200.0) / 2)
+    with pytest.raises(ParameterError, match=r"lacks the columns \['mse'\]"):
+        insar.density_summary(tables, metric="mse")
+    with pytest.raises(ParameterError, match="pass another all_areas"):
+        insar.density_summary({"all areas": tables["north"]})

@@ -30,7 +30,7 @@ from ._calibration import (
     idw,
 )
 from ._common import RADAR_WAVELENGTHS_M
-from ._gauges import gauge_table
+from ._gauges import density_summary, gauge_table
 from ._geometry import los_to_vertical
 from ._phase import phase_to_displacement
 from ._sampling import clip_to_areas, sample_at_points
@@ -40,6 +40,7 @@ __all__ = [
     "GainOffset",
     "accuracy_metrics",
     "clip_to_areas",
+    "density_summary",
     "farthest_point_splits",
     "fit_gain_offset",
     "gauge_density_experiment",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 
-__all__ = ["gauge_table"]
+__all__ = ["density_summary", "gauge_table"]
 
 _LEVEL_COLUMNS = ("gauge", "time", "level")
 
@@ -191,3 +191,80 @@ def gauge_table(
         )
         table = table[valid.astype(bool)].reset_index(drop=True)
     return table
+
+
+def density_summary(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    metric: str = "rmse",
+    all_areas: str = "all areas",
+) -> pd.DataFrame:
+    """Per area and over all areas: a metric of the gauge-density experiment per gauge count.
+
+    Parameters
+    ----------
+    tables
+        ``{area: table}``, each the output of
+        :func:`~sarcube.insar.gauge_density_experiment` for one study area.
+    metric
+        The column summarised (``rmse``, ``mae``, ``bias``, ``r``).
+    all_areas
+        The ``area`` label of the rows that pool the replicates of every area.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area (then *all_areas*), method and ``n_calibration``:
+        ``median``, ``p05`` and ``p95`` of *metric* over the replicates, their
+        number ``replicates``, and ``km2_per_gauge`` (mean) when the tables
+        have it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> tables = {}
+    >>> for area in ("north", "south"):
+    ...     xy = rng.uniform(0, 10_000, size=(12, 2))
+    ...     change = 2e-6 * xy[:, 0]
+    ...     insar = change + 0.01 + rng.normal(0, 0.001, 12)
+    ...     tables[area] = gauge_density_experiment(insar, change, xy, n_calibration=(2, 4),
+    ...                                             replicates=4)
+    >>> summary = density_summary(tables)
+    >>> sorted(set(summary["area"])), int(summary["replicates"].max())
+    (['all areas', 'north', 'south'], 8)
+    """
+    func = "density_summary"
+    if not isinstance(tables, Mapping) or not tables:
+        raise ParameterError(
+            f"{func}: pass {{area: table}} with one gauge_density_experiment table per area"
+        )
+    frames = []
+    for area, table in tables.items():
+        if not isinstance(table, pd.DataFrame):
+            raise ParameterError(
+                f"{func}: area {area!r}: expected a DataFrame, got {type(table).__name__}"
+            )
+        missing = [c for c in ("n_calibration", "method", metric) if c not in table.columns]
+        if missing:
+            raise ParameterError(
+                f"{func}: area {area!r} lacks the columns {missing}; pass the tables of "
+                "gauge_density_experiment (metric= one of rmse, mae, bias, r)"
+            )
+        frames.append(table.assign(area=str(area)))
+    if all_areas in {str(a) for a in tables}:
+        raise ParameterError(f"{func}: an area is named {all_areas!r}; pass another all_areas=")
+    pooled = pd.concat(frames, ignore_index=True)
+    both = pd.concat([pooled, pooled.assign(area=all_areas)], ignore_index=True)
+    grouped = both.groupby(["area", "method", "n_calibration"], sort=False)[metric]
+    out = grouped.agg(
+        median="median",
+        p05=lambda v: v.quantile(0.05),
+        p95=lambda v: v.quantile(0.95),
+        replicates="count",
+    ).reset_index()
+    if "km2_per_gauge" in both.columns:
+        area_per_gauge = both.groupby(["area", "method", "n_calibration"], sort=False)[
+            "km2_per_gauge"
+        ].mean()
+        out["km2_per_gauge"] = area_per_gauge.to_numpy()
+    return out
