@@ -228,6 +228,8 @@ def coregister(
             warped = odc.geo.xr.xr_reproject(
                 da, geobox, resampling=method, dst_nodata=fill, chunks=(chunks["y"], chunks["x"])
             )
+            # odc-geo names a geographic grid's dims latitude/longitude; the target's are y/x
+            warped = warped.rename(dict(zip(warped.dims[-2:], ("y", "x"), strict=True)))
             warped = warped.drop_vars(
                 [c for c in warped.coords if c not in warped.dims]
             ).assign_coords(y=like["y"], x=like["x"])

@@ -280,3 +280,15 @@ def test_sar_features_linear_ln_is_the_model_card_set(chunks: int | None) -> Non
     np.testing.assert_allclose(from_db["ln_hv"], card["ln_hv"], rtol=1e-5, atol=1e-6)
     with pytest.raises(ParameterError, match="'db' or 'linear_ln'"):
         sar_features(cube, co="hh", cross="hv", features="ln")  # type: ignore[arg-type]
+
+
+def test_coregister_onto_a_geographic_grid_with_y_x_dims() -> None:
+    """A lat/lon grid as rioxarray opens it (dims y/x), not odc-geo's latitude/longitude."""
+    coords = {"y": 45.2 - np.arange(10) * 0.01, "x": 15.0 + np.arange(12) * 0.01}
+    like = xr.DataArray(np.zeros((10, 12), np.float32), dims=("y", "x"), coords=coords)
+    like = like.rio.write_crs("EPSG:4326")
+    layer = like + 1.0  # the same grid, values 1
+    out = coregister({"one": layer}, like)
+    assert out["one"].dims == ("y", "x")
+    np.testing.assert_array_equal(out["y"].values, like["y"].values)
+    np.testing.assert_allclose(out["one"].values, 1.0)
