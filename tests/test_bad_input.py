@@ -157,6 +157,15 @@ def unet_spec(**builder_kwargs: Any) -> sarcube.infer.ModelSpec:
     )
 
 
+def geo_band() -> xr.DataArray:
+    """A small band in metres on a UTM grid, with its CRS."""
+    coords = {"y": 5_000_000.0 - np.arange(8) * 20.0, "x": 500_000.0 + np.arange(8) * 20.0}
+    band = xr.DataArray(
+        np.zeros((8, 8), np.float32), dims=("y", "x"), coords=coords, attrs={"units": "m"}
+    )
+    return band.rio.write_crs("EPSG:32633")
+
+
 def gauge_levels() -> Any:
     """Two readings of one gauge."""
     import pandas as pd
@@ -766,6 +775,12 @@ CASES: list[Case] = [
     C("gauge_table-reversed-pair", f"{S}.insar.gauge_table",
       lambda s: a(gauge_levels(), {"a": 1.0}, [("2024-05-14", "2024-05-02")]), ParameterError,
       r"swap them", "a pair whose reference is after its secondary", "swap the dates"),
+    C("read_gacos-missing", f"{S}.insar.read_gacos", lambda s: a(s.path / "20170301.ztd"),
+      InputNotFoundError, r"a GACOS date is a \.ztd and its \.rsc", "a date that is not there",
+      "pass an existing ``.ztd`` next to its ``.ztd.rsc``"),
+    C("troposphere_correction-units", f"{S}.insar.troposphere_correction",
+      lambda s: a(geo_band().assign_attrs(units="cm"), geo_band(), geo_band(), 40.0),
+      ParameterError, r"pass metres", "LOS displacement in cm", "pass metres"),
     C("density_summary-empty", f"{S}.insar.density_summary", lambda s: a({}), ParameterError,
       r"one gauge_density_experiment table per area", "no tables",
       "pass ``{area: table}`` of ``gauge_density_experiment`` tables"),

@@ -34,6 +34,7 @@ from ._gauges import density_summary, gauge_table
 from ._geometry import los_to_vertical
 from ._phase import phase_to_displacement
 from ._sampling import clip_to_areas, sample_at_points
+from ._troposphere import read_gacos, troposphere_correction
 
 __all__ = [
     "RADAR_WAVELENGTHS_M",
@@ -48,5 +49,7 @@ __all__ = [
     "idw",
     "los_to_vertical",
     "phase_to_displacement",
+    "read_gacos",
     "sample_at_points",
+    "troposphere_correction",
 ]
