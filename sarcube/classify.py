@@ -506,7 +506,9 @@ def segment_table(segments: xr.Dataset) -> xr.Dataset:
     True
     """
     func = "segment_table"
-    ds = _check_segments(segments, func)
+    # one computation of the segmentation for the ids and every feature (on dask
+    # input each .values below would otherwise run the whole graph again)
+    ds = _check_segments(segments, func).compute()
     features = [str(v) for v in ds.data_vars if v != "segment"]
     ids2d = np.asarray(ds["segment"].transpose("y", "x").values)
     flat = ids2d.ravel()

@@ -255,16 +255,13 @@ def density_summary(
         raise ParameterError(f"{func}: an area is named {all_areas!r}; pass another all_areas=")
     pooled = pd.concat(frames, ignore_index=True)
     both = pd.concat([pooled, pooled.assign(area=all_areas)], ignore_index=True)
-    grouped = both.groupby(["area", "method", "n_calibration"], sort=False)[metric]
-    out = grouped.agg(
-        median="median",
-        p05=lambda v: v.quantile(0.05),
-        p95=lambda v: v.quantile(0.95),
-        replicates="count",
-    ).reset_index()
+    stats: dict[str, Any] = {
+        "median": (metric, "median"),
+        "p05": (metric, lambda v: v.quantile(0.05)),
+        "p95": (metric, lambda v: v.quantile(0.95)),
+        "replicates": (metric, "count"),
+    }
     if "km2_per_gauge" in both.columns:
-        area_per_gauge = both.groupby(["area", "method", "n_calibration"], sort=False)[
-            "km2_per_gauge"
-        ].mean()
-        out["km2_per_gauge"] = area_per_gauge.to_numpy()
-    return out
+        stats["km2_per_gauge"] = ("km2_per_gauge", "mean")
+    grouped = both.groupby(["area", "method", "n_calibration"], sort=False)
+    return grouped.agg(**stats).reset_index()
