@@ -3,8 +3,11 @@
 The chain starts from an unwrapped, geocoded interferogram (ISCE2, HyP3,
 MintPy-style products) and ends with numbers a gauge network can verify:
 
-1. :func:`phase_to_displacement`: line-of-sight (LOS) displacement in metres,
-   ``d = −λ·φ / (4π)``, positive towards the satellite.
+1. :func:`ionosphere_correction` (on the phase) and
+   :func:`troposphere_correction` with :func:`read_gacos` (on the
+   displacement) remove the delays that are not ground motion.
+   :func:`phase_to_displacement` gives the line-of-sight (LOS) displacement in
+   metres, ``d = −λ·φ / (4π)``, positive towards the satellite.
 2. :func:`los_to_vertical`: referenced to the spatial median and projected
    to the vertical, ``u = d / cos θ``, assuming purely vertical motion.
 3. :func:`clip_to_areas` and :func:`sample_at_points`: the field over areas
@@ -32,6 +35,7 @@ from ._calibration import (
 from ._common import RADAR_WAVELENGTHS_M
 from ._gauges import density_summary, gauge_table
 from ._geometry import los_to_vertical
+from ._ionosphere import ionosphere_correction
 from ._phase import phase_to_displacement
 from ._sampling import clip_to_areas, sample_at_points
 from ._troposphere import read_gacos, troposphere_correction
@@ -47,6 +51,7 @@ __all__ = [
     "gauge_density_experiment",
     "gauge_table",
     "idw",
+    "ionosphere_correction",
     "los_to_vertical",
     "phase_to_displacement",
     "read_gacos",
