@@ -578,6 +578,9 @@ def accuracy_vs_density(
     if x == "km2_per_gauge":
         ax.set_xscale("log")
         ax.invert_xaxis()  # densest on the right, as with the gauge count
+        ticks = float(table["area_km2"].iloc[0]) / sizes_all
+        ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("km² per calibration gauge")
     else:
         ax.set_xticks(sizes_all, [str(s) for s in sizes_all])

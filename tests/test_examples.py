@@ -16,7 +16,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     [
         ("multisensor_flood.py", ["chips/index.csv"]),
         ("flood_exports.py", ["flood.tif", "flood_rle.csv", "villages.csv", "villages.parquet"]),
-        ("insar_gauges.py", []),
+        (
+            "insar_gauges.py",
+            ["vertical_m.tif", "experiment_corrected.csv", "density_summary.csv"],
+        ),
+        (
+            "kurosiwo_tiles.py",
+            ["kurosiwo/index.json", "tile_classes.csv", "kurosiwo_tile.png"],
+        ),
     ],
 )
 def test_example_runs(script: str, outputs: list[str], tmp_path: Path) -> None:

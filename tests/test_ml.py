@@ -264,3 +264,56 @@ def test_to_kurosiwo_writes_the_dataset_layout_and_index(tmp_path: Path) -> None
     with pytest.raises(sarcube.errors.DimensionError, match="three dates"):
         to_kurosiwo(cube.isel(time=[0, 1]), tmp_path / "bad", event=1, aoi=1, size=32)
     assert not (tmp_path / "bad").exists()
+
+
+def test_to_kurosiwo_appends_areas_to_one_root(tmp_path: Path) -> None:
+    import json
+    import pickle
+
+    import dask.array as dsa
+    import rasterio
+
+    import sarcube
+    from sarcube.ml import to_kurosiwo
+
+    scene = sarcube.synthetic.make_scene((64, 96), seed=4, nodata_edge=False)
+    cube = scene.cube.chunk({"time": 1, "y": 32, "x": 32})
+    root = tmp_path / "ks"
+    west, east = cube.isel(x=slice(0, 48)), cube.isel(x=slice(48, None))
+    first = to_kurosiwo(west, root, event=470, aoi=1, size=32, write_pickle=True)
+    second = to_kurosiwo(east, root, event=470, aoi=2, size=32, append=True)
+    third = to_kurosiwo(cube, root, event="EMSR1", aoi=1, size=32, append=True)
+    index = json.loads((root / "index.json").read_text())
+    assert len(index) == len(first) + len(second) + len(third) == 4 + 4 + 6
+    groups = {(v["actid"], v["aoiid"]) for v in index.values()}
+    assert groups == {(470, 1), (470, 2), ("EMSR1", 1)}
+    with open(root / "index.pkl", "rb") as f:  # the pickle the root had is kept in step
+        assert pickle.load(f) == index
+    tile = index["470_02_000000_000000"]
+    with rasterio.open(root / "data" / tile["path"] / "MS1_IVV.tif") as src:
+        np.testing.assert_array_equal(
+            src.read(1), east["vv"].isel(time=-1, y=slice(0, 32), x=slice(0, 32)).values
+        )
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    with pytest.raises(sarcube.errors.OutputError, match="already holds event 470 area 2"):
+        to_kurosiwo(east, root, event=470, aoi=2, size=32, append=True)
+
+    # a call that fails while computing leaves the root as it was
+    def broken(block: np.ndarray) -> np.ndarray:
+        raise RuntimeError("the source went away")
+
+    failing = east.copy()
+    failing["vh"] = failing["vh"].copy(
+        data=dsa.map_blocks(broken, failing["vh"].data, dtype=np.float32)
+    )
+    with pytest.raises(RuntimeError, match="went away"):
+        to_kurosiwo(failing, root, event=470, aoi=3, size=32, append=True)
+    with pytest.raises(RuntimeError, match="went away"):  # a new event too
+        to_kurosiwo(failing, root, event=471, aoi=1, size=32, append=True)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert json.loads((root / "index.json").read_text()) == index
+
+    with pytest.raises(sarcube.errors.InputNotFoundError, match="create the root first"):
+        to_kurosiwo(east, tmp_path / "none", event=470, aoi=2, size=32, append=True)
+    with pytest.raises(sarcube.errors.ParameterError, match="not both"):
+        to_kurosiwo(east, root, event=470, aoi=4, size=32, append=True, overwrite=True)

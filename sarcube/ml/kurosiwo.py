@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._checks import check_bands, check_real, check_spatial, check_xarray
-from ..errors import DimensionError, ParameterError
-from ..io._atomic import check_writable
+from ..errors import DimensionError, InputNotFoundError, OutputError, ParameterError
+from ..io._atomic import atomic_target, check_writable
 from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts, time_position
 
 __all__ = ["to_kurosiwo"]
@@ -42,6 +43,32 @@ __all__ = ["to_kurosiwo"]
 #: Tile side of the Kuro Siwo dataset (pixels)
 TILE = 224
 _ROLES = ("MS1", "SL1", "SL2")
+
+
+def _read_index(path: Path, func: str) -> dict[str, Any]:
+    """An existing root's ``index.json`` (a dict of tile records)."""
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{func}: cannot read {path} ({err}); rebuild the root") from err
+    if not isinstance(index, dict):
+        raise OutputError(f"{func}: {path} is not a Kuro Siwo index (a dict of tiles)")
+    return index
+
+
+def _write_index(folder: Path, index: dict[str, Any], write_pickle: bool, *, replace: bool) -> None:
+    """``index.json`` (and ``index.pkl``) in *folder*; with *replace*, each renamed into place."""
+    with ExitStack() as stack:
+        json_path = folder / "index.json"
+        if replace:
+            json_path = stack.enter_context(atomic_target(json_path))
+        json_path.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        if write_pickle:
+            pkl_path = folder / "index.pkl"
+            if replace:
+                pkl_path = stack.enter_context(atomic_target(pkl_path))
+            with open(pkl_path, "wb") as f:
+                pickle.dump(index, f)
 
 
 def _tile_task(
@@ -91,6 +118,7 @@ def to_kurosiwo(
     max_nodata: float = 0.0,
     write_pickle: bool = False,
     overwrite: bool = False,
+    append: bool = False,
 ) -> pd.DataFrame:
     """Cut an event's cube into Kuro Siwo tiles with their index (**computes**).
 
@@ -128,6 +156,13 @@ def to_kurosiwo(
         hand one only to people who trust you.
     overwrite
         Replace an existing *out*.
+    append
+        Add the tiles of this event and area to an existing root made by
+        ``to_kurosiwo`` (a dataset holds many events and areas): they go to
+        ``data/{event}/{aoi:02d}/``, which must not exist yet, and their
+        records join ``index.json`` (and ``index.pkl`` where there is one).
+        The area's folder and the index are each replaced in one rename, so
+        an interrupted call leaves the root as it was.
 
     Returns
     -------
@@ -149,6 +184,15 @@ def to_kurosiwo(
     (4, '470/01/470_01_000000_000000')
     >>> (out / "index.json").exists()
     True
+
+    A second area of the same event joins the same root and index:
+
+    >>> second = to_kurosiwo(scene.cube, out, event=470, aoi=2, size=32, max_nodata=1.0,
+    ...                      append=True)
+    >>> import json
+    >>> index = json.loads((out / "index.json").read_text())
+    >>> sorted({(v["actid"], v["aoiid"]) for v in index.values()})
+    [(470, 1), (470, 2)]
     """
     func = "to_kurosiwo"
     check_xarray(cube, func)
@@ -192,7 +236,34 @@ def to_kurosiwo(
     if label is not None:
         check_on_grid(label, cube, "label map", func)
     ys, xs = tile_starts(cube, size, step, func, "tile")
-    target = check_writable(Path(out), overwrite, func)
+    area = f"{aoi:02d}"
+    if not isinstance(append, bool):
+        raise ParameterError(f"{func}: append must be True or False, got {append!r}")
+    if append:
+        if overwrite:
+            raise ParameterError(
+                f"{func}: pass append=True (add an area) or overwrite=True (replace the root), "
+                "not both"
+            )
+        root = Path(out)
+        if not (root / "index.json").is_file():
+            raise InputNotFoundError(
+                f"{func}: no Kuro Siwo index at {root / 'index.json'}; create the root first "
+                "(to_kurosiwo without append=True)"
+            )
+        existing = _read_index(root / "index.json", func)
+        target = root / "data" / str(event) / area
+        if target.exists() or any(
+            (v.get("actid"), v.get("aoiid")) == (event, aoi) for v in existing.values()
+        ):
+            raise OutputError(
+                f"{func}: {root} already holds event {event!r} area {aoi}; pass another aoi, "
+                "or rebuild the root with overwrite=True"
+            )
+        write_pickle = write_pickle or (root / "index.pkl").exists()
+    else:
+        target = check_writable(Path(out), overwrite, func)
+        existing = {}
 
     from pyproj import Transformer
 
@@ -201,8 +272,15 @@ def to_kurosiwo(
     to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     times = cube["time"].values
     dates = {role: str(np.datetime_as_string(times[t], unit="s")) for role, t in slots.items()}
-    area = f"{aoi:02d}"
+    # The folder that appears in one rename: the new root, or (appending) the area's
+    # folder, or the event's when the event is new, so a failure leaves nothing behind.
+    below = Path("data") / str(event) / area
+    if append:
+        (root / "data").mkdir(exist_ok=True)
+        new_event = not target.parent.exists()
+        target, below = (target.parent, Path(area)) if new_event else (target, Path())
     with replacing_folder(target) as partial:
+        tiles = partial / below
         tasks = []
         for r in ys:
             for c in xs:
@@ -241,7 +319,7 @@ def to_kurosiwo(
                     delayed(_tile_task)(
                         images,
                         chip_label,
-                        folder=partial / "data" / str(event) / area / tile,
+                        folder=tiles / tile,
                         transform=tile_transform,
                         crs=crs,
                         info=info,
@@ -249,7 +327,7 @@ def to_kurosiwo(
                     )
                 )
         records = [r for r in compute(*tasks) if r is not None]
-        index = {
+        index = existing | {
             rec["tile"]: {
                 "path": rec["path"],
                 "actid": rec["actid"],
@@ -259,10 +337,10 @@ def to_kurosiwo(
             }
             for rec in records
         }
-        (partial / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-        if write_pickle:
-            with open(partial / "index.pkl", "wb") as f:
-                pickle.dump(index, f)
+        if not append:  # a new root carries its index inside
+            _write_index(partial, index, write_pickle, replace=False)
+    if append:  # the area's folder is in place; the root's index files follow, each renamed
+        _write_index(Path(out), index, write_pickle, replace=True)
     columns = ["tile", "path", "actid", "aoiid", "clz", "row", "col", "lon", "lat"]
     table = pd.DataFrame(
         [
