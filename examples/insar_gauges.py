@@ -75,9 +75,13 @@ gacos_rng = np.random.default_rng(7)
 for date, wet in (("20230105", 0.0), ("20230117", 1.0)):
     lon = west + (np.arange(width) + 0.5) * STEP
     ztd = 2.35 + 0.004 * wet * np.sin(lon * 40.0)[None, :]  # a wet front across the scene
-    ztd = ztd + 0.003 * wet * ndimage.gaussian_filter(
-        gacos_rng.normal(size=(length, width)), sigma=6
-    ) / 0.05  # and kilometre-scale water vapour
+    ztd = (
+        ztd
+        + 0.003
+        * wet
+        * ndimage.gaussian_filter(gacos_rng.normal(size=(length, width)), sigma=6)
+        / 0.05
+    )  # and kilometre-scale water vapour
     ztd.astype("<f4").tofile(out / f"{date}.ztd")
     (out / f"{date}.ztd.rsc").write_text(
         f"WIDTH {width}\nFILE_LENGTH {length}\nX_FIRST {west}\nY_FIRST {north}\n"
@@ -176,37 +180,45 @@ print(f"\nInSAR sampled at {int((sampled['n_valid'] > 0).sum())} of {n_gauges} g
 
 sampled_raw = insar.sample_at_points(vertical_raw, gauges, window=3)
 west_half = gx < X0 + 11_250  # two study areas of the gauge network, 8.25 km x 15 km each
-tables: dict[str, dict[str, pd.DataFrame]] = {"corrected": {}, "uncorrected": {}}
-for variant, at_gauges in (("corrected", sampled), ("uncorrected", sampled_raw)):
-    for area, inside in (("west", west_half), ("east", ~west_half)):
-        tables[variant][area] = insar.gauge_density_experiment(
-            at_gauges["value"].to_numpy()[inside],
-            gauges["change_m"].to_numpy()[inside],
-            np.column_stack([gx, gy])[inside],  # projected coordinates for the distances
-            n_calibration=(2, 3, 5, 8, 13),
-            replicates=20,
-            seed=0,
-            area_km2=8.25 * 15.0,
-        )
-    pd.concat(tables[variant], names=["area"]).to_csv(out / f"experiment_{variant}.csv")
+tables: dict[str, pd.DataFrame] = {}
+for area, inside in (("west", west_half), ("east", ~west_half)):
+    tables[area] = pd.concat(
+        [
+            insar.gauge_density_experiment(
+                at_gauges["value"].to_numpy()[inside],
+                gauges["change_m"].to_numpy()[inside],
+                np.column_stack([gx, gy])[inside],  # projected coordinates for the distances
+                n_calibration=(2, 3, 5, 8, 13),
+                replicates=20,
+                seed=0,
+                area_km2=8.25 * 15.0,
+                labels={"corr": corr, "pair": "20230105_20230117"},
+            )
+            for corr, at_gauges in (("ion+GACOS", sampled), ("none", sampled_raw))
+        ],
+        ignore_index=True,
+    )
+experiment = pd.concat(tables, names=["area"]).reset_index(level=0)
+experiment.to_csv(out / "experiment.csv", index=False)
 
-summaries = {v: insar.density_summary(t, metric="rmse") for v, t in tables.items()}
-table = pd.concat(
-    [summaries[v].assign(variant=v) for v in summaries], ignore_index=True
-).query("area == 'all areas'")
-table["km2_per_gauge"] = table["km2_per_gauge"].round(1)
-table = table.pivot_table(
-    index=["n_calibration", "km2_per_gauge"], columns=["variant", "method"], values="median"
+summary = insar.density_summary(tables, metric="rmse", by=("corr",))
+summary.to_csv(out / "density_summary.csv", index=False)
+pooled = summary.query("area == 'all areas'").assign(
+    km2_per_gauge=lambda t: t["km2_per_gauge"].round(1)
+)
+pooled = pooled.pivot_table(
+    index=["n_calibration", "km2_per_gauge"], columns=["corr", "method"], values="median"
 )
 print("\nmedian RMSE at validation gauges (mm), both areas' replicates pooled:")
-print((1000 * table).round(1).to_string())
-calibrations = pd.concat(tables["corrected"], names=["area"]).query("method == 'insar'")
+print((1000 * pooled).round(1).to_string())
+calibrations = experiment.query("method == 'insar' and corr == 'ion+GACOS'")
 fits = calibrations.groupby("n_calibration")[["gain", "offset", "n_total"]].median()
 print("\ncorrected InSAR's calibration (median over areas and replicates):")
 print(fits.assign(offset_mm=1000 * fits.pop("offset")).round(3).to_string())
-summaries["corrected"].to_csv(out / "density_summary.csv", index=False)
-figure_table = pd.concat(tables["corrected"], ignore_index=True)
 plot.accuracy_vs_density(
-    figure_table, metric="rmse", x="km2_per_gauge", path=out / "accuracy_vs_density.png"
+    experiment.query("corr == 'ion+GACOS'"),
+    metric="rmse",
+    x="km2_per_gauge",
+    path=out / "accuracy_vs_density.png",
 )
 print(f"\nfigure: {out / 'accuracy_vs_density.png'}")

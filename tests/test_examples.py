@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ("flood_exports.py", ["flood.tif", "flood_rle.csv", "villages.csv", "villages.parquet"]),
         (
             "insar_gauges.py",
-            ["vertical_m.tif", "experiment_corrected.csv", "density_summary.csv"],
+            ["vertical_m.tif", "experiment.csv", "density_summary.csv"],
         ),
         (
             "kurosiwo_tiles.py",

@@ -122,3 +122,41 @@ def test_density_summary_per_area_and_over_all_areas() -> None:
         insar.density_summary(tables, metric="mse")
     with pytest.raises(ParameterError, match="pass another all_areas"):
         insar.density_summary({"all areas": tables["north"]})
+
+
+def test_labelled_variants_concatenate_and_summarise_apart() -> None:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 10_000, size=(16, 2))
+    change = 2e-6 * xy[:, 0]
+    runs = []
+    for corr, noise in (("none", 0.006), ("GACOS", 0.001)):
+        observed = change + 0.01 + rng.normal(0, noise, 16)
+        runs.append(
+            insar.gauge_density_experiment(
+                observed, change, xy, n_calibration=(2, 4), replicates=5, area_km2=100.0,
+                labels={"dem": "COP30", "corr": corr, "pair": "20230105_20230117"},
+            )
+        )  # fmt: skip
+    table = pd.concat(runs, ignore_index=True)
+    assert list(table.columns[:4]) == ["dem", "corr", "pair", "n_calibration"]
+    assert set(table["corr"]) == {"none", "GACOS"} and len(table) == 2 * 2 * 5 * 2
+    summary = insar.density_summary({"north": table}, by=("corr",))
+    expected = table.groupby(["corr", "method", "n_calibration"])["rmse"].median()
+    got = summary[summary["area"] == "north"].set_index(["corr", "method", "n_calibration"])
+    pd.testing.assert_series_equal(
+        got["median"].sort_index(), expected.sort_index(), check_names=False
+    )
+    gacos = got.loc[("GACOS", "insar", 4), "median"]
+    assert gacos < got.loc[("none", "insar", 4), "median"]  # less noise, smaller error
+    with pytest.raises(ParameterError, match="not one of the table's columns"):
+        insar.gauge_density_experiment(
+            change, change, xy, n_calibration=(2,), replicates=1, labels={"rmse": "x"}
+        )
+    with pytest.raises(ParameterError, match="one string or number"):
+        insar.gauge_density_experiment(
+            change, change, xy, n_calibration=(2,), replicates=1, labels={"dem": ["a"]}
+        )
+    with pytest.raises(ParameterError, match=r"lacks the columns \['dem2'\]"):
+        insar.density_summary({"north": table}, by=("dem2",))
+    with pytest.raises(ParameterError, match="sequence of column names"):
+        insar.density_summary({"north": table}, by="corr")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -388,6 +388,27 @@ def accuracy_metrics(predicted: ArrayLike, observed: ArrayLike) -> dict[str, flo
     }
 
 
+def _labels(labels: Any, columns: list[str], func: str) -> dict[str, str | int | float]:
+    """The *labels* of a table: string names, one scalar each, no clash with its columns."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise ParameterError(
+            f"{func}: labels must be a mapping such as {{'dem': 'COP30'}}, got {labels!r}"
+        )
+    for key, value in labels.items():
+        if not isinstance(key, str) or key in columns:
+            raise ParameterError(
+                f"{func}: label {key!r} must be a name that is not one of the table's columns "
+                f"{columns}"
+            )
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ParameterError(
+                f"{func}: label {key!r} must be one string or number, got {value!r}"
+            )
+    return dict(labels)
+
+
 def gauge_density_experiment(
     insar_at_gauges: ArrayLike,
     gauge_change: ArrayLike,
@@ -398,6 +419,7 @@ def gauge_density_experiment(
     seed: int = 0,
     fixed_gain: float = 1.0,
     area_km2: float | None = None,
+    labels: Mapping[str, str | int | float] | None = None,
 ) -> pd.DataFrame:
     """How accuracy at independent gauges grows with the number of calibration gauges.
 
@@ -444,6 +466,12 @@ def gauge_density_experiment(
         Area the gauges cover (km²). With it, the table also has
         ``area_km2`` and ``km2_per_gauge`` (area ÷ calibration gauges), the
         density that transfers between study areas.
+    labels
+        Columns of one value each that say which run the table is, e.g.
+        ``{"dem": "COP30", "corr": "GACOS", "pair": "20230105_20230117"}``;
+        they come first, so that the tables of several DEMs, corrections and
+        pairs concatenate into one (and :func:`density_summary` can group by
+        them).
 
     Returns
     -------
@@ -453,7 +481,8 @@ def gauge_density_experiment(
         ``bias``, ``r``, ``n`` (validation gauges), ``n_total`` (usable
         gauges), ``gain``, ``offset`` and ``gain_fixed`` (the calibration of
         the ``"insar"`` rows; NaN / None for ``"idw"``), and with *area_km2*
-        the two area columns; for :func:`sarcube.plot.accuracy_vs_density`.
+        the two area columns, after the *labels* columns; for
+        :func:`sarcube.plot.accuracy_vs_density`.
 
     Examples
     --------
@@ -469,6 +498,10 @@ def gauge_density_experiment(
     >>> rmse = table.groupby(["n_calibration", "method"])["rmse"].median()
     >>> bool(rmse[2, "insar"] < rmse[2, "idw"])  # with two gauges InSAR beats interpolation
     True
+    >>> labelled = gauge_density_experiment(insar, change, xy, n_calibration=(2,), replicates=2,
+    ...                                     labels={"dem": "COP30", "corr": "none"})
+    >>> list(labelled.columns[:4])
+    ['dem', 'corr', 'n_calibration', 'replicate']
     """
     func = "gauge_density_experiment"
     insar = _vector(insar_at_gauges, "insar_at_gauges", func)
@@ -485,6 +518,11 @@ def gauge_density_experiment(
         not isinstance(area_km2, int | float) or not math.isfinite(area_km2) or area_km2 <= 0
     ):
         raise ParameterError(f"{func}: area_km2 must be a positive number of km², got {area_km2!r}")
+    columns = ["n_calibration", "replicate", "method", "rmse", "mae", "bias", "r", "n"]
+    columns += ["n_total", "gain", "offset", "gain_fixed"]
+    if area_km2 is not None:
+        columns += ["area_km2", "km2_per_gauge"]
+    tags = _labels(labels, columns, func)
     ok = np.isfinite(insar) & np.isfinite(gauge) & np.isfinite(xy).all(axis=1)
     insar, gauge, xy = insar[ok], gauge[ok], xy[ok]
     sizes = [int(k) for k in n_calibration]
@@ -508,6 +546,7 @@ def gauge_density_experiment(
             }
             for method, (predicted, calibration) in predictions.items():
                 row: dict[str, Any] = {
+                    **tags,
                     "n_calibration": k,
                     "replicate": rep,
                     "method": method,
@@ -521,8 +560,4 @@ def gauge_density_experiment(
                     row["area_km2"] = float(area_km2)
                     row["km2_per_gauge"] = float(area_km2) / k
                 rows.append(row)
-    columns = ["n_calibration", "replicate", "method", "rmse", "mae", "bias", "r", "n"]
-    columns += ["n_total", "gain", "offset", "gain_fixed"]
-    if area_km2 is not None:
-        columns += ["area_km2", "km2_per_gauge"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*tags, *columns])

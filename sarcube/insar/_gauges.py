@@ -198,6 +198,7 @@ def density_summary(
     *,
     metric: str = "rmse",
     all_areas: str = "all areas",
+    by: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Per area and over all areas: a metric of the gauge-density experiment per gauge count.
 
@@ -210,11 +211,16 @@ def density_summary(
         The column summarised (``rmse``, ``mae``, ``bias``, ``r``).
     all_areas
         The ``area`` label of the rows that pool the replicates of every area.
+    by
+        Further columns to keep apart, e.g. the ``labels`` of the experiment
+        (``("dem", "corr")``) when each table holds several DEM or correction
+        variants.
 
     Returns
     -------
     pandas.DataFrame
-        One row per area (then *all_areas*), method and ``n_calibration``:
+        One row per area (then *all_areas*), *by* value, method and
+        ``n_calibration``:
         ``median``, ``p05`` and ``p95`` of *metric* over the replicates, their
         number ``replicates``, and ``km2_per_gauge`` (mean) when the tables
         have it.
@@ -238,17 +244,22 @@ def density_summary(
         raise ParameterError(
             f"{func}: pass {{area: table}} with one gauge_density_experiment table per area"
         )
+    if isinstance(by, str) or not all(isinstance(c, str) for c in by):
+        raise ParameterError(f"{func}: by must be a sequence of column names, got {by!r}")
+    keys = list(by)
     frames = []
     for area, table in tables.items():
         if not isinstance(table, pd.DataFrame):
             raise ParameterError(
                 f"{func}: area {area!r}: expected a DataFrame, got {type(table).__name__}"
             )
-        missing = [c for c in ("n_calibration", "method", metric) if c not in table.columns]
+        needed = ("n_calibration", "method", metric, *keys)
+        missing = [c for c in needed if c not in table.columns]
         if missing:
             raise ParameterError(
                 f"{func}: area {area!r} lacks the columns {missing}; pass the tables of "
-                "gauge_density_experiment (metric= one of rmse, mae, bias, r)"
+                "gauge_density_experiment (metric= one of rmse, mae, bias, r; by= among "
+                "its labels)"
             )
         frames.append(table.assign(area=str(area)))
     if all_areas in {str(a) for a in tables}:
@@ -263,5 +274,5 @@ def density_summary(
     }
     if "km2_per_gauge" in both.columns:
         stats["km2_per_gauge"] = ("km2_per_gauge", "mean")
-    grouped = both.groupby(["area", "method", "n_calibration"], sort=False)
+    grouped = both.groupby(["area", *keys, "method", "n_calibration"], sort=False)
     return grouped.agg(**stats).reset_index()
