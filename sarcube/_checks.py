@@ -7,7 +7,7 @@ touches array values, so they are free on lazy cubes.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar, get_args
 
 import numpy as np
 import xarray as xr
@@ -87,6 +87,92 @@ def check_positive_finite(value: float, name: str, func: str) -> float:
     if not np.isfinite(out) or out <= 0:
         raise ParameterError(f"{func}: {name} must be finite and > 0, got {value!r}")
     return out
+
+
+def check_int(
+    value: object,
+    name: str,
+    func: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    odd: bool = False,
+    hint: str = "",
+) -> int:
+    """*value* as an ``int`` (numpy integers too, never a bool), or a ParameterError.
+
+    The message says what is allowed: "a positive integer", "an integer >= 8",
+    "an odd integer >= 3", "an integer in 0..100", then *hint* if given.
+    """
+    number = _as_int(value)
+    ok = (
+        number is not None
+        and (minimum is None or number >= minimum)
+        and (maximum is None or number <= maximum)
+        and (not odd or number % 2 == 1)
+    )
+    if not ok:
+        kind = "an odd integer" if odd else "an integer"
+        if minimum is not None and maximum is not None:
+            allowed = f"{kind} in {minimum}..{maximum}"
+        elif minimum == 1 and not odd:
+            allowed = "a positive integer"
+        elif minimum is not None:
+            allowed = f"{kind} >= {minimum}"
+        elif maximum is not None:
+            allowed = f"{kind} <= {maximum}"
+        else:
+            allowed = kind
+        raise ParameterError(
+            f"{func}: {name} must be {allowed}, got {value!r}" + (f"; {hint}" if hint else "")
+        )
+    assert number is not None
+    return number
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        return None
+    return int(value)
+
+
+def check_optional_int(
+    value: object, name: str, func: str, *, minimum: int | None = None, hint: str = ""
+) -> int | None:
+    """:func:`check_int` that also lets ``None`` through (the documented default)."""
+    if value is None:
+        return None
+    try:
+        return check_int(value, name, func, minimum=minimum)
+    except ParameterError as err:
+        raise ParameterError(
+            f"{str(err).split(', got ')[0]} or None, got {value!r}" + (f"; {hint}" if hint else "")
+        ) from None
+
+
+def choices_of(alias: Any) -> tuple[Any, ...]:
+    """The values of a ``Literal`` alias (``Literal["a", "b"]`` -> ``("a", "b")``)."""
+    values = get_args(alias)
+    return values if values else tuple(alias)
+
+
+def _same(value: object, choice: object) -> bool:
+    try:
+        return bool(value == choice) and isinstance(value, bool) == isinstance(choice, bool)
+    except (TypeError, ValueError):  # e.g. an array compared with a string
+        return False
+
+
+def check_choice(value: object, choices: Any, name: str, func: str, *, hint: str = "") -> Any:
+    """*value* if it is one of *choices* (a ``Literal`` alias or a sequence), else a
+    ParameterError listing them."""
+    allowed = choices_of(choices)
+    if not any(_same(value, c) for c in allowed):
+        raise ParameterError(
+            f"{func}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+            + (f"; {hint}" if hint else "")
+        )
+    return value
 
 
 def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list[str]:

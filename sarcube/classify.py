@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from dask.delayed import delayed
 
-from ._checks import check_positive_finite, check_real, check_spatial, check_xarray
+from ._checks import check_int, check_positive_finite, check_real, check_spatial, check_xarray
 from ._deprecation import DB_FLAG, renamed_keywords
 from ._geographic import accepts_geographic
 from .calibration import to_db
@@ -237,8 +237,7 @@ def kmeans(
         or not 2 <= n_clusters <= 254
     ):
         raise ParameterError(f"{func}: n_clusters must be an integer in 2..254, got {n_clusters!r}")
-    if isinstance(sample, bool) or not isinstance(sample, int) or sample < n_clusters:
-        raise ParameterError(f"{func}: sample must be an integer >= n_clusters, got {sample!r}")
+    sample = check_int(sample, "sample", func, minimum=n_clusters, hint="at least n_clusters")
     bands = [to_db(cube[n]) if db else cube[n] for n in names]
     stacked = xr.concat([b.astype(np.float32) for b in bands], dim="feature", coords="minimal")
     order = [d for d in stacked.dims if d != "feature"]
@@ -395,10 +394,8 @@ def superpixels(
             raise DimensionError(
                 f"{func}: {name!r} has dims {ds[name].dims}; pass one date, e.g. cube.isel(time=0)"
             )
-    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 8:
-        raise ParameterError(f"{func}: tile_size must be an integer >= 8, got {tile_size!r}")
-    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
-        raise ParameterError(f"{func}: min_size must be a positive integer, got {min_size!r}")
+    tile_size = check_int(tile_size, "tile_size", func, minimum=8)
+    min_size = check_int(min_size, "min_size", func, minimum=1)
     scale = check_positive_finite(scale, "scale", func)
     sigma = float(sigma)
     if not np.isfinite(sigma) or sigma < 0:

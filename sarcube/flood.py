@@ -35,7 +35,7 @@ import xarray as xr
 from dask.base import tokenize
 from numba import njit
 
-from ._checks import check_real, check_spatial, check_xarray
+from ._checks import check_int, check_optional_int, check_real, check_spatial, check_xarray
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from ._overlap import KernelByName, Pieces, at_least, neighbourhood_map
@@ -448,29 +448,21 @@ def _check_options(
     if units not in ("auto", "linear", "db", "log"):
         raise ParameterError(f"{func}: units must be 'auto', 'linear', 'db' or 'log'")
     for label, value in (("median_size", median_size), ("boxcar_size", boxcar_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
-            odd = value + 1 if isinstance(value, int) and value > 1 else 1
-            raise ParameterError(
-                f"{func}: {label} must be a positive odd integer (1 skips the step), got "
-                f"{value!r}; e.g. {label}={odd}"
-            )
+        number = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        odd = number + 1 if number > 1 else 1
+        check_int(
+            value, label, func, minimum=1, odd=True, hint=f"1 skips the step; e.g. {label}={odd}"
+        )
     for label, value in (("min_size", min_size), ("nodata_buffer", nodata_buffer)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ParameterError(f"{func}: {label} must be an integer >= 0, got {value!r}")
+        check_int(value, label, func, minimum=0)
     for label, offset in (("post_offset", post_offset), ("change_offset", change_offset)):
         if not math.isfinite(float(offset)):
             raise ParameterError(f"{func}: {label} must be finite, got {offset!r}")
 
 
 def _check_region_size(region_size: object, func: str) -> int:
-    if isinstance(region_size, bool) or not isinstance(region_size, int | np.integer):
-        raise ParameterError(f"{func}: region_size must be an integer >= 64, got {region_size!r}")
-    if region_size < 64:
-        raise ParameterError(
-            f"{func}: region_size must be >= 64 pixels (a region needs enough pixels for its "
-            f"histogram), got {region_size}; e.g. region_size=1024"
-        )
-    return int(region_size)
+    hint = "a region needs enough pixels for its histogram; e.g. region_size=1024"
+    return check_int(region_size, "region_size", func, minimum=64, hint=hint)
 
 
 def _prepare(
@@ -1135,11 +1127,7 @@ def flood_thresholds(
         "auto", units, median_size, boxcar_size, post_offset, change_offset, 0, nodata_buffer, func
     )
     region_size = _check_region_size(region_size, func)
-    if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
-        raise ParameterError(
-            f"{func}: tiles must be a positive integer (chunks per tile side) or None, "
-            f"got {tiles!r}"
-        )
+    tiles = check_optional_int(tiles, "tiles", func, minimum=1, hint="chunks per tile side")
     prep = _prepare(pre, post, band, units, median_size, boxcar_size, nodata_buffer, func)
     return _surface(prep, units, post_offset, change_offset, region_size, func, tiles)
 

@@ -103,6 +103,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from ._checks import check_optional_int
 from ._overlap import tile_map
 from .errors import InputNotFoundError, OutputError, ParameterError
 
@@ -571,13 +572,7 @@ class Pipeline:
         output = dict(self.output)
         _refuse_unknown("output", output, _OUTPUT_KEYS)
         tiles = output.get("tiles")
-        if tiles is not None and (
-            isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1
-        ):
-            raise ParameterError(
-                f"pipeline: [output] tiles must be a positive integer (chunks per tile side), "
-                f"got {tiles!r}; e.g. tiles = 4"
-            )
+        check_optional_int(tiles, "[output] tiles", "pipeline", minimum=1, hint="e.g. tiles = 4")
         if "zarr" not in output:
             raise ParameterError("pipeline: [output] needs zarr = '<store path>'")
         if flood_map is not None and flood_map.get("thresholds") == "regional":

@@ -16,7 +16,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import check_xarray
+from ._checks import check_int, check_xarray
 from .errors import DimensionError, GridMismatchError, ParameterError
 from .validate import NODATA
 
@@ -464,10 +464,7 @@ def difference_maps(
     flood_map vs truth
     only flood_map: 4.6%  only truth: 0.9%
     """
-    if isinstance(flood_class, bool) or not isinstance(flood_class, int | np.integer):
-        raise ParameterError(
-            f"difference_maps: flood_class must be the integer class value, got {flood_class!r}"
-        )
+    flood_class = check_int(flood_class, "flood_class", "difference_maps", hint="the class value")
     if flood_class == NODATA:
         raise ParameterError(f"difference_maps: flood_class {NODATA} is the nodata value")
     plt = _pyplot()
@@ -637,8 +634,7 @@ def displacement_panels(
     func = "displacement_panels"
     if not maps:
         raise ParameterError(f"{func}: no maps given")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ParameterError(f"{func}: ncols must be a positive integer, got {ncols!r}")
+    ncols = check_int(ncols, "ncols", func, minimum=1)
     if limit is not None and not (np.isfinite(limit) and limit > 0):
         raise ParameterError(f"{func}: limit must be a positive number, got {limit!r}")
     shown = {name: _decimated(da, max_pixels, func) for name, da in maps.items()}

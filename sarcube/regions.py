@@ -20,7 +20,7 @@ import xarray as xr
 from dask.delayed import delayed
 from scipy import ndimage
 
-from ._checks import check_spatial, check_xarray
+from ._checks import check_choice, check_int, check_spatial, check_xarray
 from ._geographic import accepts_geographic
 from .conventions import SPATIAL_DIMS
 from .errors import DTypeError, MaskError, ParameterError
@@ -227,10 +227,8 @@ def remove_small_regions(
     """
     func = "remove_small_regions"
     arr = _check_mask(mask, func)
-    if isinstance(min_size, bool) or not isinstance(min_size, int | np.integer) or min_size < 1:
-        raise ParameterError(f"{func}: min_size must be a positive integer, got {min_size!r}")
-    if connectivity not in (1, 2):
-        raise ParameterError(f"{func}: connectivity must be 1 or 2, got {connectivity!r}")
+    min_size = check_int(min_size, "min_size", func, minimum=1)
+    check_choice(connectivity, (1, 2), "connectivity", func)
     data = arr.data
     foreground = data if arr.dtype == bool else data == 1
     labels, _ = _labels(foreground, connectivity)

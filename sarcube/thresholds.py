@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-from ._checks import check_real, check_xarray
+from ._checks import check_int, check_real, check_xarray
 from ._geographic import accepts_geographic
 from ._reduce import bin_index
 from .conventions import DB_UNITS
@@ -86,8 +86,7 @@ def histogram(
     if not isinstance(da, xr.DataArray):
         raise DTypeError("histogram: pass one band (a DataArray), e.g. cube['vv']")
     check_real(da, "histogram")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ParameterError(f"histogram: bins must be an integer >= 2, got {bins!r}")
+    bins = check_int(bins, "bins", "histogram", minimum=2)
     if bins > MAX_BINS:
         raise ParameterError(
             f"histogram: bins={bins} would hold {bins * 8 / 2**20:,.0f} MiB of counts per "

@@ -10,7 +10,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import check_xarray
+from ._checks import check_optional_int, check_xarray
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from .errors import DTypeError, GridMismatchError, ParameterError
@@ -110,12 +110,7 @@ def confusion_matrix(
         raise ParameterError(
             f"confusion_matrix: need at least two classes, got {classes!r}; e.g. classes=[0, 1]"
         )
-    if nodata is not None and (
-        isinstance(nodata, bool) or not isinstance(nodata, int | np.integer)
-    ):
-        raise ParameterError(
-            f"confusion_matrix: nodata must be an integer or None, got {nodata!r}; e.g. nodata=255"
-        )
+    nodata = check_optional_int(nodata, "nodata", "confusion_matrix", hint="e.g. nodata=255")
     k = values.size
     tdata, pdata = truth.data, pred.data
     if isinstance(tdata, dsa.Array) or isinstance(pdata, dsa.Array):

@@ -169,7 +169,7 @@ def test_integer_chips_use_their_dtype_range() -> None:
         (lambda pre, post: sarcube.flood_map(pre, post, thresholds="local"), "thresholds must"),
         (
             lambda pre, post: sarcube.flood_map(pre, post, thresholds="regional", region_size=16),
-            "region_size must be >= 64",
+            "region_size must be an integer >= 64",
         ),
         (
             lambda pre, post: sarcube.flood_thresholds(pre, post, region_size=1.5),

@@ -76,7 +76,7 @@ def test_all_nan_and_no_nan_images_are_returned_as_they_are() -> None:
 
 def test_bad_input_is_refused() -> None:
     da = xr.DataArray(np.ones((8, 8), np.float32), dims=("y", "x"))
-    with pytest.raises(ParameterError, match=r"max_size must be an integer >= 1"):
+    with pytest.raises(ParameterError, match=r"max_size must be a positive integer"):
         sarcube.inpaint_nodata(da, max_size=0)
     with pytest.raises(DTypeError):
         sarcube.inpaint_nodata(da.astype(np.complex64))

@@ -23,11 +23,10 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_int, check_real, check_spatial, check_xarray
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel
-from ..errors import ParameterError
 
 __all__ = ["inpaint_nodata"]
 
@@ -156,9 +155,7 @@ def inpaint_nodata(obj: XObj, *, max_size: int = 32) -> XObj:
     check_xarray(obj, func)
     check_spatial(obj, func)
     check_real(obj, func)
-    if isinstance(max_size, bool) or not isinstance(max_size, int | np.integer) or max_size < 1:
-        raise ParameterError(f"{func}: max_size must be an integer >= 1, got {max_size!r}")
-    size = int(max_size)
+    size = check_int(max_size, "max_size", func, minimum=1)
     depth = size + MARGIN + STENCIL
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:

@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import (
+    check_int,
     check_positive_finite,
     check_real,
     check_spatial,
@@ -117,17 +118,10 @@ def _check_size(size: object, func: str, *, even: bool = False) -> int:
     ``n // 2 - 1`` after it (on both axes).
     """
     if even:
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 2:
-            raise ParameterError(f"{func}: size must be an integer >= 2, got {size!r}")
-        return int(size)
-    if isinstance(size, bool) or not isinstance(size, int | np.integer):
-        raise ParameterError(f"{func}: size must be an odd integer >= 3, got {size!r}")
-    if size < 3 or size % 2 == 0:
-        raise ParameterError(
-            f"{func}: size must be an odd integer >= 3 (the window is centred), got {size}; "
-            f"use size={max(3, int(size) + 1 - int(size) % 2)}"
-        )
-    return int(size)
+        return check_int(size, "size", func, minimum=2)
+    number = check_int(size, "size", func)
+    hint = f"the window is centred; use size={max(3, number + 1 - number % 2)}"
+    return check_int(number, "size", func, minimum=3, odd=True, hint=hint)
 
 
 def _fits(obj: xr.DataArray | xr.Dataset, depth: int, func: str) -> None:

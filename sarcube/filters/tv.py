@@ -41,7 +41,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-from .._checks import check_positive_finite
+from .._checks import check_int, check_positive_finite
 from .._deprecation import DB_FLAG, renamed_keywords
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
@@ -584,12 +584,10 @@ def tv_denoise(
     w = check_positive_finite(weight, "weight", func)
     iters = (200 if method == "chambolle" else 100) if max_iter is None else max_iter
     tol = (2e-4 if method == "chambolle" else 1e-3) if eps is None else eps
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ParameterError(f"{func}: max_iter must be a positive integer, got {max_iter!r}")
+    iters = check_int(iters, "max_iter", func, minimum=1)
     if not (math.isfinite(tol) and tol > 0):
         raise ParameterError(f"{func}: eps must be finite and > 0, got {eps!r}")
-    if isinstance(halo, bool) or not isinstance(halo, int) or halo < 0:
-        raise ParameterError(f"{func}: halo must be an integer >= 0, got {halo!r}")
+    halo = check_int(halo, "halo", func, minimum=0)
     description = (
         f"tv_denoise(method={method}, weight={w}, db={bool(db)}, max_iter={iters}, eps={tol})"
     )

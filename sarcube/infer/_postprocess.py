@@ -7,7 +7,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_int, check_real, check_spatial, check_xarray
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..regions import remove_small_regions
 from ..validate import NODATA
@@ -63,8 +63,7 @@ def flood_from_probability(
         raise ParameterError(f"{func}: threshold must be a number in (0, 1), got {threshold!r}")
     if not (math.isfinite(float(threshold)) and 0 < float(threshold) < 1):
         raise ParameterError(f"{func}: threshold must be in (0, 1), e.g. 0.5, got {threshold!r}")
-    if isinstance(min_size, bool) or not isinstance(min_size, int | np.integer) or min_size < 0:
-        raise ParameterError(f"{func}: min_size must be an integer >= 0, got {min_size!r}")
+    min_size = check_int(min_size, "min_size", func, minimum=0)
     flooded = (probability >= threshold).astype(np.uint8)
     out = flooded.where(probability.notnull(), NODATA).astype(np.uint8)
     if min_size > 0:

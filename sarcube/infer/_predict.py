@@ -21,7 +21,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_int, check_optional_int, check_real, check_spatial, check_xarray
 from .._deprecation import warn_renamed
 from .._extras import require
 from .._overlap import overlapped
@@ -505,8 +505,7 @@ def predict(
         ("batch_size", batch_size),
         ("n_classes", n_classes),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"{func}: {label} must be a positive integer, got {value!r}")
+        check_int(value, label, func, minimum=1)
     if stride > window:
         raise ParameterError(f"{func}: stride ({stride}) must not exceed window ({window})")
     if tta not in _FLIPS:
@@ -517,12 +516,7 @@ def predict(
         raise ParameterError(f"{func}: dtype must be float32, float16 or bfloat16, got {dtype!r}")
     _check_device(device, func)
     _check_cuda(device, func)
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ParameterError(
-            f"{func}: threads must be a positive integer or None (torch's default), got {threads!r}"
-        )
+    check_optional_int(threads, "threads", func, minimum=1, hint="None is torch's default")
     stack = _channels(obj, channels).transpose("channel", "y", "x")
     selection = _selection(model, stack, func)
     size = (stack.sizes["y"], stack.sizes["x"])
@@ -614,8 +608,7 @@ def most_likely_class(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray
         )
     check_real(probs, "most_likely_class")
     n_classes = probs.sizes["class"]
-    if isinstance(nodata, bool) or not isinstance(nodata, int | np.integer):
-        raise ParameterError(f"most_likely_class: nodata must be an integer, got {nodata!r}")
+    nodata = check_int(nodata, "nodata", "most_likely_class")
     if not n_classes <= nodata <= 255:
         raise ParameterError(
             f"most_likely_class: nodata must fit uint8 and differ from the {n_classes} class "

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from .._checks import check_int
 from ..errors import ParameterError
 
 __all__ = [
@@ -169,13 +170,9 @@ def fit_gain_offset(
         raise ParameterError(
             f"{func}: x and y differ in length ({xv.size} vs {yv.size}); pass one y per x"
         )
-    if isinstance(min_points_for_gain, bool) or not isinstance(min_points_for_gain, int):
-        raise ParameterError(f"{func}: min_points_for_gain must be an integer >= 2")
-    if min_points_for_gain < 2:
-        raise ParameterError(
-            f"{func}: min_points_for_gain must be >= 2 (a slope needs two points), "
-            f"got {min_points_for_gain}"
-        )
+    check_int(
+        min_points_for_gain, "min_points_for_gain", func, minimum=2, hint="a slope needs two points"
+    )
     gain0 = float(fixed_gain)
     if not math.isfinite(gain0):
         raise ParameterError(f"{func}: fixed_gain must be finite, got {fixed_gain!r}")
@@ -323,15 +320,13 @@ def farthest_point_splits(
     n = pts.shape[0]
     if not np.isfinite(pts).all():
         raise ParameterError(f"{func}: xy holds NaN or infinite coordinates; drop those points")
-    if isinstance(n_calibration, bool) or not isinstance(n_calibration, int | np.integer):
-        raise ParameterError(f"{func}: n_calibration must be an integer, got {n_calibration!r}")
+    n_calibration = check_int(n_calibration, "n_calibration", func)
     if not 1 <= n_calibration < n:
         raise ParameterError(
             f"{func}: n_calibration must be in [1, {n - 1}] for {n} points (one at least is "
             f"left for validation), got {n_calibration}"
         )
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-        raise ParameterError(f"{func}: replicates must be an integer >= 1, got {replicates!r}")
+    replicates = check_int(replicates, "replicates", func, minimum=1)
     rng = np.random.default_rng(seed)
     splits = []
     centre = int(np.argmin(np.hypot(*(pts - pts.mean(axis=0)).T)))

@@ -20,6 +20,7 @@ from ..errors import DimensionError, DTypeError, ParameterError
 if TYPE_CHECKING:
     import geopandas as gpd
 
+from .._checks import check_int
 from ._common import (
     _check_array,
 )
@@ -270,8 +271,7 @@ def sample_at_points(
             f"{func}: the raster has dims {extra} besides (y, x); select one map, e.g. "
             f"raster.isel({extra[0]}=0)"
         )
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ParameterError(f"{func}: window must be an odd integer >= 1, got {window!r}")
+    window = check_int(window, "window", func, minimum=1)
     if window % 2 == 0:
         raise ParameterError(
             f"{func}: window must be odd so it centres on the point's pixel, got {window}; "

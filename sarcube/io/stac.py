@@ -33,6 +33,7 @@ import rasterio
 import xarray as xr
 from odc.loader._rio import GDAL_CLOUD_DEFAULTS, RioDriver, RioReader
 
+from .._checks import check_choice, check_int, check_optional_int
 from ..conventions import LINEAR_UNITS, POLARISATIONS, TIME_METADATA, long_name
 from ..errors import (
     AssetReadError,
@@ -142,10 +143,7 @@ def search(
     ids = [ids] if isinstance(ids, str) else ids
     bbox_t = _check_bbox(bbox)
     interval = _parse_interval(datetime)
-    if max_items is not None and (
-        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
-    ):
-        raise ParameterError(f"search: max_items must be a positive integer, got {max_items!r}")
+    max_items = check_optional_int(max_items, "max_items", "search", minimum=1)
     filter_json = _filter_json(filter)
 
     if isinstance(source, str | os.PathLike) and re.match(r"^https?://", str(source)):
@@ -550,13 +548,9 @@ def plan_load(
     for item in items:
         if not isinstance(item, pystac.Item):
             raise ParameterError(f"load: expected pystac.Item objects, got {type(item).__name__}")
-    if on_error not in ("raise", "skip"):
-        raise ParameterError(f"load: on_error must be 'raise' or 'skip', got {on_error!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
-        raise ParameterError(
-            f"load: retries must be an integer in 0..{MAX_RETRIES}, got {retries!r} (each "
-            f"retry may wait up to {RETRY_MAX_BACKOFF_S:g} s)"
-        )
+    check_choice(on_error, ("raise", "skip"), "on_error", "load")
+    hint = f"each retry may wait up to {RETRY_MAX_BACKOFF_S:g} s"
+    retries = check_int(retries, "retries", "load", minimum=0, maximum=MAX_RETRIES, hint=hint)
     if not (
         isinstance(retry_backoff_s, int | float)
         and math.isfinite(retry_backoff_s)

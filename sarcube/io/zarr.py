@@ -18,7 +18,7 @@ import xarray as xr
 from dask.base import compute, tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from .._checks import check_xarray
+from .._checks import check_choice, check_optional_int, check_xarray
 from .._reduce import active_client, compute_in_turn
 from ..errors import InputNotFoundError, OutputError, ParameterError
 
@@ -124,10 +124,8 @@ def to_zarr(
     sarcube.errors.OutputError: ...
     """
     check_xarray(obj, "to_zarr")
-    if tiles is not None and (isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1):
-        raise ParameterError(f"to_zarr: tiles must be a positive integer or None, got {tiles!r}")
-    if mode not in ("w-", "w"):
-        raise ParameterError(f"to_zarr: mode must be 'w-' or 'w', got {mode!r}")
+    tiles = check_optional_int(tiles, "tiles", "to_zarr", minimum=1)
+    check_choice(mode, ("w-", "w"), "mode", "to_zarr")
     path = Path(store)
     parent = path.resolve().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):

@@ -26,7 +26,7 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from .._checks import check_spatial, check_xarray
+from .._checks import check_optional_int, check_spatial, check_xarray
 from .._geographic import accepts_geographic
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, OutputError, ParameterError
@@ -416,10 +416,7 @@ def zonal_stats(
 
     func = "zonal_stats"
     arr = _check_class_map(class_map, func)
-    if nodata is not None and (
-        isinstance(nodata, bool) or not isinstance(nodata, int | np.integer)
-    ):
-        raise ParameterError(f"{func}: nodata must be an integer or None, got {nodata!r}")
+    nodata = check_optional_int(nodata, "nodata", func)
     names = _class_names(classes, nodata, func)
     if not isinstance(all_touched, bool):
         raise ParameterError(f"{func}: all_touched must be True or False, got {all_touched!r}")

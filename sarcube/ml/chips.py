@@ -18,7 +18,7 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from .._checks import check_bands, check_real, check_spatial, check_xarray
+from .._checks import check_bands, check_choice, check_int, check_real, check_spatial, check_xarray
 from ..errors import (
     DimensionError,
     DTypeError,
@@ -254,13 +254,9 @@ def to_chips(
     check_spatial(cube, func)
     bands = check_bands(cube, bands, func)
     check_real(cube[bands], func)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ParameterError(f"{func}: size must be a positive integer, got {size!r}")
-    stride = size if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ParameterError(f"{func}: stride must be a positive integer, got {stride!r}")
-    if layout not in ("stack", "triplets"):
-        raise ParameterError(f"{func}: layout must be 'stack' or 'triplets', got {layout!r}")
+    size = check_int(size, "size", func, minimum=1)
+    stride = size if stride is None else check_int(stride, "stride", func, minimum=1)
+    check_choice(layout, ("stack", "triplets"), "layout", func)
     if not 0 <= max_nodata <= 1:
         raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
     if not 0 <= max_cloud <= 1:

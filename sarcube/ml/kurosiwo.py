@@ -33,7 +33,7 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from .._checks import check_bands, check_real, check_spatial, check_xarray
+from .._checks import check_bands, check_int, check_real, check_spatial, check_xarray
 from ..errors import DimensionError, InputNotFoundError, OutputError, ParameterError
 from ..io._atomic import atomic_target, check_writable
 from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts, time_position
@@ -216,17 +216,13 @@ def to_kurosiwo(
     }
     if len(set(slots.values())) != 3:
         raise ParameterError(f"{func}: post and the two pre dates must differ, got {slots}")
-    if isinstance(aoi, bool) or not isinstance(aoi, int) or aoi < 0:
-        raise ParameterError(f"{func}: aoi must be a non-negative integer, got {aoi!r}")
+    aoi = check_int(aoi, "aoi", func, minimum=0)
     if not isinstance(event, int | str) or isinstance(event, bool) or str(event) in ("", ".", ".."):
         raise ParameterError(f"{func}: event must be an id (an integer or a name), got {event!r}")
     if "/" in str(event) or "\\" in str(event):
         raise ParameterError(f"{func}: event {event!r} must not contain a path separator")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ParameterError(f"{func}: size must be an integer >= 8, got {size!r}")
-    step = size if stride is None else stride
-    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ParameterError(f"{func}: stride must be a positive integer, got {stride!r}")
+    size = check_int(size, "size", func, minimum=8)
+    step = size if stride is None else check_int(stride, "stride", func, minimum=1)
     if not 0 <= max_nodata <= 1:
         raise ParameterError(f"{func}: max_nodata must be in [0, 1], got {max_nodata!r}")
     if cube.rio.crs is None:
