@@ -18,12 +18,7 @@ import sphinx_autosummary_accessors
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sarcube
-import sarcube.accessor
-
-# The accessor's methods take their functions' docstrings when the first accessor
-# is made; the API pages read them from the class, so copy them now.
-if not sarcube.accessor._copy_docs():
-    raise RuntimeError("the .sar accessor's docstrings could not be copied")
+import sarcube.accessor  # registers .sar; each method reads its function's docstring
 
 # -- Project information -----------------------------------------------------
 

@@ -125,7 +125,83 @@ def test_accessor_forwards_flood_map_thresholds_zarr_and_channels(tmp_path) -> N
         cube.sar.stack_channels(bands=["vv", "vh"], times=[-2, -1]),
         sarcube.infer.stack_channels(cube, bands=["vv", "vh"], times=[-2, -1]),
     )
-    with pytest.raises(sarcube.errors.ParameterError, match="Dataset"):
+    with pytest.raises(AttributeError, match=r"needs a Dataset cube.*to_dataset"):
         cube["vv"].sar.stack_channels(bands=["vv"])
     for name in ("flood_map", "flood_thresholds", "to_zarr"):
         assert getattr(xr.Dataset.sar, name).__doc__ == getattr(sarcube, name).__doc__
+
+
+def _public_functions() -> dict[str, object]:
+    import inspect
+
+    found = {n: getattr(sarcube, n) for n in sarcube._EXPORTS}
+    for module in (sarcube.insar, sarcube.infer):
+        found |= {n: getattr(module, n) for n in module.__all__}
+    return {n: f for n, f in found.items() if inspect.isfunction(f)}
+
+
+def test_every_operation_on_an_xarray_object_is_on_the_accessor() -> None:
+    import inspect
+
+    deprecated = {"classify"}  # infer.classify, renamed most_likely_class
+    for name, function in _public_functions().items():
+        if name in deprecated:
+            continue
+        if name == "coregister":  # the object is its `like=`, the grid to reproject onto
+            assert hasattr(xr.DataArray.sar, name) and hasattr(xr.Dataset.sar, name)
+            continue
+        first = next(iter(inspect.signature(function).parameters.values()), None)
+        kind = str(first.annotation) if first is not None else ""
+        takes = {part.strip().removeprefix("xr.") for part in kind.split("|")}
+        on_array = bool(takes & {"DataArray", "XObj"})
+        on_dataset = bool(takes & {"Dataset", "XObj"})
+        assert hasattr(xr.DataArray.sar, name) == on_array, (name, kind)
+        assert hasattr(xr.Dataset.sar, name) == on_dataset, (name, kind)
+
+
+def test_generated_methods_keep_the_function_signature_and_docs() -> None:
+    import inspect
+
+    cube = random_cube()
+    for accessor in (xr.DataArray.sar, xr.Dataset.sar):
+        for name in vars(accessor):
+            if name.startswith("_") or name == "coregister":
+                continue
+            function = getattr(accessor, name)
+            target = getattr(sarcube, name, None) or getattr(sarcube.insar, name, None)
+            target = target or getattr(sarcube.infer, name)
+            assert function.__doc__ == target.__doc__, name
+            wanted = list(inspect.signature(target).parameters)[1:]
+            assert list(inspect.signature(function).parameters) == ["self", *wanted], name
+    bound = cube.sar.lee_filter
+    assert list(inspect.signature(bound).parameters) == ["size", "variant", "enl", "damping"]
+    assert bound.__doc__ == sarcube.lee_filter.__doc__
+    with pytest.raises(AttributeError):
+        cube.sar.anything = 1  # __slots__: the accessor holds no state
+    with pytest.raises(AttributeError, match=r"one band or map: cube\['vv'\]\.sar\.threshold"):
+        cube.sar.threshold()
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        cube.sar.nothing  # noqa: B018
+
+
+def test_accessor_forwards_grid_exports_metrics_and_insar_corrections(tmp_path) -> None:
+    import numpy as np
+
+    scene = sarcube.synthetic.make_scene((48, 40), seed=5)
+    cube = scene.cube
+    xr.testing.assert_identical(cube.sar.crop_to_valid(), sarcube.crop_to_valid(cube))
+    assert cube["vv"].sar.pixel_size_m() == sarcube.pixel_size_m(cube["vv"])
+    truth = scene.flood.isel(time=-1, drop=True)
+    pred = (cube["vv"].isel(time=-1, drop=True) < 0.02).astype("uint8")
+    xr.testing.assert_identical(
+        pred.sar.segmentation_metrics(truth, classes=[0, 1]),
+        sarcube.segmentation_metrics(pred, truth, classes=[0, 1]),
+    )
+    path = pred.sar.to_cog(tmp_path / "flood.tif")
+    assert path == sarcube.to_cog(pred, tmp_path / "again.tif").with_name("flood.tif")
+    phase = xr.DataArray(np.linspace(-3, 3, 12).reshape(3, 4), dims=("y", "x"))
+    ion = xr.full_like(phase, 0.5)
+    xr.testing.assert_identical(
+        phase.sar.ionosphere_correction(ion, wrapped=True),
+        sarcube.insar.ionosphere_correction(phase, ion, wrapped=True),
+    )

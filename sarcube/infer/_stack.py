@@ -117,6 +117,7 @@ def stack_channels(
 
 def sweep_norms(
     cube: xr.Dataset,
+    /,
     model: ModelSpec,
     configs: Mapping[str, NormConfig],
     *,
