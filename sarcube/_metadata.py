@@ -39,3 +39,9 @@ def with_units(da: xr.DataArray, name: Hashable, units: str, source: xr.DataArra
     da.attrs = attrs
     da.encoding = {}
     return da
+
+
+def name_or(da: xr.DataArray, default: str) -> Hashable:
+    """The array's name, or *default* when it has none (``None`` or ``""``)."""
+    name = da.name
+    return default if name is None or name == "" else name

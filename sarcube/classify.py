@@ -13,6 +13,7 @@ from dask.delayed import delayed
 from ._checks import check_int, check_positive_finite, check_real, check_spatial, check_xarray
 from ._deprecation import DB_FLAG, renamed_keywords
 from ._geographic import accepts_geographic
+from ._metadata import name_or
 from .calibration import to_db
 from .conventions import DB_UNITS
 from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, UnitsError
@@ -385,7 +386,7 @@ def superpixels(
     check_real(cube, func)
     if method != "felzenszwalb":
         raise ParameterError(f"{func}: method must be 'felzenszwalb', got {method!r}")
-    ds = cube if isinstance(cube, xr.Dataset) else cube.to_dataset(name=cube.name or "band")
+    ds = cube if isinstance(cube, xr.Dataset) else cube.to_dataset(name=name_or(cube, "band"))
     names = [str(v) for v in ds.data_vars]
     if not names:
         raise BandNotFoundError(f"{func}: the Dataset has no bands")

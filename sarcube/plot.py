@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ._checks import check_int, check_xarray
+from ._metadata import name_or
 from .errors import DimensionError, GridMismatchError, ParameterError
 from .validate import NODATA
 
@@ -185,10 +186,10 @@ def clamp_histogram(
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{band.name or 'band'}")
+    ax.stairs(counts, edges, fill=True, alpha=0.6, label=f"{name_or(band, 'band')}")
     ax.set_xscale("log")
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_xlabel(f"{band.name or 'band'} backscatter, linear power")
+    ax.set_xlabel(f"{name_or(band, 'band')} backscatter, linear power")
     top = ax.secondary_xaxis("top")  # the same positions, labelled in dB
     low_db, high_db = 10 * np.log10(edges[0]), 10 * np.log10(edges[-1])
     step = 5 if high_db - low_db <= 45 else 10
@@ -208,7 +209,7 @@ def clamp_histogram(
             ha="right",
             fontsize=8,
         )
-    ax.set_title(f"{str(band.name or 'band').upper()}: clamp cut-offs and clipped fractions")
+    ax.set_title(f"{str(name_or(band, 'band')).upper()}: clamp cut-offs and clipped fractions")
     if path is not None:
         ax.figure.savefig(path, dpi=110)
         plt.close(ax.figure)
@@ -372,7 +373,7 @@ def comparison_grid(
     flat = axes.ravel()
     lo, hi = np.nanpercentile(ref, [2, 98]) if np.isfinite(ref).any() else (0, 1)
     flat[0].imshow(ref, cmap=_grey(), vmin=lo, vmax=hi, interpolation="nearest")
-    flat[0].set_title(f"{reference.name or 'reference'}" + (" (dB)" if db else ""), fontsize=9)
+    flat[0].set_title(f"{name_or(reference, 'reference')}" + (" (dB)" if db else ""), fontsize=9)
     for ax, (name, img) in zip(flat[1:], images.items(), strict=False):
         ax.imshow(_map_rgb(img), interpolation="nearest")
         extra = (titles or {}).get(name)
@@ -704,7 +705,7 @@ def fringes(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.4), layout="constrained")
     image = ax.imshow(phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
-    ax.set_title(str(interferogram.name or "interferogram"), fontsize=10)
+    ax.set_title(str(name_or(interferogram, "interferogram")), fontsize=10)
     ax.set_axis_off()
     bar = fig.colorbar(
         image, ax=ax, shrink=0.85, label="wrapped phase (rad)", ticks=[-np.pi, 0, np.pi]

@@ -23,6 +23,7 @@ from numba import njit
 
 from ._checks import check_int, check_real, check_xarray
 from ._geographic import accepts_geographic
+from ._metadata import name_or
 from ._reduce import bin_index
 from .conventions import DB_UNITS
 from .errors import DimensionError, DTypeError, ParameterError
@@ -126,7 +127,7 @@ def histogram(
             "bin_upper": ("bin", edges[1:]),
         },
         name="count",
-        attrs={"long_name": f"histogram of {da.name or 'values'}", "units": "1"},
+        attrs={"long_name": f"histogram of {name_or(da, 'values')}", "units": "1"},
     )
 
 

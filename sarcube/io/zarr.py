@@ -19,6 +19,7 @@ from dask.base import compute, tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .._checks import check_choice, check_optional_int, check_xarray
+from .._metadata import name_or
 from .._reduce import active_client, compute_in_turn
 from ..errors import InputNotFoundError, OutputError, ParameterError
 
@@ -289,7 +290,7 @@ def _check_sizes(obj: xr.DataArray | xr.Dataset) -> None:
 
 
 def _prepared(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
-    ds = obj.to_dataset(name=obj.name or "data") if isinstance(obj, xr.DataArray) else obj
+    ds = obj.to_dataset(name=name_or(obj, "data")) if isinstance(obj, xr.DataArray) else obj
     ds = ds.copy()
     # only data variables are written chunk by chunk: lazy coordinates (small) now
     lazy_coords = [k for k, v in ds.coords.items() if isinstance(v.data, dsa.Array)]
