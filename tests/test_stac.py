@@ -59,7 +59,7 @@ def test_search_local_filters(opera_catalog: Path) -> None:
     tiny = (w + 1e-4, s + 1e-4, w + 2e-4, s + 2e-4)
     hits = sarcube.search(opera_catalog, bbox=tiny)
     assert 0 < len(hits) < 315
-    assert all(sarcube.io.stac._bbox_intersects(i.bbox, tiny) for i in hits)  # type: ignore[arg-type]
+    assert all(sarcube.io.stac._search._bbox_intersects(i.bbox, tiny) for i in hits)  # type: ignore[arg-type]
     assert len(sarcube.search(opera_catalog, collections="opera-rtc-s1", max_items=7)) == 7
     cql = sarcube.search(
         opera_catalog,
@@ -261,3 +261,20 @@ def test_load_bbox_crops_and_stats_keep_time_metadata(synthetic_event: Any) -> N
     stats = sarcube.clamp_stats(full)
     assert list(stats["orbit_state"].values) == ["descending"] * 3
     assert "spatial_ref" not in stats.coords
+
+
+def test_a_load_plan_has_a_stable_dask_token(opera_catalog: Path) -> None:
+    from dask.base import tokenize
+
+    items = sarcube.search(opera_catalog, datetime="2021-11-19")
+    again = sarcube.search(opera_catalog, datetime="2021-11-19")  # new Item objects
+    plan = sarcube.plan_load(items, bands="VV", chunks={"y": 64, "x": 64})
+    same = sarcube.plan_load(again, bands="VV", chunks={"y": 64, "x": 64})
+    assert plan.items[0] is not same.items[0]
+    assert tokenize(plan) == tokenize(same)
+    assert tokenize(plan) != tokenize(
+        sarcube.plan_load(items, bands="VV", chunks={"y": 32, "x": 64})
+    )
+    assert tokenize(plan) != tokenize(
+        sarcube.plan_load(items[:1], bands="VV", chunks={"y": 64, "x": 64})
+    )
