@@ -105,28 +105,16 @@ def check_int(
     "an odd integer >= 3", "an integer in 0..100", then *hint* if given.
     """
     number = _as_int(value)
-    ok = (
-        number is not None
-        and (minimum is None or number >= minimum)
-        and (maximum is None or number <= maximum)
-        and (not odd or number % 2 == 1)
-    )
-    if not ok:
-        kind = "an odd integer" if odd else "an integer"
-        if minimum is not None and maximum is not None:
-            allowed = f"{kind} in {minimum}..{maximum}"
-        elif minimum == 1 and not odd:
-            allowed = "a positive integer"
-        elif minimum is not None:
-            allowed = f"{kind} >= {minimum}"
-        elif maximum is not None:
-            allowed = f"{kind} <= {maximum}"
-        else:
-            allowed = kind
+    if (
+        number is None
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+        or (odd and number % 2 == 0)
+    ):
+        allowed = _allowed_ints(minimum, maximum, odd)
         raise ParameterError(
             f"{func}: {name} must be {allowed}, got {value!r}" + (f"; {hint}" if hint else "")
         )
-    assert number is not None
     return number
 
 
@@ -136,18 +124,34 @@ def _as_int(value: object) -> int | None:
     return int(value)
 
 
+def _allowed_ints(minimum: int | None, maximum: int | None, odd: bool) -> str:
+    """What :func:`check_int` accepts, in words."""
+    kind = "an odd integer" if odd else "an integer"
+    if minimum is not None and maximum is not None:
+        return f"{kind} in {minimum}..{maximum}"
+    if minimum == 1 and not odd:
+        return "a positive integer"
+    if minimum is not None:
+        return f"{kind} >= {minimum}"
+    if maximum is not None:
+        return f"{kind} <= {maximum}"
+    return kind
+
+
 def check_optional_int(
     value: object, name: str, func: str, *, minimum: int | None = None, hint: str = ""
 ) -> int | None:
     """:func:`check_int` that also lets ``None`` through (the documented default)."""
     if value is None:
         return None
-    try:
-        return check_int(value, name, func, minimum=minimum)
-    except ParameterError as err:
+    number = _as_int(value)
+    if number is None or (minimum is not None and number < minimum):
+        allowed = _allowed_ints(minimum, None, False)
         raise ParameterError(
-            f"{str(err).split(', got ')[0]} or None, got {value!r}" + (f"; {hint}" if hint else "")
-        ) from None
+            f"{func}: {name} must be {allowed} or None, got {value!r}"
+            + (f"; {hint}" if hint else "")
+        )
+    return number
 
 
 def choices_of(alias: Any) -> tuple[Any, ...]:

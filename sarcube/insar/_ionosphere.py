@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_spatial, check_xarray
-from ..errors import DimensionError, DTypeError, ParameterError, UnitsError
+from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError, UnitsError
 from ._common import _LENGTH_UNITS, _check_array, _check_mask, _check_same_grid, _positional
 
 __all__ = ["ionosphere_correction"]
@@ -17,23 +17,13 @@ __all__ = ["ionosphere_correction"]
 _INVALID = ("nodata", "keep")
 
 
-def _same_grid(da: xr.DataArray, other: xr.DataArray) -> bool:
-    """Whether *other* lies on *da*'s (y, x) pixels (same sizes and coordinates)."""
-    for dim in ("y", "x"):
-        if other.sizes.get(dim) != da.sizes[dim]:
-            return False
-        if dim in other.coords and dim in da.coords:
-            a, b = np.asarray(da[dim].values), np.asarray(other[dim].values)
-            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-            if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
-                return False
-    return True
-
-
 def _screen_on_grid(screen: xr.DataArray, da: xr.DataArray, func: str) -> xr.DataArray:
     """The phase screen on *da*'s pixels, resampled bilinearly when its grid differs."""
-    if _same_grid(da, screen):
+    try:
         _check_same_grid(da, screen, "ionosphere", func)
+    except GridMismatchError:
+        pass  # another grid: resampled below
+    else:
         return _positional(screen)
     if screen.rio.crs is None or da.rio.crs is None:
         raise DimensionError(
