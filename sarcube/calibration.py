@@ -58,6 +58,20 @@ def linear_to_db_values(values: np.ndarray) -> np.ndarray:
     return db
 
 
+def linear_to_db_array(da: xr.DataArray) -> xr.DataArray:
+    """:func:`linear_to_db_values` over a DataArray, lazily on dask input.
+
+    The one decibel conversion of sarcube: no units check and attrs kept as
+    they are (:func:`to_db` adds both), for callers whose input is linear by
+    construction (a ratio, a model's calibrated input).
+    """
+    x = _as_float(da)
+    out: xr.DataArray = xr.apply_ufunc(
+        linear_to_db_values, x, dask="parallelized", output_dtypes=[x.dtype], keep_attrs=True
+    )
+    return out
+
+
 def to_db(obj: XObj) -> XObj:
     """Convert linear power to decibels, ``10·log10(x)``.
 
@@ -94,11 +108,7 @@ def to_db(obj: XObj) -> XObj:
             )
 
     def convert(name: Hashable, da: xr.DataArray) -> xr.DataArray:
-        x = _as_float(da)
-        out = xr.apply_ufunc(
-            linear_to_db_values, x, dask="parallelized", output_dtypes=[x.dtype], keep_attrs=True
-        )
-        return with_units(out, name, DB_UNITS, da)
+        return with_units(linear_to_db_array(da), name, DB_UNITS, da)
 
     return map_arrays(obj, convert)
 

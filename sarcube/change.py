@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 import dask.array as dsa
 import numpy as np
@@ -25,6 +25,7 @@ from ._checks import check_real, check_spatial, check_xarray, data_arrays
 from ._deprecation import warn_renamed
 from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
+from .calibration import linear_to_db_array
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import DimensionError, DTypeError, GridMismatchError, ParameterError, UnitsError
 
@@ -159,7 +160,7 @@ def log_ratio(pre: XObj, post: XObj) -> XObj:
 
     def op(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
         ratio = b.where((a > 0) & (b > 0)) / a.where((a > 0) & (b > 0))
-        return cast(xr.DataArray, 10 * np.log10(ratio))
+        return linear_to_db_array(ratio)
 
     return _pairwise(pre, post, "log_ratio", op, DB_UNITS, "log ratio post/pre")
 

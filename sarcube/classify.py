@@ -15,7 +15,7 @@ from ._deprecation import DB_FLAG, renamed_keywords
 from ._geographic import accepts_geographic
 from ._metadata import name_or
 from .calibration import to_db
-from .conventions import DB_UNITS
+from .conventions import DB_UNITS, NODATA
 from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, UnitsError
 from .thresholds import histogram
 
@@ -174,7 +174,7 @@ def _nearest_centre(block: np.ndarray, centres: np.ndarray) -> np.ndarray:
     flat = block.reshape(-1, block.shape[-1]).astype(np.float64)
     d2 = ((flat[:, None, :] - centres[None, :, :]) ** 2).sum(axis=-1)
     labels = np.argmin(d2, axis=1).astype(np.uint8)
-    labels[~np.isfinite(flat).all(axis=1)] = 255
+    labels[~np.isfinite(flat).all(axis=1)] = NODATA
     return np.asarray(labels.reshape(block.shape[:-1]))
 
 
@@ -270,7 +270,7 @@ def kmeans(
         name="kmeans",
         attrs={
             "long_name": f"k-means class of {', '.join(names)}" + (" (dB)" if db else ""),
-            "flag_values": [*range(n_clusters), 255],
+            "flag_values": [*range(n_clusters), NODATA],
             "flag_meanings": " ".join(f"cluster_{i}" for i in range(n_clusters)) + " nodata",
         },
     )
@@ -534,7 +534,7 @@ def segment_table(segments: xr.Dataset) -> xr.Dataset:
 
 def _segment_classes(block: np.ndarray, ids: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The class of each pixel's segment; 255 for nodata (−1) and unknown ids."""
-    out = np.full(block.shape, 255, dtype=np.uint8)
+    out = np.full(block.shape, NODATA, dtype=np.uint8)
     if ids.size == 0:
         return out
     pos = np.clip(np.searchsorted(ids, block), 0, ids.size - 1)
@@ -613,7 +613,7 @@ def segment_kmeans(
     labels.name = "segment_kmeans"
     labels.attrs = {
         "long_name": f"k-means class of the segments' {', '.join(names)}",
-        "flag_values": [*range(n_clusters), 255],
+        "flag_values": [*range(n_clusters), NODATA],
         "flag_meanings": " ".join(f"cluster_{i}" for i in range(n_clusters)) + " nodata",
     }
     return labels

@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from .conventions import NODATA
 from .errors import ParameterError, SarcubeError
 
 __all__ = ["main"]
@@ -188,7 +189,7 @@ def _truth(path: Path, like: Any) -> Any:
     opened = rioxarray.open_rasterio(path)
     assert isinstance(opened, xr.DataArray)
     truth = opened.squeeze("band", drop=True).astype("uint8")
-    truth = truth.where(like.notnull().values, 255).astype("uint8")
+    truth = truth.where(like.notnull().values, NODATA).astype("uint8")
     return truth.assign_coords(y=like.y, x=like.x)
 
 
@@ -222,7 +223,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
     report = json.loads(report_path.read_text())
     reference = _truth(out / "event" / "truth" / "flood.tif", post)
     flood = written["flood"].compute()
-    metrics = segmentation_metrics(flood, reference, classes=[0, 1], nodata=255)
+    metrics = segmentation_metrics(flood, reference, classes=[0, 1], nodata=NODATA)
     report["maps"]["shipped model"] = {
         "iou_flood": float(metrics["iou"].sel({"class": 1})),
         "iou_no_flood": float(metrics["iou"].sel({"class": 0})),
@@ -259,14 +260,14 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
     }
     # k-means on post VV/VH (dB): the darkest of three clusters as water
     classes = kmeans(post, n_clusters=3, sample=20_000)
-    maps["kmeans"] = (classes == 0).astype("uint8").where(classes != 255, 255).astype("uint8")
+    maps["kmeans"] = (classes == 0).astype("uint8").where(classes != NODATA, NODATA).astype("uint8")
     extra = ["post_threshold", "change_threshold", "threshold_fallback", "time"]
     maps = {k: v.drop_vars([c for c in extra if c in v.coords]) for k, v in maps.items()}
     with progress():
         (computed,) = compute(maps)
     report: dict[str, Any] = {"maps": {}}
     for name, m in computed.items():
-        metrics = segmentation_metrics(m, truth, classes=[0, 1], nodata=255)
+        metrics = segmentation_metrics(m, truth, classes=[0, 1], nodata=NODATA)
         regions = region_stats(m)
         report["maps"][name] = {
             "iou_flood": float(metrics["iou"].sel({"class": 1})),

@@ -7,6 +7,7 @@ from typing import Final
 __all__ = [
     "DB_UNITS",
     "LINEAR_UNITS",
+    "NODATA",
     "POLARISATIONS",
     "SPATIAL_DIMS",
     "TIME_METADATA",
@@ -23,6 +24,9 @@ SPATIAL_DIMS: Final = ("y", "x")
 LINEAR_UNITS: Final = "1"
 #: ``units`` attribute of backscatter in decibels.
 DB_UNITS: Final = "dB"
+
+#: Value of nodata in every uint8 class map (flood maps, labels, k-means classes).
+NODATA: Final = 255
 
 #: STAC item properties kept as non-dimension coordinates on ``time`` by
 #: :func:`sarcube.load`, mapped to their coordinate name.

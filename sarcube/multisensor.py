@@ -25,7 +25,7 @@ from ._checks import check_real, check_spatial, check_xarray
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from .calibration import to_db, to_linear
-from .conventions import DB_UNITS
+from .conventions import DB_UNITS, NODATA
 from .errors import (
     BandNotFoundError,
     DimensionError,
@@ -35,7 +35,7 @@ from .errors import (
     ParameterError,
     UnitsError,
 )
-from .validate import NODATA, segmentation_metrics
+from .validate import segmentation_metrics
 
 __all__ = [
     "ALOS_CHANNELS",

@@ -18,8 +18,8 @@ import xarray as xr
 
 from ._checks import check_int, check_xarray
 from ._metadata import name_or
+from .conventions import NODATA
 from .errors import DimensionError, GridMismatchError, ParameterError
-from .validate import NODATA
 
 __all__ = [
     "accuracy_vs_density",

@@ -22,9 +22,8 @@ from scipy import ndimage
 
 from ._checks import check_choice, check_int, check_spatial, check_xarray
 from ._geographic import accepts_geographic
-from .conventions import SPATIAL_DIMS
+from .conventions import NODATA, SPATIAL_DIMS
 from .errors import DTypeError, MaskError, ParameterError
-from .validate import NODATA
 
 __all__ = ["boundary_ratio", "region_stats", "remove_small_regions"]
 

@@ -13,6 +13,9 @@ import xarray as xr
 from ._checks import check_optional_int, check_xarray
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
+from .conventions import (
+    NODATA as NODATA,  # re-exported: sarcube.validate.NODATA predates conventions
+)
 from .errors import DTypeError, GridMismatchError, ParameterError
 
 __all__ = [
@@ -22,9 +25,6 @@ __all__ = [
     "segmentation_metrics",
     "validation_report",
 ]
-
-#: Class-map value for nodata in sarcube's uint8 maps.
-NODATA = 255
 
 
 def _block_confusion(

@@ -14,9 +14,8 @@ from numba import njit
 
 from .._overlap import KernelByName
 from .._reduce import bin_index
-from ..conventions import SPATIAL_DIMS
+from ..conventions import NODATA, SPATIAL_DIMS
 from ..thresholds import _CRITERIA, threshold
-from ..validate import NODATA
 from ._prepare import _BINS, FLOOD, NO_FLOOD, _dress, _Prepared, _std_from_histogram
 from ._regional import _centres
 from ._window import _CHANGE, _NODATA, _POST, _USABLE

@@ -10,9 +10,9 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_int, check_real, check_spatial, check_xarray
-from ..calibration import linear_to_db_values
+from ..calibration import linear_to_db_array
 from ..change import _check_pair, reduce_time
-from ..conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
+from ..conventions import DB_UNITS, LINEAR_UNITS, NODATA, SPATIAL_DIMS
 from ..errors import (
     BandNotFoundError,
     DimensionError,
@@ -20,7 +20,6 @@ from ..errors import (
     UnitsError,
 )
 from ..regions import remove_small_regions
-from ..validate import NODATA
 from ._window import _CHANGE, _NODATA, _POST, _USABLE, _filtered
 
 NO_FLOOD = 0
@@ -93,12 +92,8 @@ def _log_scale(da: xr.DataArray, units: str) -> tuple[xr.DataArray, xr.DataArray
                 "units='linear' or units='db'"
             )
     if units == "linear":
-        db: xr.DataArray = xr.apply_ufunc(
-            linear_to_db_values,
-            da.astype(np.float32, copy=False),
-            dask="parallelized",
-            output_dtypes=[np.float32],
-        )
+        db = linear_to_db_array(da.astype(np.float32, copy=False))
+        db.attrs = {}  # the linear units no longer hold
         return db, None
     out: xr.DataArray = da.astype(np.float32)
     if not np.issubdtype(da.dtype, np.integer):

@@ -15,7 +15,7 @@ from .._checks import check_optional_int
 from .._deprecation import renamed_keywords
 from .._geographic import accepts_geographic
 from .._reduce import region_histograms
-from ..conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
+from ..conventions import DB_UNITS, LINEAR_UNITS, NODATA, SPATIAL_DIMS
 from ..errors import (
     GridMismatchError,
     ParameterError,
@@ -28,7 +28,6 @@ from ..regional import (
     interpolate,
     region_thresholds,
 )
-from ..validate import NODATA
 from ._prepare import (
     _BINS,
     CHANGE_DB_RANGE,

@@ -8,9 +8,9 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_int, check_real, check_spatial, check_xarray
+from ..conventions import NODATA
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..regions import remove_small_regions
-from ..validate import NODATA
 
 __all__ = ["flood_from_probability"]
 

@@ -25,7 +25,7 @@ from .._checks import check_int, check_optional_int, check_real, check_spatial, 
 from .._deprecation import warn_renamed
 from .._extras import require
 from .._overlap import overlapped
-from ..conventions import SPATIAL_DIMS
+from ..conventions import NODATA, SPATIAL_DIMS
 from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, SarcubeError
 from ._models import Ensemble, ModelSpec, load_model
 
@@ -589,7 +589,7 @@ def predict(
     )
 
 
-def most_likely_class(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
+def most_likely_class(probs: xr.DataArray, *, nodata: int = NODATA) -> xr.DataArray:
     """The most probable class per pixel, uint8, *nodata* where probabilities are NaN.
 
     Examples
@@ -627,7 +627,7 @@ def most_likely_class(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray
     return out
 
 
-def classify(probs: xr.DataArray, *, nodata: int = 255) -> xr.DataArray:
+def classify(probs: xr.DataArray, *, nodata: int = NODATA) -> xr.DataArray:
     """Deprecated: the old name of :func:`most_likely_class` (same arguments, same result).
 
     It warns with a ``DeprecationWarning`` and will be removed in the next

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_bands, check_real, check_spatial, check_xarray
+from ..conventions import NODATA
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..scaling import NormConfig, normalise
 from ._models import ModelSpec
@@ -151,7 +152,7 @@ def sweep_norms(
         stack = stack_channels(cube, bands=bands, times=times, norm=config)
         labels = most_likely_class(predict(stack, model, n_classes=n_classes, **predict_options))
         fractions = class_fractions(labels, classes=list(range(n_classes))).values
-        nodata = float((labels == 255).mean())
+        nodata = float((labels == NODATA).mean())
         report[name] = {f"class_{c}": 100 * float(f) for c, f in enumerate(fractions)}
         report[name]["nodata"] = 100 * nodata
     return report

@@ -17,6 +17,7 @@ from dask.delayed import delayed
 
 from .._checks import check_real
 from .._geographic import accepts_geographic
+from ..conventions import NODATA
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..regions import _check_mask, _labels
 from ._atomic import atomic_target, check_writable
@@ -119,7 +120,7 @@ def to_vector(
     connectivity: Literal[1, 2] = 2,
     overwrite: bool = False,
     values: Literal["mask", "classes", "segments"] = "mask",
-    nodata: int | None = 255,
+    nodata: int | None = NODATA,
 ) -> gpd.GeoDataFrame:
     """Polygons of the connected regions of a mask, a class map or a segment map (**computes**).
 
@@ -343,8 +344,8 @@ def to_cog(
     nodata: float | None
     if np.issubdtype(check.dtype, np.floating):
         nodata = float("nan")
-    elif "flag_values" in check.attrs and 255 in np.asarray(check.attrs["flag_values"]).tolist():
-        nodata = 255
+    elif "flag_values" in check.attrs and NODATA in np.asarray(check.attrs["flag_values"]).tolist():
+        nodata = NODATA
     else:
         nodata = None
     computed = check.compute()

@@ -28,9 +28,8 @@ from dask.delayed import delayed
 
 from .._checks import check_optional_int, check_spatial, check_xarray
 from .._geographic import accepts_geographic
-from ..conventions import SPATIAL_DIMS
+from ..conventions import NODATA, SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, OutputError, ParameterError
-from ..validate import NODATA
 from ._atomic import atomic_target, check_writable
 
 if TYPE_CHECKING:

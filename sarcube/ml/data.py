@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..conventions import NODATA
 from ..errors import DimensionError, ParameterError
 from .augment import Augment
 
@@ -58,7 +59,7 @@ class ChipDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         *,
         augment: bool | Augment = False,
         seed: int = 0,
-        ignore_index: int = 255,
+        ignore_index: int = NODATA,
         crop: int | None = None,
     ) -> None:
         inputs, labels = np.asarray(inputs), np.asarray(labels)

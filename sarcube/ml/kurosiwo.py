@@ -34,6 +34,7 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._checks import check_bands, check_int, check_real, check_spatial, check_xarray
+from ..conventions import NODATA
 from ..errors import DimensionError, InputNotFoundError, OutputError, ParameterError
 from ..io._atomic import atomic_target, check_writable
 from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts, time_position
@@ -86,7 +87,7 @@ def _tile_task(
     for data in images.values():
         valid &= np.isfinite(data)
     if label is not None:
-        valid &= label != 255
+        valid &= label != NODATA
     nodata = 1.0 - float(valid.mean())
     if nodata > max_nodata:
         return None
@@ -94,7 +95,7 @@ def _tile_task(
     for name, data in images.items():
         _write_tif(folder / f"{name}.tif", data[None].astype(np.float32), transform, crs, np.nan)
     if label is not None:
-        classes = np.where(label == 255, 0, label).astype(np.uint8)
+        classes = np.where(label == NODATA, 0, label).astype(np.uint8)
         _write_tif(folder / "MK0_MLU.tif", classes[None], transform, crs, None)
         _write_tif(folder / "MK0_MNA.tif", valid[None].astype(np.uint8), transform, crs, None)
     record = {**info, "nodata_fraction": nodata}

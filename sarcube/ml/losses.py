@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..conventions import NODATA
 from ..errors import ParameterError
 
 __all__ = ["LOSSES", "focal", "lovasz_softmax", "make_loss", "tversky"]
@@ -41,7 +42,7 @@ def _weights(class_weights: Sequence[float] | None, n: int, like: torch.Tensor) 
 def tversky(
     alpha: float = 0.9,
     beta: float = 0.1,
-    ignore_index: int = 255,
+    ignore_index: int = NODATA,
     class_weights: Sequence[float] | None = None,
 ) -> Loss:
     """1 − the Tversky index, averaged over classes (weighted by *class_weights*).
@@ -65,7 +66,7 @@ def tversky(
 
 
 def focal(
-    gamma: float = 2.0, ignore_index: int = 255, class_weights: Sequence[float] | None = None
+    gamma: float = 2.0, ignore_index: int = NODATA, class_weights: Sequence[float] | None = None
 ) -> Loss:
     """Focal loss (Lin et al. 2017): cross-entropy weighted by (1 − p_true)^γ.
 
@@ -87,7 +88,7 @@ def focal(
     return loss
 
 
-def cross_entropy(ignore_index: int = 255, class_weights: Sequence[float] | None = None) -> Loss:
+def cross_entropy(ignore_index: int = NODATA, class_weights: Sequence[float] | None = None) -> Loss:
     """Cross-entropy over the valid pixels, optionally class-weighted (as torch weights it)."""
 
     def loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,7 @@ def _lovasz_gradient(sorted_truth: torch.Tensor) -> torch.Tensor:
     return jaccard
 
 
-def lovasz_softmax(ignore_index: int = 255, per_image: bool = False) -> Loss:
+def lovasz_softmax(ignore_index: int = NODATA, per_image: bool = False) -> Loss:
     """The Lovász-softmax loss (Berman, Rannen Triki & Blaschko 2018).
 
     A convex surrogate of 1 − IoU: per class present in the truth, the errors
@@ -152,7 +153,7 @@ _TERM = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*\s*)?([a-z_]+)\s*$")
 def make_loss(
     name: str,
     *,
-    ignore_index: int = 255,
+    ignore_index: int = NODATA,
     class_weights: Sequence[float] | None = None,
     tversky_alpha: float = 0.9,
     tversky_beta: float = 0.1,

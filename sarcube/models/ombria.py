@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..calibration import linear_to_db_array
 from ..errors import InputNotFoundError, ParameterError
 from ..infer import Ensemble, ModelSpec
 from ..infer._models import _verify
@@ -168,7 +169,7 @@ def prepare(
         da = da.drop_vars([c for c in da.coords if c not in da.dims and c != "spatial_ref"])
         values = da.astype(np.float32)
         if da.attrs.get("units") == "1":  # calibrated linear power: the chips are dB
-            values = 10 * xr.apply_ufunc(np.log10, values.where(values > 0), dask="allowed")
+            values = linear_to_db_array(values)
         if np.issubdtype(da.dtype, np.integer):
             info = np.iinfo(da.dtype)
             usable = values.where((da != info.min) & (da != info.max))

@@ -15,6 +15,7 @@ import xarray as xr
 
 from .._checks import check_optional_int
 from .._overlap import tile_map
+from ..conventions import NODATA
 from ..errors import InputNotFoundError, OutputError, ParameterError
 from ._config import (
     _OUTPUT_KEYS,
@@ -488,7 +489,7 @@ class Pipeline:
             {
                 name: (
                     class_fractions(products[name], classes=[0, 1]),
-                    (products[name] == 255).mean(),
+                    (products[name] == NODATA).mean(),
                 )
                 for name in maps
             }
