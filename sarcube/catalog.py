@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 # pystac and rasterio are imported by the functions that use them: the command
 # line reads PATTERNS for its help without loading them.
 
+from ._atomic import write_text_atomic
 from .errors import CatalogError, InputNotFoundError, OutputError, ParameterError
 
 __all__ = ["PATTERNS", "FilenamePattern", "build"]
@@ -213,6 +214,10 @@ def build(
     overwrite
         Replace an existing ``out/collection.json``.
 
+    Every JSON file is written under a temporary name and renamed, the items
+    first and ``collection.json`` last: a ``collection.json`` that is there
+    belongs to a complete catalog.
+
     Returns
     -------
     pystac.Collection
@@ -298,8 +303,23 @@ def build(
     collection.add_items(items)
     out_dir.mkdir(parents=True, exist_ok=True)
     collection.normalize_hrefs(str(out_dir.resolve()))
-    collection.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    # pystac saves a collection's items before the collection itself
+    collection.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, stac_io=_atomic_stac_io())
     return collection
+
+
+def _atomic_stac_io() -> Any:
+    """pystac's local I/O with every file written through :func:`write_text_atomic`
+    (defined here, not at import: pystac is imported by the functions that use it)."""
+    from pystac.stac_io import DefaultStacIO
+
+    class AtomicStacIO(DefaultStacIO):
+        def write_text_to_href(self, href: str, txt: str) -> None:
+            target = Path(href)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(target, txt)
+
+    return AtomicStacIO()
 
 
 def _make_item(

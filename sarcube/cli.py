@@ -197,6 +197,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
     """Predict the flood with the shipped model, write it to Zarr, add its scores to the report."""
     import json
 
+    from ._atomic import write_text_atomic
     from .infer import most_likely_class, predict
     from .io.zarr import open_zarr, to_zarr
     from .models.ombria import prepare, pretrained
@@ -231,7 +232,7 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
         "f1_flood": float(metrics["f1"].sel({"class": 1})),
         "pixel_accuracy": float(metrics["pixel_accuracy"]),
     }
-    report_path.write_text(json.dumps(report, indent=2))
+    write_text_atomic(report_path, json.dumps(report, indent=2))
     m = report["maps"]["shipped model"]
     print(f"shipped model: mIoU {m['miou']:.3f}, IoU flood {m['iou_flood']:.3f}")
     return ("model_flood.zarr",)
@@ -243,6 +244,7 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
 
     from dask.base import compute
 
+    from ._atomic import write_text_atomic
     from .classify import kmeans
     from .flood import flood_map
     from .io.export import to_vector
@@ -284,7 +286,7 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
         str(a): {str(b): float(agreement.sel(map_a=a, map_b=b)) for b in agreement["map_b"].values}
         for a in agreement["map_a"].values
     }
-    (out / "flood_report.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(out / "flood_report.json", json.dumps(report, indent=2))
     titles = {k: f"mIoU {v['miou']:.3f}" for k, v in report["maps"].items()}
     comparison_grid(
         post["vv"], {**computed, "truth": truth}, titles=titles, path=out / "flood_maps.png"

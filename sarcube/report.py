@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._atomic import atomic_target, check_writable
 from .errors import InputNotFoundError, ParameterError
-from .io._atomic import atomic_target, check_writable
 
 __all__ = ["Table", "write_report"]
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
+from ._atomic import write_text_atomic
 from ._checks import check_positive_finite, check_real, check_xarray, data_arrays
 from ._metadata import map_arrays
 from .errors import BandNotFoundError, DimensionError, ParameterError
@@ -114,7 +115,7 @@ class NormConfig:
         # Band order is kept: it is the channel order a model was trained with.
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            write_text_atomic(Path(path), text + "\n")
         return text
 
     @classmethod

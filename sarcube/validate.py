@@ -326,7 +326,7 @@ def validation_report(
 
     from dask.base import compute
 
-    from .io._atomic import atomic_target, check_writable
+    from ._atomic import atomic_target, check_writable
     from .regions import boundary_ratio, region_stats
 
     func = "validation_report"

@@ -130,6 +130,21 @@ def test_build_refuses_to_overwrite(tmp_path: Path) -> None:
     build(tmp_path / "in", tmp_path / "cat", collection_id="x", pattern="generic", overwrite=True)
 
 
+def test_build_writes_the_collection_last_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    _tif(tmp_path / "in" / "a_20240502_VV.tif")
+    _tif(tmp_path / "in" / "a_20240514_VV.tif")
+    first = build(tmp_path / "in", tmp_path / "ok", collection_id="x", pattern="generic")
+    assert not [p for p in (tmp_path / "ok").rglob("*") if p.name.startswith(".")]
+    # an item that cannot be written (a file where its folder goes): no collection.json
+    item_id = sorted(item.id for item in first.get_items())[-1]
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / item_id).write_text("in the way")
+    with pytest.raises(OSError):
+        build(tmp_path / "in", tmp_path / "broken", collection_id="x", pattern="generic")
+    assert not (tmp_path / "broken" / "collection.json").exists()
+    assert not [p for p in (tmp_path / "broken").rglob("*") if p.name.startswith(".")]
+
+
 def test_opera_pattern_keeps_newest_processing(tmp_path: Path) -> None:
     stem = "OPERA_L2_RTC-S1_T137-292318-IW1_20211119T015854Z"
     old = _tif(tmp_path / "in" / f"{stem}_20230101T000000Z_S1A_30_v1.0_VV.tif")

@@ -15,12 +15,12 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
+from .._atomic import atomic_target, check_writable, replacing_file_set
 from .._checks import check_real
 from .._geographic import accepts_geographic
 from ..conventions import NODATA
 from ..errors import DimensionError, DTypeError, ParameterError
 from ..regions import _check_mask, _labels
-from ._atomic import atomic_target, check_writable
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -272,24 +272,9 @@ def _write(frame: gpd.GeoDataFrame, target: Path) -> None:
 
 
 def _write_shapefile(frame: gpd.GeoDataFrame, target: Path) -> None:
-    """A shapefile's parts written in a hidden folder, then moved beside *target*, the
-    ``.shp`` last: a ``.shp`` that is there is complete, with its parts."""
-    import shutil
-
-    folder = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    try:
+    """A shapefile and its parts, the ``.shp`` moved into place last."""
+    with replacing_file_set(target, _SHAPEFILE_PARTS) as folder:
         frame.to_file(folder / target.name, driver="ESRI Shapefile")
-        for part in _SHAPEFILE_PARTS:  # stale parts of a replaced shapefile go too
-            written = folder / target.with_suffix(part).name
-            if written.exists():
-                os.replace(written, target.with_suffix(part))
-            else:
-                target.with_suffix(part).unlink(missing_ok=True)
-        os.replace(folder / target.name, target)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @accepts_geographic

@@ -30,10 +30,10 @@ import numpy.typing as npt
 import xarray as xr
 from dask.base import compute
 
+from .._atomic import atomic_target, check_writable
 from .._geographic import accepts_geographic
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, MaskError, OutputError, ParameterError
-from ._atomic import atomic_target, check_writable
 
 if TYPE_CHECKING:
     import pandas as pd

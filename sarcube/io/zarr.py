@@ -18,6 +18,7 @@ import xarray as xr
 from dask.base import compute, tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from .._atomic import write_text_atomic
 from .._checks import check_choice, check_optional_int, check_xarray
 from .._metadata import name_or
 from .._reduce import active_client, compute_in_turn
@@ -171,7 +172,7 @@ def to_zarr(
         enc = {str(k): dict(v) for k, v in (encoding or {}).items()}
         # metadata and in-memory variables now; lazy variables chunk by chunk below
         ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False)
-        _atomic_write(progress_dir / "plan.json", json.dumps(plan))
+        write_text_atomic(progress_dir / "plan.json", json.dumps(plan))
 
     done = {p.name for p in progress_dir.iterdir() if p.suffix == ".done"}
     tasks: list[tuple[tuple[int, ...], Any]] = []
@@ -372,12 +373,6 @@ def _remove_partial_files(path: Path) -> None:
     for p in path.rglob("*.partial"):
         if p.is_file() and _PARTIAL.fullmatch(p.name):
             p.unlink()
-
-
-def _atomic_write(target: Path, text: str) -> None:
-    tmp = target.with_name(target.name + ".partial")
-    tmp.write_text(text)
-    os.replace(tmp, target)
 
 
 def open_zarr(

@@ -26,11 +26,11 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
+from .._atomic import atomic_target, check_writable
 from .._checks import check_optional_int, check_spatial, check_xarray
 from .._geographic import accepts_geographic
 from ..conventions import NODATA, SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, OutputError, ParameterError
-from ._atomic import atomic_target, check_writable
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,14 +16,15 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
+from .._atomic import check_writable, replacing_folder
 from .._checks import check_bands, check_choice, check_int, check_real, check_spatial, check_xarray
+from ..conventions import NODATA
 from ..errors import (
     DimensionError,
     DTypeError,
     GridMismatchError,
     ParameterError,
 )
-from ..io._atomic import check_writable
 
 __all__ = ["to_chips"]
 
@@ -81,25 +80,6 @@ def tile_starts(
     return ys, xs
 
 
-@contextmanager
-def replacing_folder(target: Path) -> Iterator[Path]:
-    """A hidden sibling folder to fill; on success it replaces *target* (a folder or a
-    file, already checked by :func:`~sarcube.io._atomic.check_writable`). A failed run
-    leaves neither a half-written folder nor a removed old one."""
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
-        yield partial
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-
-
 def _write_tif(
     path: Path, data: np.ndarray, transform: Affine, crs: Any, nodata: float | None
 ) -> None:
@@ -150,7 +130,7 @@ def _chip_task(
             return None
         record["cloud_fraction"] = share
     if label is not None:
-        labelled = label != 255
+        labelled = label != NODATA
         unlabelled = 1.0 - float(labelled.mean())
         if unlabelled > max_label_nodata:
             return None
@@ -165,7 +145,7 @@ def _chip_task(
         _write_tif(out / name / f"{chip_id}.tif", data.astype(np.float32), transform, crs, np.nan)
     if label is not None:
         _write_tif(
-            out / "label" / f"{chip_id}.tif", label[None].astype(np.uint8), transform, crs, 255
+            out / "label" / f"{chip_id}.tif", label[None].astype(np.uint8), transform, crs, NODATA
         )
     return record
 

@@ -33,11 +33,11 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
+from .._atomic import atomic_target, check_writable, replacing_folder
 from .._checks import check_bands, check_int, check_real, check_spatial, check_xarray
 from ..conventions import NODATA
 from ..errors import DimensionError, InputNotFoundError, OutputError, ParameterError
-from ..io._atomic import atomic_target, check_writable
-from .chips import _write_tif, check_on_grid, replacing_folder, tile_starts, time_position
+from .chips import _write_tif, check_on_grid, tile_starts, time_position
 
 __all__ = ["to_kurosiwo"]
 

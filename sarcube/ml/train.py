@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .._atomic import atomic_target, write_text_atomic
 from ..errors import ParameterError
 from .data import ChipDataset
 from .losses import Loss, make_loss
@@ -44,7 +45,7 @@ class TrainingLog:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
+        write_text_atomic(Path(path), json.dumps(asdict(self), indent=2))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> TrainingLog:
@@ -381,10 +382,8 @@ def _save(
     state: dict[str, torch.Tensor], path: str | os.PathLike[str], info: dict[str, Any] | None
 ) -> None:
     """Write a checkpoint atomically (a temporary file renamed into place)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    torch.save(state if info is None else {"model_state_dict": state, **info}, tmp)
-    os.replace(tmp, target)
+    with atomic_target(Path(path)) as tmp:
+        torch.save(state if info is None else {"model_state_dict": state, **info}, tmp)
 
 
 def plot_training_log(log: TrainingLog, *, path: str | os.PathLike[str] | None = None) -> Any:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._atomic import write_text_atomic
 from ..calibration import linear_to_db_array
 from ..errors import InputNotFoundError, ParameterError
 from ..infer import Ensemble, ModelSpec
@@ -372,7 +373,9 @@ def main(argv: list[str] | None = None) -> None:
             "held_out": int(held.sum()),
         },
     }
-    args.out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_text_atomic(
+        args.out.with_suffix(".summary.json"), json.dumps(summary, indent=2, default=str)
+    )
     plot_training_log(log, path=args.out.with_suffix(".log.png"))
     print(json.dumps(summary, default=str))
 
