@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     from .io.rle import rle_decode, rle_encode, rle_frame
     from .io.stac import failed_assets, load, open_cube, plan_load, search
     from .io.zarr import open_zarr, to_zarr
-    from .io.zonal import zonal_stats
     from .multisensor import (
         apply_water_prior,
         coregister,
@@ -56,6 +55,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
         segmentation_metrics,
         validation_report,
     )
+    from .zonal import zonal_stats
 
 #: Where each public function lives; it is imported the first time it is used,
 #: so that ``import sarcube`` (and ``sarcube --help``) does not load xarray,
@@ -120,7 +120,7 @@ _EXPORTS: dict[str, str] = {
     "inpaint_nodata": "sarcube.filters",
     "tv_denoise": "sarcube.filters",
     "validation_report": "sarcube.validate",
-    "zonal_stats": "sarcube.io.zonal",
+    "zonal_stats": "sarcube.zonal",
 }
 
 try:

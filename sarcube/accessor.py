@@ -34,10 +34,11 @@ if TYPE_CHECKING:
         scaling,
         thresholds,
         validate,
+        zonal,
     )
     from .filters import inpaint, speckle, tv
     from .infer import _postprocess, _predict, _stack
-    from .io import export, rle, stac, zarr, zonal
+    from .io import export, rle, stac, zarr
 
 __all__ = ["DataArraySar", "DatasetSar"]
 
@@ -76,8 +77,9 @@ if not TYPE_CHECKING:
         _Functions(f"sarcube.{name}")
         for name in ("calibration", "change", "classify", "flood", "grid", "insar", "multisensor")
     )
-    regions, scaling, thresholds, validate = (
-        _Functions(f"sarcube.{name}") for name in ("regions", "scaling", "thresholds", "validate")
+    regions, scaling, thresholds, validate, zonal = (
+        _Functions(f"sarcube.{name}")
+        for name in ("regions", "scaling", "thresholds", "validate", "zonal")
     )
     inpaint, speckle, tv = (
         _Functions(f"sarcube.filters.{n}") for n in ("inpaint", "speckle", "tv")
@@ -85,8 +87,8 @@ if not TYPE_CHECKING:
     _postprocess, _predict, _stack = (
         _Functions(f"sarcube.infer.{n}") for n in ("_postprocess", "_predict", "_stack")
     )
-    export, rle, stac, zarr, zonal = (
-        _Functions(f"sarcube.io.{n}") for n in ("export", "rle", "stac", "zarr", "zonal")
+    export, rle, stac, zarr = (
+        _Functions(f"sarcube.io.{n}") for n in ("export", "rle", "stac", "zarr")
     )
 
 

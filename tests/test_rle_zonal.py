@@ -23,7 +23,7 @@ from sarcube.errors import (
     SarcubeError,
 )
 from sarcube.io.rle import rle_decode, rle_encode, rle_frame
-from sarcube.io.zonal import zonal_stats
+from sarcube.zonal import zonal_stats
 
 from conftest import raise_if_dask_computes
 
@@ -503,3 +503,11 @@ def test_zonal_stats_bad_inputs_fail_before_computing(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="rotated"):
         zonal_stats(rotated, zones)
     assert not list(tmp_path.iterdir())
+
+
+def test_old_io_path_of_zonal_stats_warns_and_forwards() -> None:
+    import sarcube.io.zonal
+
+    with pytest.warns(DeprecationWarning, match="moved to sarcube.zonal"):
+        old = sarcube.io.zonal.zonal_stats
+    assert old is zonal_stats

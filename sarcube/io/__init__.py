@@ -1,12 +1,13 @@
-"""Input/output at the edge of sarcube: STAC search and load, Zarr, raster/vector exports,
-run-length encoding and zonal statistics."""
+"""Input/output at the edge of sarcube: STAC search and load, Zarr, raster/vector and
+table exports, run-length encoding."""
+
+from typing import Any
 
 from ._redact import redact, redact_text
 from .export import to_cog, to_vector
 from .pairing import pair_items
 from .rle import rle_decode, rle_encode, rle_frame
 from .stac import FailedAsset, LoadPlan, failed_assets, load, open_cube, plan_load, search
-from .zonal import zonal_stats
 
 __all__ = [
     "FailedAsset",
@@ -24,5 +25,12 @@ __all__ = [
     "search",
     "to_cog",
     "to_vector",
-    "zonal_stats",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "zonal_stats":  # moved to the analysis layer: sarcube.zonal
+        from . import zonal
+
+        return zonal.zonal_stats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
