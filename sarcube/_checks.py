@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any, TypeVar, get_args
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .conventions import SPATIAL_DIMS
-from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
+from .conventions import NODATA, SPATIAL_DIMS
+from .errors import BandNotFoundError, DimensionError, DTypeError, MaskError, ParameterError
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -189,3 +190,40 @@ def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list
             f"{sorted(map(str, cube.data_vars))}"
         )
     return names
+
+
+def check_mask(mask: Any, func: str, *, binary: bool = True) -> xr.DataArray:
+    """One mask DataArray on ``(y, x)``, spatial dims last: boolean, or integer
+    with only 0, 1 and :data:`~sarcube.conventions.NODATA` when *binary*
+    (checked per chunk on dask input, when computed); any integer classes
+    otherwise."""
+    check_xarray(mask, func)
+    if not isinstance(mask, xr.DataArray):
+        raise DTypeError(f"{func}: pass one mask (a DataArray), not a Dataset")
+    check_spatial(mask, func)
+    if mask.dtype != bool and not np.issubdtype(mask.dtype, np.integer):
+        raise DTypeError(
+            f"{func}: the mask has dtype {mask.dtype}; pass a boolean mask or a uint8 map "
+            "with 0/1 (and 255 for nodata), e.g. (change < threshold)"
+        )
+    if mask.size == 0:
+        raise MaskError(f"{func}: the mask is empty (shape {mask.shape}); pass a non-empty mask")
+    out = mask.transpose(*[d for d in mask.dims if d not in SPATIAL_DIMS], *SPATIAL_DIMS)
+    if out.dtype == bool or not binary:
+        return out
+    if isinstance(out.data, dsa.Array):
+        # values are only known when computed: each chunk checks its own
+        return out.copy(data=dsa.map_blocks(_checked_binary_block, out.data, func, dtype=out.dtype))
+    _checked_binary_block(np.asarray(out.data), func)
+    return out
+
+
+def _checked_binary_block(block: np.ndarray, func: str) -> np.ndarray:
+    """*block* unchanged, or MaskError when it holds values other than 0, 1 and 255."""
+    bad = (block != 0) & (block != 1) & (block != NODATA)
+    if bad.any():
+        raise MaskError(
+            f"{func}: the mask holds values other than 0, 1 and {NODATA} (nodata), e.g. "
+            f"{block[bad].flat[0]}; pass a boolean mask or compare first, e.g. (classes == 2)"
+        )
+    return block

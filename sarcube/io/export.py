@@ -16,11 +16,11 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._atomic import atomic_target, check_writable, replacing_file_set
-from .._checks import check_real
+from .._checks import check_mask, check_real
+from .._components import connected_components
 from .._geographic import accepts_geographic
 from ..conventions import NODATA
 from ..errors import DimensionError, DTypeError, ParameterError
-from ..regions import _check_mask, _labels
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -184,7 +184,7 @@ def to_vector(
         raise ParameterError(
             f"{func}: values must be 'mask', 'classes' or 'segments', got {values!r}"
         )
-    arr = _check_mask(mask, func, binary=values == "mask")
+    arr = check_mask(mask, func, binary=values == "mask")
     if values != "mask" and not np.issubdtype(arr.dtype, np.integer):
         raise DTypeError(
             f"{func}: a {'class' if values == 'classes' else 'segment'} map must hold "
@@ -224,7 +224,7 @@ def to_vector(
         per_class = []
         for value in classes:
             inside = arr.data if arr.dtype == bool else arr.data == value
-            labels, _ = _labels(inside, connectivity)
+            labels, _ = connected_components(inside, connectivity)
             per_class.append(list(_chunk_pieces(labels, transform)))
         if isinstance(arr.data, dsa.Array):
             (per_class,) = compute(per_class)
