@@ -22,7 +22,7 @@ from dask.core import flatten
 from dask.delayed import delayed
 from numba import njit
 
-__all__ = ["region_histograms", "region_shape"]
+__all__ = ["region_histograms", "region_shape", "sum_of_blocks"]
 
 #: Partial histograms merged per task of the tree reduction.
 _FAN_IN = 16
@@ -173,6 +173,45 @@ def region_histograms(
         parts = [merge(parts[i : i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
     total = delayed(_dense, pure=True)(parts, nry, nrx, k, nbins)
     return dsa.from_delayed(total, shape=(nry, nrx, k, nbins), dtype=np.float64)
+
+
+def sum_of_blocks(
+    func: Callable[..., np.ndarray],
+    *args: Any,
+    out_shape: tuple[int, ...],
+    dtype: Any,
+    keep: int = 0,
+    **kwargs: Any,
+) -> dsa.Array:
+    """The sum over dask blocks of ``func(*blocks, **kwargs)``: one partial per block.
+
+    The first of *args* is a dask array whose blocks set the grid; other dask
+    arrays among *args* are passed block by block, anything else as is. *func*
+    returns its block's partial of shape ``block.shape[:keep] + (1,) * (ndim -
+    keep) + out_shape`` (counts, moments, confusion counts...). The partials are
+    summed in dask's tree over the blocks of the last ``ndim - keep`` axes, so
+    memory holds partials, never the cube; the result has shape
+    ``shape[:keep] + out_shape``, chunked like the kept axes. With integer (or
+    whole-number float) partials the sum does not depend on the chunking.
+    """
+    grid = args[0]
+    nd = grid.ndim
+    chunks = (
+        *grid.chunks[:keep],
+        *((1,) * len(c) for c in grid.chunks[keep:]),
+        *((n,) for n in out_shape),
+    )
+    parts = dsa.map_blocks(
+        func,
+        *args,
+        chunks=chunks,
+        new_axis=list(range(nd, nd + len(out_shape))),
+        dtype=dtype,
+        meta=np.empty((0,) * (nd + len(out_shape)), dtype=dtype),
+        **kwargs,
+    )
+    summed: dsa.Array = parts.sum(axis=tuple(range(keep, nd)))
+    return summed
 
 
 def active_client() -> Any:

@@ -27,6 +27,7 @@ from ._checks import (
 )
 from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
+from ._reduce import sum_of_blocks
 from .conventions import DB_UNITS, LINEAR_UNITS, SPATIAL_DIMS
 from .errors import ParameterError, UnitsError
 
@@ -214,19 +215,15 @@ def _partials(data: np.ndarray | dsa.Array, clamps: np.ndarray, n_reduce: int) -
     k = 1 + 3 * clamps.size
     reduce_axes = tuple(range(data.ndim - n_reduce, data.ndim))
     if isinstance(data, dsa.Array):
-        lead_chunks = data.chunks[: data.ndim - n_reduce]
-        red_chunks = tuple((1,) * len(data.chunks[a]) for a in reduce_axes)
-        parts = dsa.map_blocks(
+        return sum_of_blocks(
             _block_partials,
             data,
             clamps,
             n_reduce,
-            chunks=(*lead_chunks, *red_chunks, (k,)),
-            new_axis=data.ndim,
+            out_shape=(k,),
             dtype=np.float64,
-            meta=np.empty((0,) * (data.ndim + 1), dtype=np.float64),
+            keep=data.ndim - n_reduce,
         )
-        return parts.sum(axis=reduce_axes)
     return _block_partials(np.asarray(data), clamps, n_reduce).sum(axis=reduce_axes)
 
 

@@ -11,7 +11,6 @@ a threshold between water and land (see :func:`threshold`).
 
 from __future__ import annotations
 
-import builtins
 import itertools
 import math
 from typing import Any, Literal
@@ -24,7 +23,7 @@ from numba import njit
 from ._checks import check_int, check_real, check_xarray
 from ._geographic import accepts_geographic
 from ._metadata import name_or
-from ._reduce import bin_index
+from ._reduce import bin_index, sum_of_blocks
 from .conventions import DB_UNITS
 from .errors import DimensionError, DTypeError, ParameterError
 
@@ -102,19 +101,9 @@ def histogram(
         )
     data = da.data
     if isinstance(data, dsa.Array):
-        parts = dsa.map_blocks(
-            _block_histogram,
-            data,
-            lo,
-            hi,
-            bins,
-            chunks=(*((1,) * len(c) for c in data.chunks), (bins,)),
-            new_axis=data.ndim,
-            dtype=np.float64,
-            meta=np.empty((0,) * (data.ndim + 1), dtype=np.float64),
+        counts: Any = sum_of_blocks(
+            _block_histogram, data, lo, hi, bins, out_shape=(bins,), dtype=np.float64
         )
-        # `range` is a parameter here (as in numpy.histogram): use the builtin by name
-        counts: Any = parts.sum(axis=tuple(builtins.range(data.ndim)))
     else:
         counts = _histogram_kernel(np.asarray(data).reshape(-1), lo, hi, bins)
     edges = np.linspace(lo, hi, bins + 1)
@@ -469,16 +458,7 @@ def _tiled(
     target = tuple(max(big, -(-max(c) // big) * big) for c in data.chunks)
     data = data.rechunk(target)
     length = 2 * bins + 2 * len(sizes)
-    parts = dsa.map_blocks(
-        _tiled_block,
-        data,
-        *args,
-        chunks=((1,) * len(data.chunks[0]), (1,) * len(data.chunks[1]), (length,)),
-        new_axis=2,
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0), dtype=np.float64),
-    )
-    return parts.sum(axis=(0, 1)), centres
+    return sum_of_blocks(_tiled_block, data, *args, out_shape=(length,), dtype=np.float64), centres
 
 
 def _choose(vector: np.ndarray, bins: int, centres: np.ndarray, criterion: str) -> np.ndarray:

@@ -13,6 +13,7 @@ import xarray as xr
 from ._checks import check_optional_int, check_xarray
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
+from ._reduce import sum_of_blocks
 from .conventions import (
     NODATA as NODATA,  # re-exported: sarcube.validate.NODATA predates conventions
 )
@@ -116,19 +117,9 @@ def confusion_matrix(
     if isinstance(tdata, dsa.Array) or isinstance(pdata, dsa.Array):
         tdata = dsa.asarray(tdata)
         pdata = dsa.asarray(pdata).rechunk(tdata.chunks)
-        nd = tdata.ndim
-        parts = dsa.map_blocks(
-            _block_confusion,
-            tdata,
-            pdata,
-            values,
-            nodata,
-            chunks=(*((1,) * len(c) for c in tdata.chunks), (k,), (k,)),
-            new_axis=[nd, nd + 1],
-            dtype=np.int64,
-            meta=np.empty((0,) * (nd + 2), dtype=np.int64),
+        counts: Any = sum_of_blocks(
+            _block_confusion, tdata, pdata, values, nodata, out_shape=(k, k), dtype=np.int64
         )
-        counts: Any = parts.sum(axis=tuple(range(nd)))
     else:
         counts = _block_confusion(np.asarray(tdata), np.asarray(pdata), values, nodata)
         counts = counts.reshape(k, k)

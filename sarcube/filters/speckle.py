@@ -45,6 +45,7 @@ from .._checks import (
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, check_window_fits, lead_params, overlapped
+from .._reduce import sum_of_blocks
 from ..calibration import _partials
 from ..conventions import DB_UNITS, SPATIAL_DIMS
 from ..errors import ParameterError, UnitsError
@@ -228,23 +229,16 @@ def _enl_array(da: xr.DataArray, size: int) -> xr.DataArray:
         nd = data.ndim
         # the blocks with their (anchored) halo; one histogram per block
         data, padded, depth = _anchored(data.astype(np.float32), size)
-        parts = dsa.map_blocks(
+        counts: Any = sum_of_blocks(
             _block_histogram,
             padded,
             size=size,
             depth=depth,
             rows=data.chunks[-2],
-            chunks=(
-                *data.chunks[:-2],
-                (1,) * len(data.chunks[-2]),
-                (1,) * len(data.chunks[-1]),
-                (_N_BINS,),
-            ),
-            new_axis=nd,
+            out_shape=(_N_BINS,),
             dtype=np.float64,
-            meta=np.empty((0,) * (nd + 1), dtype=np.float64),
+            keep=nd - 2,
         )
-        counts = parts.sum(axis=(nd - 2, nd - 1))
         enl: Any = dsa.map_blocks(
             _enl_from_counts, counts.rechunk({nd - 2: -1}), drop_axis=nd - 2, dtype=np.float64
         )

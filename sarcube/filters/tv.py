@@ -46,6 +46,7 @@ from .._deprecation import DB_FLAG, renamed_keywords
 from .._geographic import accepts_geographic
 from .._metadata import map_arrays
 from .._overlap import apply_window_kernel, halo_sizes, overlapped
+from .._reduce import sum_of_blocks
 from ..calibration import to_db, to_linear
 from ..conventions import SPATIAL_DIMS, TV_HALO
 from ..errors import ParameterError
@@ -488,7 +489,7 @@ def _global_iterations(
     data, padded = overlapped(data, halo, "none")
     fill_arr = dsa.asarray(fill).rechunk({ax: data.chunks[ax] for ax in range(nl)} | {nl: -1})
     fill_blocks = fill_arr.reshape((*fill_arr.shape[:-1], 1, 1))
-    traces = dsa.map_blocks(
+    traces = sum_of_blocks(
         _trace_block,
         padded,
         fill_blocks,
@@ -498,17 +499,11 @@ def _global_iterations(
         eps=eps,
         max_iter=max_iter,
         double=double,
-        chunks=(
-            *data.chunks[:nl],
-            (1,) * len(data.chunks[nl]),
-            (1,) * len(data.chunks[nl + 1]),
-            (max_iter,),
-        ),
-        new_axis=nl + 2,
+        out_shape=(max_iter,),
         dtype=np.float64,
-        meta=np.empty((0,) * (nl + 3), dtype=np.float64),
+        keep=nl,
     )
-    summed = traces.sum(axis=(nl, nl + 1)).rechunk({nl: -1})
+    summed = traces.rechunk({nl: -1})
     n_pixels = work.sizes["y"] * work.sizes["x"]
     iterations = dsa.map_blocks(
         _iterations,
