@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from ._atomic import write_text_atomic  # light: only sarcube.errors
 from .conventions import NODATA
 from .errors import ParameterError, SarcubeError
 
@@ -197,7 +198,6 @@ def _model_step(cube: Any, out: Path, progress: Any) -> tuple[str, ...]:
     """Predict the flood with the shipped model, write it to Zarr, add its scores to the report."""
     import json
 
-    from ._atomic import write_text_atomic
     from .infer import most_likely_class, predict
     from .io.zarr import open_zarr, to_zarr
     from .models.ombria import prepare, pretrained
@@ -244,7 +244,6 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
 
     from dask.base import compute
 
-    from ._atomic import write_text_atomic
     from .classify import kmeans
     from .flood import flood_map
     from .io.export import to_vector
