@@ -112,6 +112,13 @@ def test_resume_after_a_crash_before_any_chunk(tmp_path: Path) -> None:
     sarcube.to_zarr(_lazy(10**6), store, resume=True)
     back = sarcube.open_zarr(store)
     assert back["vv"].shape == (2, 40, 36) and back.rio.crs is not None
+    # killed after removing an older store, before writing the new one
+    gone = tmp_path / "gone.zarr"
+    (tmp_path / "gone.zarr.sarcube-progress").mkdir()
+    with pytest.raises(OutputError, match=r"before any chunk.*resume=True"):
+        sarcube.open_zarr(gone)
+    sarcube.to_zarr(_lazy(10**6), gone, resume=True)
+    assert _files(gone) == _files(store)
     # a marker lost after its chunk was written: the chunk is written again, same store
     sarcube.to_zarr(_lazy(10**6), tmp_path / "new.zarr", resume=True)  # no store yet: fresh
     assert _files(tmp_path / "new.zarr") == _files(store)

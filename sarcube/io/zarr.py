@@ -432,7 +432,14 @@ def open_zarr(
     ((16, 16), 32633)
     """
     path = Path(store)
+    progress_dir = path.with_name(path.name + PROGRESS)
     if not path.exists():
+        if progress_dir.exists():  # killed after removing the old store, before the new one
+            raise OutputError(
+                f"{path} is an interrupted write that stopped before any chunk (the old "
+                f"store was removed); call sarcube.to_zarr(data, {str(path)!r}, resume=True) "
+                "to write it"
+            )
         raise InputNotFoundError(
             f"open_zarr: {path} does not exist; pass the path given to to_zarr"
         )
@@ -440,7 +447,6 @@ def open_zarr(
         raise ParameterError(f"open_zarr: incomplete must be 'raise' or 'mask', got {incomplete!r}")
     kwargs.setdefault("decode_coords", "all")
     kwargs.setdefault("consolidated", False)
-    progress_dir = path.with_name(path.name + PROGRESS)
     if not progress_dir.exists():
         if not (path / "zarr.json").is_file() and not (path / ".zgroup").is_file():
             raise OutputError(
