@@ -397,7 +397,7 @@ def test_transient_http_errors_are_retried(
     assert _retried(caplog) == hrefs
     assert {urlsplit(h).path for h in hrefs} <= set(asset_server.failures())
 
-    # the probe of on_error="skip" at planning time
+    # the probe of on_error="skip", before load builds the cube
     caplog.clear()
     served = _served(items, asset_server.url + "/probe")
     tolerant = sarcube.load(served, on_error="skip", **LOAD)
@@ -482,7 +482,7 @@ def test_unreadable_asset_raises_or_is_skipped(
         with pytest.raises(AssetReadError, match=re.escape(href)):
             sarcube.load(items, retries=1)
 
-    # on_error="skip": planning opens every asset and leaves the item out
+    # on_error="skip": load opens every asset and leaves the item out
     tolerant = sarcube.load(items, on_error="skip", retries=1, **LOAD)
     (failed,) = sarcube.failed_assets(tolerant)
     assert (failed.item, failed.band, failed.href) == (items[1].id, "vh", href)

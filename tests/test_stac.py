@@ -221,6 +221,23 @@ def test_failed_asset_raises_naming_it_or_is_listed(synthetic_event: Any, tmp_pa
     assert not np.isnan(tolerant["vh"].values).all(axis=(1, 2)).any()
     assert sarcube.failed_assets(cube) == []
 
+    # the plan itself opens nothing: all three items, nothing failed yet
+    plan = sarcube.plan_load(items, chunks={"y": 48, "x": 40}, on_error="skip")
+    assert (len(plan.items), plan.failed) == (3, ())
+    (bad,) = failed
+    fewer = plan.without(failed)
+    assert [i.id for i in fewer.items] == [i.id for i in plan.items if i.id != bad.item]
+    assert fewer.failed == (bad,) and len(fewer.groups) == len(fewer.times) == 2
+    assert (
+        all(t in plan.times for t in fewer.times) and fewer.metadata.keys() == plan.metadata.keys()
+    )
+    assert plan.without([]) is plan
+    everything = [
+        sarcube.io.FailedAsset(item=i.id, band="vv", href="x", error="gone") for i in plan.items
+    ]
+    with pytest.raises(AssetReadError, match="every item"):
+        plan.without(everything)
+
 
 def test_open_cube_synthetic_lazy(synthetic_event: Any) -> None:
     with raise_if_dask_computes():

@@ -16,7 +16,7 @@ from ...errors import (
     DTypeError,
 )
 from ._plan import LoadPlan, plan_load
-from ._read import FailedAsset, _NamingDriver
+from ._read import FailedAsset, _NamingDriver, _probe_assets
 from ._search import search
 
 
@@ -30,7 +30,14 @@ def _group_callable(plan: LoadPlan) -> Callable[[pystac.Item, Any, int], int]:
 
 
 def execute_plan(plan: LoadPlan) -> xr.Dataset:
-    """Build the cube a :class:`LoadPlan` describes (lazy when it has chunks)."""
+    """Build the cube a :class:`LoadPlan` describes (lazy when it has chunks).
+
+    With ``on_error="skip"`` this is where the plan's assets are opened (header
+    and one pixel each, with the plan's retries) and the items with an
+    unreadable one left out (:meth:`LoadPlan.without`).
+    """
+    if plan.on_error == "skip":
+        plan = plan.without(_probe_assets(plan.items, plan.retries, plan.retry_backoff_s))
     kwargs: dict[str, Any] = {}
     if plan.crs is not None:
         kwargs["crs"] = plan.crs
@@ -114,9 +121,10 @@ def load(
     on_error
         ``"raise"`` (default): a failed read raises :class:`AssetReadError`
         naming the asset — at compute time for a lazy cube, in :func:`load`
-        when *chunks* is ``None``. ``"skip"``: every asset is opened once at
-        planning time; items with an unreadable asset are left out and listed
-        in ``ds.attrs["failed_assets"]`` (see :func:`failed_assets`). Read
+        when *chunks* is ``None``. ``"skip"``: every asset is opened once before
+        the cube is built (:func:`plan_load` itself opens nothing); items
+        with an unreadable asset are left out and listed in
+        ``ds.attrs["failed_assets"]`` (see :func:`failed_assets`). Read
         failures at compute time still raise. A failed read never becomes
         nodata.
     retries

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +22,7 @@ from ...errors import (
     ParameterError,
 )
 from ._common import MAX_RETRIES, RETRY_MAX_BACKOFF_S, BBox
-from ._read import FailedAsset, _probe_assets
+from ._read import FailedAsset
 from ._search import _check_bbox, _item_interval
 
 
@@ -54,8 +54,13 @@ class LoadPlan:
         Resampling method for reprojection.
     on_error
         ``"raise"`` or ``"skip"`` (see :func:`load`).
+    groupby
+        How items become time steps (see :func:`load`); kept so that
+        :meth:`without` can group the remaining items the same way.
     failed
-        Assets dropped at planning time (``on_error="skip"`` only).
+        Assets left out as unreadable (``on_error="skip"`` only): empty in
+        the plan :func:`plan_load` returns, filled by :meth:`without` when
+        :func:`load` has probed the assets.
     retries
         Extra attempts at a failed read of a remote asset (see :func:`load`).
     retry_backoff_s
@@ -76,6 +81,37 @@ class LoadPlan:
     failed: tuple[FailedAsset, ...] = field(default=())
     retries: int = 3
     retry_backoff_s: float = 0.5
+    groupby: str = "solar_day"
+
+    def without(self, failed: Sequence[FailedAsset]) -> LoadPlan:
+        """This plan with every item that has an asset in *failed* left out.
+
+        The remaining items are grouped into time steps again, as
+        :func:`plan_load` groups them; *failed* is added to :attr:`failed`.
+        No I/O.
+
+        Raises
+        ------
+        AssetReadError
+            *failed* covers every item.
+        """
+        if not failed:
+            return self
+        bad = {f.item for f in failed}
+        kept = [item for item in self.items if item.id not in bad]
+        if not kept:
+            raise AssetReadError(
+                f"every item has an unreadable asset, e.g. {failed[0].href}: {failed[0].error}"
+            )
+        groups, times, metadata = _group(kept, self.groupby)
+        return replace(
+            self,
+            items=tuple(kept),
+            groups=groups,
+            times=times,
+            metadata=metadata,
+            failed=(*self.failed, *failed),
+        )
 
     def __dask_tokenize__(self) -> object:
         """The same token for the same plan, in any process (items by their JSON)."""
@@ -162,9 +198,10 @@ def plan_load(
 ) -> LoadPlan:
     """Validate the arguments of :func:`load` and decide what it will read.
 
-    No pixel is read; with ``on_error="skip"`` every requested asset is opened
-    once (header and one pixel, with the same retries as a read) to find the
-    unreadable ones. See :func:`load` for the parameters.
+    Nothing is read or opened: the plan is a pure function of the items and
+    the arguments. With ``on_error="skip"``, :func:`load` opens every asset of
+    the plan when it executes it and leaves out the unreadable ones
+    (:meth:`LoadPlan.without`). See :func:`load` for the parameters.
 
     Examples
     --------
@@ -288,44 +325,11 @@ def plan_load(
             clone.add_asset(pol, asset)
         normalised.append(clone)
 
-    failed: list[FailedAsset] = []
-    if on_error == "skip":
-        failed = _probe_assets(normalised, retries, retry_backoff_s)
-        bad_items = {f.item for f in failed}
-        normalised = [item for item in normalised if item.id not in bad_items]
-        if not normalised:
-            raise AssetReadError(
-                f"every item has an unreadable asset, e.g. {failed[0].href}: {failed[0].error}"
-            )
-
-    key = _group_key(groupby)
-    order = sorted(
-        range(len(normalised)),
-        key=lambda i: (key(normalised[i]), _item_interval(normalised[i])[0], normalised[i].id),
-    )
-    groups: list[list[int]] = []
-    last: Any = object()
-    for i in order:
-        k = key(normalised[i])
-        if groups and k == last:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-        last = k
-    times = tuple(
-        np.datetime64(_item_interval(normalised[g[0]])[0].replace(tzinfo=None), "ns")
-        for g in groups
-    )
-    metadata: dict[str, tuple[Any, ...]] = {}
-    for prop, coord in TIME_METADATA.items():
-        values = [normalised[g[0]].properties.get(prop) for g in groups]
-        if any(v is not None for v in values):
-            metadata[coord] = tuple(values)
-
+    groups, times, metadata = _group(normalised, groupby)
     return LoadPlan(
         items=tuple(normalised),
         bands=tuple(wanted),
-        groups=tuple(tuple(g) for g in groups),
+        groups=groups,
         times=times,
         metadata=metadata,
         crs=crs,
@@ -334,7 +338,36 @@ def plan_load(
         chunks=None if chunks is None else {k: int(v) for k, v in chunks.items()},
         resampling=resampling,
         on_error=on_error,
-        failed=tuple(failed),
         retries=retries,
         retry_backoff_s=float(retry_backoff_s),
+        groupby=groupby,
     )
+
+
+def _group(
+    items: Sequence[pystac.Item], groupby: str
+) -> tuple[tuple[tuple[int, ...], ...], tuple[np.datetime64, ...], dict[str, tuple[Any, ...]]]:
+    """Item indices per time step (in time order), each step's time and its STAC metadata."""
+    key = _group_key(groupby)
+    order = sorted(
+        range(len(items)),
+        key=lambda i: (key(items[i]), _item_interval(items[i])[0], items[i].id),
+    )
+    groups: list[list[int]] = []
+    last: Any = object()
+    for i in order:
+        k = key(items[i])
+        if groups and k == last:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        last = k
+    times = tuple(
+        np.datetime64(_item_interval(items[g[0]])[0].replace(tzinfo=None), "ns") for g in groups
+    )
+    metadata: dict[str, tuple[Any, ...]] = {}
+    for prop, coord in TIME_METADATA.items():
+        values = [items[g[0]].properties.get(prop) for g in groups]
+        if any(v is not None for v in values):
+            metadata[coord] = tuple(values)
+    return tuple(tuple(g) for g in groups), times, metadata
