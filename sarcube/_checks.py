@@ -180,6 +180,33 @@ def check_choice(value: object, choices: Any, name: str, func: str, *, hint: str
     return value
 
 
+#: attributes that declare a nodata value, in the order rioxarray reads them
+NODATA_ATTRS = ("_FillValue", "missing_value", "fill_value", "nodata")
+
+
+def nodata_of(da: xr.DataArray) -> Any:
+    """The nodata value *da* declares, or ``None``: the one convention for every reader.
+
+    It follows rioxarray's ``rio.nodata``. A ``_FillValue`` in the encoding
+    comes first: xarray has decoded it already, so a floating-point array holds
+    NaN there and NaN is returned (an integer array still holds the value,
+    which is returned). Otherwise the attributes :data:`NODATA_ATTRS` are read
+    in order, CF's ``_FillValue`` first and GDAL's ``nodata`` last.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros(2, np.int16), attrs={"nodata": -1, "_FillValue": -9999})
+    >>> nodata_of(da), nodata_of(da.drop_attrs()) is None
+    (-9999, True)
+    """
+    if "_FillValue" in da.encoding:
+        return np.nan if np.issubdtype(da.dtype, np.floating) else da.encoding["_FillValue"]
+    for key in NODATA_ATTRS:
+        if key in da.attrs:
+            return da.attrs[key]
+    return None
+
+
 def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list[str]:
     """*bands* as a list, or a :class:`BandNotFoundError` listing the cube's variables."""
     names = [bands] if isinstance(bands, str) else list(bands)

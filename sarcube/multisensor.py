@@ -21,7 +21,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import check_real, check_spatial, check_xarray
+from ._checks import NODATA_ATTRS, check_real, check_spatial, check_xarray, nodata_of
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from .calibration import to_db, to_linear
@@ -102,15 +102,6 @@ def _open(name: str, layer: Layer, chunks: Mapping[str, int]) -> xr.DataArray | 
     )
 
 
-def _nodata(da: xr.DataArray) -> Any:
-    for key in ("nodata", "_FillValue"):
-        if key in da.attrs:
-            return da.attrs[key]
-        if key in da.encoding:
-            return da.encoding[key]
-    return da.rio.nodata if da.rio.crs is not None else None
-
-
 def _layer_arrays(name: str, obj: xr.DataArray | xr.Dataset) -> list[tuple[str, xr.DataArray]]:
     if isinstance(obj, xr.Dataset):
         return [(str(v), obj[v]) for v in obj.data_vars]
@@ -146,7 +137,8 @@ def coregister(
     -------
     xarray.Dataset
         The layers on *like*'s grid, lazy. Float layers carry NaN where the
-        source has nodata (its ``nodata``/``_FillValue``) or does not cover the
+        source has nodata (its ``_FillValue``, ..., ``nodata``, read in
+        rioxarray's order) or does not cover the
         grid; integer layers carry their nodata value there (255 when they
         have none) in ``attrs["nodata"]``.
 
@@ -204,7 +196,7 @@ def coregister(
             if not {"y", "x"} <= set(da.dims) and not {"latitude", "longitude"} <= set(da.dims):
                 raise DimensionError(f"coregister: layer {name!r} has no y/x dims: {da.dims}")
             method = methods.get(key, default)
-            nodata = _nodata(da)
+            nodata = nodata_of(da)
             if np.issubdtype(da.dtype, np.floating):
                 method = method or "bilinear"
                 if nodata is not None and not np.isnan(nodata):
@@ -233,7 +225,7 @@ def coregister(
             warped = warped.drop_vars(
                 [c for c in warped.coords if c not in warped.dims]
             ).assign_coords(y=like["y"], x=like["x"])
-            attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "nodata")}
+            attrs = {k: v for k, v in da.attrs.items() if k not in NODATA_ATTRS}
             if not np.issubdtype(warped.dtype, np.floating):
                 attrs["nodata"] = fill
             warped.attrs = {**attrs, "resampling": method}

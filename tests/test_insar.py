@@ -141,6 +141,12 @@ def test_nodata_mask_and_metadata() -> None:
     # nodata from the attrs, and it is not carried to the output
     from_attr = insar.phase_to_displacement(phase.assign_attrs(_FillValue=0.0), wavelength=S1)
     assert np.isnan(from_attr.values[0, :4]).all() and "_FillValue" not in from_attr.attrs
+    # both declared: _FillValue wins, as in rioxarray (and in coregister)
+    both = insar.phase_to_displacement(
+        phase.assign_attrs(_FillValue=0.0, nodata=9.0), wavelength=S1
+    )
+    assert np.isnan(both.values[0, :4]).all() and np.isfinite(both.values[1:]).all()
+    assert not {"_FillValue", "nodata"} & set(both.attrs)
     kept = insar.phase_to_displacement(phase, wavelength=S1)  # no nodata: 0 is a phase
     assert np.isfinite(kept.values).all()
 

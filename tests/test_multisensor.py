@@ -14,6 +14,7 @@ from pyproj import Transformer
 
 import sarcube
 import sarcube.ml
+from sarcube._checks import nodata_of
 from sarcube.errors import (
     BandNotFoundError,
     DimensionError,
@@ -82,6 +83,19 @@ def test_coregister_puts_a_dem_on_the_sar_grid_lazily() -> None:
     assert np.abs(got[inside] - truth[inside]).max() < 0.5  # of a 100-per-row field
     assert out["water"].dtype == np.uint8 and out["water"].attrs["resampling"] == "nearest"
     assert out["dem"].attrs["units"] == "m" and out["dem"].attrs["resampling"] == "bilinear"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [{}, {"nodata": -1}, {"_FillValue": -9999, "nodata": -1}, {"missing_value": 7, "nodata": -1}],
+)
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_one_nodata_convention_the_one_rioxarray_reads(attrs: dict[str, int], dtype: type) -> None:
+    da = xr.DataArray(np.zeros((2, 2), dtype), dims=("y", "x"), attrs=attrs)
+    assert nodata_of(da) == da.rio.nodata
+    decoded = da.astype(np.float32)
+    decoded.encoding["_FillValue"] = -9999  # xarray has turned it into NaN
+    assert np.isnan(nodata_of(decoded)) and np.isnan(decoded.rio.nodata)
 
 
 def test_coregister_does_not_depend_much_on_the_chunking() -> None:

@@ -11,7 +11,7 @@ from typing import Any, Final
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_real, check_spatial, check_xarray, nodata_of
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError
 
@@ -191,11 +191,8 @@ def _wavelength(da: xr.DataArray, wavelength: float | None, func: str) -> float:
 def _nodata(da: xr.DataArray, nodata: float | None, func: str) -> float | None:
     raw: Any = nodata
     if raw is None:
-        for key in ("_FillValue", "nodata"):
-            if key in da.attrs:
-                raw = da.attrs[key]
-                break
-        else:
+        raw = nodata_of(da)
+        if raw is None:
             return None
     try:
         value = float(raw)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import xarray as xr
 
-from .._checks import check_spatial, check_xarray
+from .._checks import NODATA_ATTRS, check_spatial, check_xarray, nodata_of
 from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError, UnitsError
 from ._common import _LENGTH_UNITS, _check_array, _check_mask, _check_same_grid, _positional
 
@@ -60,9 +60,10 @@ def ionosphere_correction(
     ----------
     phase
         Interferometric phase in radians on ``(y, x)`` (leading dims are
-        kept), or a complex interferogram. Pixels equal to its ``_FillValue``
-        or ``nodata`` attribute (HyP3 and ISCE2 write 0 outside the data) stay
-        missing. May be dask-backed.
+        kept), or a complex interferogram. Pixels equal to the nodata value
+        it declares (``_FillValue``, ..., ``nodata``, in rioxarray's order;
+        HyP3 and ISCE2 write 0 outside the data) stay missing. May be
+        dask-backed.
     ionosphere
         The dispersive phase in radians (e.g. ISCE2's ``filt.ion``, geocoded).
         On the phase's grid, or on another grid when both carry a CRS: it is
@@ -151,18 +152,14 @@ def ionosphere_correction(
         if invalid == "nodata":
             out = out.where(usable, 0)
     else:
-        fill: Any = None
-        for key in ("_FillValue", "nodata"):
-            if key in da.attrs:
-                fill = da.attrs[key]
-                break
+        fill = nodata_of(da)
         values = da if fill is None or math.isnan(float(fill)) else da.where(da != fill)
         out = values - correction
         if wrapped:
             out = (out + math.pi) % (2 * math.pi) - math.pi
         if invalid == "nodata":
             out = out.where(usable)
-        for key in ("_FillValue", "nodata"):
+        for key in NODATA_ATTRS:
             attrs.pop(key, None)
     out = out.astype(da.dtype)
     out.attrs = {**attrs, "ionosphere": "dispersive phase removed (split-spectrum estimate)"}

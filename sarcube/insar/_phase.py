@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from .._checks import NODATA_ATTRS
 from ..errors import DTypeError, ParameterError, UnitsError
 from ._common import (
     _LENGTH_UNITS,
@@ -58,7 +59,9 @@ def phase_to_displacement(
         via :data:`RADAR_WAVELENGTHS_M`.
     nodata
         Phase value that marks missing pixels (HyP3 writes 0 outside the
-        swath). By default the ``_FillValue`` or ``nodata`` attribute, if any.
+        swath). By default the nodata value *phase* declares, if any
+        (``_FillValue``, ``missing_value``, ``fill_value`` or ``nodata``, in
+        rioxarray's order).
     mask
         Boolean swath mask on the same ``(y, x)`` grid, ``True`` where the
         phase is valid; pixels where it is ``False`` become NaN.
@@ -124,7 +127,7 @@ def phase_to_displacement(
     if valid_mask is not None:
         out = out.where(valid_mask)
     out = out * (-lam / (4 * math.pi) * _PER_METRE[units])
-    attrs = {k: v for k, v in da.attrs.items() if k not in ("_FillValue", "nodata", "units")}
+    attrs = {k: v for k, v in da.attrs.items() if k not in (*NODATA_ATTRS, "units")}
     attrs.update(
         units=units,
         long_name="line-of-sight displacement (positive towards the satellite)",
