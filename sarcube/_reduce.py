@@ -1,6 +1,10 @@
-"""Histograms per region of a fixed global grid, as one lazy, bounded-memory reduction.
+"""Lazy, bounded-memory reductions: blockwise partial sums, histograms, quantiles.
 
-The grid is anchored at the array's origin: region ``(i, j)`` holds the pixels
+:func:`sum_of_blocks` is the one blockwise partial-sum reduction;
+:func:`bin_counts` the one histogram of a whole array (equal bins, clipped
+ends, :func:`bin_index`) and :func:`quantile_from_counts` reads a quantile off
+it. :func:`region_histograms` counts per region of a fixed global grid,
+anchored at the array's origin: region ``(i, j)`` holds the pixels
 of rows ``[i·R, (i+1)·R)`` and columns ``[j·R, (j+1)·R)``, whatever the chunks.
 Each dask block counts its pixels into the regions it touches (a few small
 histograms), the partial counts are summed in a tree, and only the final
@@ -22,7 +26,13 @@ from dask.core import flatten
 from dask.delayed import delayed
 from numba import njit
 
-__all__ = ["region_histograms", "region_shape", "sum_of_blocks"]
+__all__ = [
+    "bin_counts",
+    "quantile_from_counts",
+    "region_histograms",
+    "region_shape",
+    "sum_of_blocks",
+]
 
 #: Partial histograms merged per task of the tree reduction.
 _FAN_IN = 16
@@ -38,6 +48,69 @@ def bin_index(value: float, lo: float, scale: float, nbins: int) -> int:
     """
     b = int((value - lo) * scale)  # outside the range: the end bins
     return min(max(b, 0), nbins - 1)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _counts_kernel(values: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
+    """Counts of the valid values in nbins equal bins over [lo, hi]; outside values clipped."""
+    out = np.zeros(nbins, dtype=np.float64)
+    scale = nbins / (hi - lo)
+    for v in values:
+        if v == v:
+            b = bin_index(np.float64(v), lo, scale, nbins)
+            out[b] += 1.0
+    return out
+
+
+def _block_counts_1d(block: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
+    counts = _counts_kernel(np.ascontiguousarray(block).reshape(-1), lo, hi, nbins)
+    return counts.reshape((1,) * block.ndim + (nbins,))
+
+
+def bin_counts(data: Any, lo: float, hi: float, nbins: int) -> Any:
+    """Counts of the non-NaN values of *data* in *nbins* equal bins over ``[lo, hi]``.
+
+    Values outside the range count in the end bins (:func:`bin_index`). Counts
+    are whole numbers in float64, so they do not depend on the chunking. Lazy
+    (one pass, one partial per block) on a dask array, a NumPy array otherwise.
+    """
+    if isinstance(data, dsa.Array):
+        return sum_of_blocks(
+            _block_counts_1d, data, lo, hi, nbins, out_shape=(nbins,), dtype=np.float64
+        )
+    return _counts_kernel(np.asarray(data).reshape(-1), lo, hi, nbins)
+
+
+def quantile_from_counts(counts: Any, edges: np.ndarray, q: float) -> Any:
+    """The *q*-th percentile (0-100) of a histogram, linear inside its bin.
+
+    *counts* has one value per bin between *edges*; a lazy *counts* gives a
+    lazy 0-d result. An empty histogram gives NaN; ``q=0`` gives the lower edge
+    of the first bin that holds a value.
+
+    Examples
+    --------
+    >>> float(quantile_from_counts(np.array([0.0, 2.0, 2.0]), np.array([0.0, 1, 2, 3]), 50))
+    2.0
+    """
+
+    def read(c: np.ndarray) -> np.ndarray:
+        c = np.asarray(c, dtype=np.float64)
+        total = c.sum()
+        if total <= 0:
+            return np.asarray(np.nan)
+        cum = np.cumsum(c)
+        target = q / 100.0 * total
+        k = min(int(np.searchsorted(cum, target)), c.size - 1)
+        while k < c.size - 1 and c[k] == 0:  # q = 0: the first bin that holds a value
+            k += 1
+        below = cum[k] - c[k]
+        frac = (target - below) / c[k] if c[k] > 0 else 0.0
+        return np.asarray(edges[k] + frac * (edges[k + 1] - edges[k]))
+
+    if isinstance(counts, dsa.Array):
+        return dsa.map_blocks(read, counts, drop_axis=0, dtype=np.float64)
+    return read(counts)
 
 
 def region_shape(shape: Sequence[int], region: int) -> tuple[int, int]:

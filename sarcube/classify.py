@@ -14,6 +14,7 @@ from ._checks import check_int, check_positive_finite, check_real, check_spatial
 from ._deprecation import DB_FLAG, renamed_keywords
 from ._geographic import accepts_geographic
 from ._metadata import name_or
+from ._reduce import quantile_from_counts
 from .calibration import to_db
 from .conventions import DB_UNITS, NODATA
 from .errors import BandNotFoundError, DimensionError, DTypeError, ParameterError, UnitsError
@@ -22,28 +23,6 @@ from .thresholds import histogram
 __all__ = ["kmeans", "sar_rgb", "segment_kmeans", "segment_table", "superpixels"]
 
 _PAIRS = (("hh", "hv"), ("vv", "vh"))
-
-
-def _percentile_from_histogram(counts: Any, edges: np.ndarray, q: float) -> Any:
-    """The q-th percentile (0-100) read off cumulative counts, linear inside the bin."""
-
-    def read(c: np.ndarray) -> np.ndarray:
-        c = np.asarray(c, dtype=np.float64)
-        total = c.sum()
-        if total <= 0:
-            return np.asarray(np.nan)
-        cum = np.cumsum(c)
-        target = q / 100.0 * total
-        k = min(int(np.searchsorted(cum, target)), c.size - 1)
-        while k < c.size - 1 and c[k] == 0:  # q = 0: the first bin that holds a value
-            k += 1
-        below = cum[k] - c[k]
-        frac = (target - below) / c[k] if c[k] > 0 else 0.0
-        return np.asarray(edges[k] + frac * (edges[k + 1] - edges[k]))
-
-    if isinstance(counts, dsa.Array):
-        return dsa.map_blocks(read, counts, drop_axis=0, dtype=np.float64)
-    return read(counts)
 
 
 @renamed_keywords(scale=("db", DB_FLAG))
@@ -127,8 +106,8 @@ def sar_rgb(
         else:
             hist = histogram(da, bins=bins, range=value_range)
             edges = np.append(hist["bin_lower"].values, hist["bin_upper"].values[-1])
-            lo = _percentile_from_histogram(hist.data, edges, low)
-            hi = _percentile_from_histogram(hist.data, edges, high)
+            lo = quantile_from_counts(hist.data, edges, low)
+            hi = quantile_from_counts(hist.data, edges, high)
             scaled = ((da - lo) / (hi - lo)).clip(0, 1)
         channels.append(scaled.astype(np.float32))
     out: xr.DataArray = xr.concat(channels, dim="rgb", coords="minimal", compat="override")

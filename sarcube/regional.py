@@ -30,7 +30,13 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from .thresholds import ASHMAN_D, BIMODALITY_COEFFICIENT, _coarse, bimodality_tests, otsu
+from .thresholds._criteria import (
+    ASHMAN_D,
+    BIMODALITY_COEFFICIENT,
+    bimodality_tests,
+    coarse_tiles,
+    otsu,
+)
 
 __all__ = ["SOURCE_GLOBAL", "SOURCE_NEIGHBOUR", "SOURCE_OWN", "interpolate", "region_thresholds"]
 
@@ -114,7 +120,7 @@ def region_thresholds(
     for m in range(k):
         c = counts[:, :, m, :]
         n_valid = c.sum(-1)
-        ashman, bc, share = bimodality_tests(*_coarse(c, centres[m]))
+        ashman, bc, share = bimodality_tests(*coarse_tiles(c, centres[m]))
         with np.errstate(invalid="ignore"):
             usable = (
                 (n_valid >= min_valid * capacity)

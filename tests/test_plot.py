@@ -125,7 +125,7 @@ def test_figures_keep_a_chosen_backend() -> None:
     import sys
 
     code = (
-        "import sarcube, matplotlib; from sarcube import plot; plot._pyplot(); "
+        "import sarcube, matplotlib; from sarcube.plot import _common; _common._pyplot(); "
         "print(matplotlib.get_backend().lower())"
     )
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}

@@ -15,7 +15,8 @@ from numba import njit
 from .._overlap import KernelByName
 from .._reduce import bin_index
 from ..conventions import NODATA, SPATIAL_DIMS
-from ..thresholds import _CRITERIA, threshold
+from ..thresholds import threshold
+from ..thresholds._criteria import CRITERIA
 from ._prepare import _BINS, FLOOD, NO_FLOOD, _dress, _Prepared, _std_from_histogram
 from ._regional import _centres
 from ._window import _CHANGE, _NODATA, _POST, _USABLE
@@ -133,7 +134,7 @@ def _cuts(
     out = np.empty(9)
     for k in range(2):
         hist = counts[k * _BINS : (k + 1) * _BINS]
-        found = _CRITERIA[how](hist, centres) if tiled is None else tiled[k]
+        found = CRITERIA[how](hist, centres) if tiled is None else tiled[k]
         std = _std_from_histogram(xr.DataArray(hist, dims="bin", coords={"bin": centres}))
         cut = found + offsets[k] * float(std)
         lo, span = unit[2 * k], unit[2 * k + 1]

@@ -401,7 +401,7 @@ def plot_training_log(log: TrainingLog, *, path: str | os.PathLike[str] | None =
     >>> len(figure.axes)
     3
     """
-    from ..plot import _finish, _pyplot
+    from ..plot._common import _finish, _pyplot
 
     plt = _pyplot()
     epochs = [r["epoch"] for r in log.epochs]
