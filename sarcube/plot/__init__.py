@@ -12,10 +12,13 @@ The modules: ``_backscatter`` (:func:`clamp_histogram`, :func:`image_panels`,
 
 from __future__ import annotations
 
+from . import _common
 from ._backscatter import clamp_histogram, image_panels, threshold_histogram
-from ._common import NODATA_COLOUR
 from ._insar import accuracy_vs_density, displacement_panels, fringes, period_boxplot
 from ._maps import agreement_heatmap, comparison_grid, difference_maps
+
+#: Colour of nodata (NaN) in grey-scale images: distinct from dark and bright backscatter.
+NODATA_COLOUR = _common.NODATA_COLOUR  # (assigned here so that the API page finds its comment)
 
 __all__ = [
     "NODATA_COLOUR",

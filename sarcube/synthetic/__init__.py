@@ -35,12 +35,18 @@ The modules: ``_scene`` (:func:`make_scene`, :func:`two_landscapes`),
 
 from __future__ import annotations
 
-from ._common import CLASSES, DEFAULT_DATES
+from . import _common
 from ._common import FLOOD_DB as FLOOD_DB  # flooded land's VV/VH dB, beside CLASSES
 from ._event import SYNTHETIC_PATTERN as SYNTHETIC_PATTERN  # the file names write_event uses
 from ._event import SyntheticEvent, write_event
 from ._lazy import lazy_cube
 from ._scene import SyntheticScene, make_scene, two_landscapes
+
+# (assigned here, with their doc comments, so that the API page finds them)
+#: Land-cover classes by code, as (name, VV dB, VH dB).
+CLASSES = _common.CLASSES
+#: Two pre-event dates and one post-event date, 12 days apart (one S1 repeat cycle).
+DEFAULT_DATES = _common.DEFAULT_DATES
 
 __all__ = [
     "CLASSES",
