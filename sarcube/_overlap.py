@@ -36,6 +36,7 @@ __all__ = [
     "apply_window_kernel",
     "at_least",
     "check_window_fits",
+    "depth_pair",
     "halo_sizes",
     "lead_params",
     "neighbourhood_map",
@@ -138,25 +139,38 @@ def _run_numpy(
     return out.reshape(data.shape)
 
 
-def halo_sizes(block_info: dict[Any, Any] | None, depth: int) -> tuple[int, int, int, int]:
+#: A halo: one width for y and x, or ``(y, x)``.
+Depth = int | tuple[int, int]
+
+
+def depth_pair(depth: Depth) -> tuple[int, int]:
+    """*depth* as ``(y, x)`` halo widths."""
+    return (depth, depth) if isinstance(depth, int) else (int(depth[0]), int(depth[1]))
+
+
+def halo_sizes(block_info: dict[Any, Any] | None, depth: Depth) -> tuple[int, int, int, int]:
     """Halo pixels present on each side ``(top, bottom, left, right)`` of a block
-    overlapped with ``boundary="none"``: none at the array's own edge."""
+    overlapped with ``boundary="none"``: none at the array's own edge.
+
+    *depth*: one halo for y and x, or ``(y, x)``.
+    """
     assert block_info is not None
     loc = block_info[0]["chunk-location"]
     nblocks = block_info[0]["num-chunks"]
+    depth_y, depth_x = depth_pair(depth)
     return (
-        depth if loc[-2] > 0 else 0,
-        depth if loc[-2] < nblocks[-2] - 1 else 0,
-        depth if loc[-1] > 0 else 0,
-        depth if loc[-1] < nblocks[-1] - 1 else 0,
+        depth_y if loc[-2] > 0 else 0,
+        depth_y if loc[-2] < nblocks[-2] - 1 else 0,
+        depth_x if loc[-1] > 0 else 0,
+        depth_x if loc[-1] < nblocks[-1] - 1 else 0,
     )
 
 
-def at_least(data: dsa.Array, depth: int | tuple[int, int]) -> dsa.Array:
+def at_least(data: dsa.Array, depth: Depth) -> dsa.Array:
     """*data* with its y/x chunks merged where they are narrower than *depth*
     (one halo for y and x, or ``(y, x)``), as a halo from one neighbour needs."""
     ndim = data.ndim
-    depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
+    depth_y, depth_x = depth_pair(depth)
     halo = {ndim - 2: depth_y, ndim - 1: depth_x}
     merged: dsa.Array = data.rechunk(
         {ax: ensure_minimum_chunksize(d, data.chunks[ax]) for ax, d in halo.items() if d}
@@ -164,15 +178,13 @@ def at_least(data: dsa.Array, depth: int | tuple[int, int]) -> dsa.Array:
     return merged
 
 
-def overlapped(
-    data: dsa.Array, depth: int | tuple[int, int], boundary: Boundary
-) -> tuple[dsa.Array, dsa.Array]:
+def overlapped(data: dsa.Array, depth: Depth, boundary: Boundary) -> tuple[dsa.Array, dsa.Array]:
     """*data* with chunks of at least *depth* along y/x, and its blocks with their halo.
 
     *depth*: one halo for y and x, or ``(y, x)``.
     """
     ndim = data.ndim
-    depth_y, depth_x = (depth, depth) if isinstance(depth, int) else depth
+    depth_y, depth_x = depth_pair(depth)
     halo = {ndim - 2: depth_y, ndim - 1: depth_x}
     data = at_least(data, depth)  # dask's overlap needs chunks at least as large as the halo
     depth_map = {ax: halo.get(ax, 0) for ax in range(ndim)}
@@ -253,7 +265,7 @@ def _block_kernel(
     params: np.ndarray | None = None,
     *,
     kernel: Kernel,
-    depth: int,
+    depth: Depth,
     args: Sequence[Any],
     boundary: Boundary,
     block_info: dict[Any, Any] | None = None,
@@ -269,7 +281,8 @@ def _block_kernel(
         out = np.empty((stack.shape[0], ny, nx), dtype=np.float32)
         kernel(stack, flat_params, *halo, out, *args)
     else:
-        ny, nx = block.shape[-2] - 2 * depth, block.shape[-1] - 2 * depth
+        depth_y, depth_x = depth_pair(depth)
+        ny, nx = block.shape[-2] - 2 * depth_y, block.shape[-1] - 2 * depth_x
         stack = _flat_lead(block)
         out = np.empty((stack.shape[0], ny, nx), dtype=np.float32)
         kernel(stack, flat_params, 0, out, *args)  # the halo is already there
@@ -278,7 +291,7 @@ def _block_kernel(
 
 def _run_dask(
     data: dsa.Array,
-    depth: int,
+    depth: Depth,
     kernel: Kernel,
     params: Any,
     args: Sequence[Any],
@@ -310,7 +323,7 @@ def _run_dask(
 def apply_window_kernel(
     da: xr.DataArray,
     kernel: Kernel,
-    depth: int,
+    depth: Depth,
     *,
     params: Any = None,
     args: Sequence[Any] = (),
@@ -327,7 +340,9 @@ def apply_window_kernel(
         docstring. With ``boundary="none"`` it receives the halo actually present
         on each side ``(top, bottom, left, right)`` instead of ``pad``.
     depth
-        Halo in pixels on each side (``size // 2`` for a ``size × size`` window).
+        Halo in pixels on each side (``size // 2`` for a ``size × size`` window),
+        or ``(y, x)`` halos (with ``boundary="none"``: a kernel that mirrors
+        the edge itself takes one ``pad``).
     params
         Optional per-image parameters shaped like the leading dims plus one
         trailing axis, numpy or dask (lazy global statistics).
@@ -337,6 +352,8 @@ def apply_window_kernel(
         ``"symmetric"``: the outer edge is mirrored (edge pixel repeated);
         ``"none"``: no padding, the kernel handles the edge.
     """
+    if boundary != "none" and not isinstance(depth, int):
+        raise TypeError("apply_window_kernel: a (y, x) depth needs boundary='none'")
     order = [d for d in da.dims if d not in SPATIAL_DIMS] + list(SPATIAL_DIMS)
     arr = da.transpose(*order)
     data = arr.data
@@ -346,7 +363,7 @@ def apply_window_kernel(
     else:
         out = _run_numpy(
             np.asarray(data, dtype=np.float32),
-            depth,
+            depth if isinstance(depth, int) else 0,
             kernel,
             None if params is None else np.asarray(params),
             args,

@@ -70,6 +70,17 @@ def test_chunked_matches_in_memory(method: Any, weight: float) -> None:
     assert np.nanmax(np.abs(lazy_db - eager)) <= 1e-3
 
 
+def test_a_halo_wider_than_one_side_keeps_the_other_side_chunked() -> None:
+    """A strip shorter than the halo: one chunk along y, x still chunked with its halo."""
+    cube = sarcube.synthetic.make_scene((20, 240), seed=4, nodata_edge=False).cube[["vv"]]
+    eager = sarcube.to_db(tv_denoise(cube, weight=1.0))["vv"].values
+    with raise_if_dask_computes():
+        lazy = tv_denoise(cube.chunk({"time": 1, "y": 8, "x": 60}), weight=1.0, halo=24)
+    assert lazy["vv"].chunks[1:] == ((20,), (60, 60, 60, 60))
+    lazy_db = sarcube.to_db(lazy)["vv"].values
+    assert np.nanmax(np.abs(lazy_db - eager)) <= 1e-3
+
+
 def test_nan_stays_nan_and_metadata_kept() -> None:
     cube = random_cube((2, 23, 31))
     cube["vh"][1] = np.nan

@@ -401,7 +401,7 @@ def _trace_block(
     block: np.ndarray,
     fill: np.ndarray,
     *,
-    depth: int,
+    depth: tuple[int, int],
     method: int,
     weight: float,
     eps: float,
@@ -468,7 +468,7 @@ def _iterations(traces: np.ndarray, method: int, eps: float, n_pixels: int) -> n
 def _global_iterations(
     work: xr.DataArray,
     fill: Any,
-    halo: int,
+    halo: tuple[int, int],
     method: int,
     weight: float,
     eps: float,
@@ -592,12 +592,9 @@ def tv_denoise(
 
     def apply(name: Hashable, da: xr.DataArray) -> xr.DataArray:
         work = to_db(_nonnegative(da, func)) if db else da
-        depth = halo
-        if isinstance(work.data, dsa.Array) and min(work.sizes["y"], work.sizes["x"]) <= halo:
-            # The halo spans the image: solve it whole, as in memory (dask's overlap
-            # cannot borrow more pixels than the image has).
-            work = work.chunk({"y": -1, "x": -1})
-            depth = min(work.sizes["y"], work.sizes["x"])
+        # a halo cannot borrow more pixels than the image has: along a shorter
+        # side the image becomes one chunk (solved whole there, as in memory)
+        depth = (min(halo, work.sizes["y"]), min(halo, work.sizes["x"]))
         fill = _image_moments(work)[0]  # NaN is filled with the image mean while solving
         params: Any = fill
         if isinstance(work.data, dsa.Array):
