@@ -16,6 +16,7 @@ import xarray as xr
 
 import sarcube
 import sarcube.infer._predict as _predict
+import sarcube.infer._preflight as _preflight
 import sarcube.models
 from sarcube.errors import DimensionError, InputNotFoundError, ParameterError
 from sarcube.infer import (
@@ -248,7 +249,7 @@ def test_cuda_without_a_gpu_is_refused_at_call_and_in_the_task() -> None:
     with pytest.raises(ParameterError, match=r"no CUDA device.*device='auto'"):
         predict(image, SPEC, n_classes=3, window=32, stride=16, device="cuda")
     with pytest.raises(ParameterError, match="this worker has no CUDA device"):
-        _predict._device("cuda:0")  # what a worker without a GPU raises
+        _preflight.resolve_device("cuda:0")  # what a worker without a GPU raises
 
 
 @pytest.mark.cluster
@@ -269,7 +270,7 @@ def test_model_loads_once_per_worker_process(tmp_path: Path) -> None:
         lazy = predict(image, spec, n_classes=3, window=64, stride=48)
         result = client.compute(lazy).result()
         loads = client.run(lambda: sarcube.infer.model_cache_info().get("tiny-script", 0))
-        devices = client.run(lambda: _predict._device("auto"))
+        devices = client.run(lambda: _preflight.resolve_device("auto"))
     assert sum(loads.values()) >= 1 and all(n <= 1 for n in loads.values())
     assert set(devices.values()) == {"cpu"}  # no CUDA in these workers
     assert np.nanmax(np.abs(result.values - eager.values)) <= 1e-5
@@ -284,14 +285,14 @@ def test_auto_device_is_resolved_in_the_task(monkeypatch: pytest.MonkeyPatch) ->
     with raise_if_dask_computes():
         lazy = predict(image.chunk({"band": 1, "y": 40, "x": 35}), SPEC, **options)  # type: ignore[arg-type]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _predict._device("auto") == "cpu"
+    assert _preflight.resolve_device("auto") == "cpu"
     np.testing.assert_allclose(lazy.values, on_cpu, atol=1e-6)
     # with CUDA, "auto" is the process's current device: cuda:0 under dask-cuda,
     # which gives each worker its own GPU through CUDA_VISIBLE_DEVICES
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    assert _predict._device("auto") == "cuda:0"
-    assert _predict._device("cuda:1") == "cuda:1"
+    assert _preflight.resolve_device("auto") == "cuda:0"
+    assert _preflight.resolve_device("cuda:1") == "cuda:1"
 
 
 @pytest.mark.parametrize("chunks", [None, {"band": 1, "y": 37, "x": 41}])
@@ -304,7 +305,7 @@ def test_blending_with_device_tensors_equals_the_host_views(
     data = image if chunks is None else image.chunk(chunks)
     options = dict(n_classes=3, window=64, stride=40, tta="flip4", batch_size=4)
     on_host = predict(data, SPEC, **options).values  # type: ignore[arg-type]
-    monkeypatch.setattr(_predict, "_blend_on_host", lambda device: False)
+    monkeypatch.setattr(_predict, "blend_on_host", lambda device: False)
     on_device = predict(data, SPEC, **options).values  # type: ignore[arg-type]
     np.testing.assert_array_equal(np.isnan(on_device), np.isnan(on_host))
     assert np.isnan(on_device[:, 20:24, 30:33]).all()
