@@ -19,11 +19,11 @@ from sarcube.filters import _median_fused
 from sarcube.filters._median import (
     _STRIP,
     _Network,
-    fused_source,
     median_args,
     median_kernel,
     median_program,
 )
+from sarcube.filters._median_codegen import fused_source
 
 from filter_reference import median as median_loop
 
