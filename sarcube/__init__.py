@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
         dswe_labels,
         feature_stack,
         sar_features,
-        three_class_metrics,
     )
     from .regions import boundary_ratio, region_stats, remove_small_regions
     from .scaling import NormConfig, clamp, normalise
@@ -53,6 +52,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
         class_fractions,
         confusion_matrix,
         segmentation_metrics,
+        three_class_metrics,
         validation_report,
     )
     from .zonal import zonal_stats
@@ -110,7 +110,7 @@ _EXPORTS: dict[str, str] = {
     "segment_kmeans": "sarcube.classify",
     "segment_table": "sarcube.classify",
     "superpixels": "sarcube.classify",
-    "three_class_metrics": "sarcube.multisensor",
+    "three_class_metrics": "sarcube.validate",
     "threshold": "sarcube.thresholds",
     "to_cog": "sarcube.io.export",
     "to_db": "sarcube.calibration",

@@ -205,7 +205,7 @@ class DataArraySar(_Sar[xr.DataArray]):
     class_fractions = _on_dataarray(validate.class_fractions)
     confusion_matrix = _on_dataarray(validate.confusion_matrix)
     segmentation_metrics = _on_dataarray(validate.segmentation_metrics)
-    three_class_metrics = _on_dataarray(multisensor.three_class_metrics)
+    three_class_metrics = _on_dataarray(validate.three_class_metrics)
     apply_water_prior = _on_dataarray(multisensor.apply_water_prior)
     dswe_labels = _on_dataarray(multisensor.dswe_labels)
     # model inference

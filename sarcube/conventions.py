@@ -28,6 +28,9 @@ DB_UNITS: Final = "dB"
 #: Value of nodata in every uint8 class map (flood maps, labels, k-means classes).
 NODATA: Final = 255
 
+#: Classes of a prior-corrected flood map (:func:`sarcube.apply_water_prior`).
+FLOOD_CLASSES: Final[dict[int, str]] = {0: "no_flood", 1: "flood", 2: "waterbody"}
+
 #: STAC item properties kept as non-dimension coordinates on ``time`` by
 #: :func:`sarcube.load`, mapped to their coordinate name.
 TIME_METADATA: Final = {

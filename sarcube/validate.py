@@ -15,6 +15,9 @@ from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from ._reduce import sum_of_blocks
 from .conventions import (
+    FLOOD_CLASSES,
+)
+from .conventions import (
     NODATA as NODATA,  # re-exported: sarcube.validate.NODATA predates conventions
 )
 from .errors import DTypeError, GridMismatchError, ParameterError
@@ -24,6 +27,7 @@ __all__ = [
     "class_fractions",
     "confusion_matrix",
     "segmentation_metrics",
+    "three_class_metrics",
     "validation_report",
 ]
 
@@ -403,3 +407,33 @@ def validation_report(
         with atomic_target(target) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+@accepts_geographic
+def three_class_metrics(
+    pred: xr.DataArray, truth: xr.DataArray, *, nodata: int = NODATA
+) -> xr.Dataset:
+    """Scores of a no-flood/flood/waterbody map, with the waterbody false-positive rate.
+
+    Per-class IoU, precision, recall, F1, their means and pixel accuracy
+    (:func:`sarcube.validate.segmentation_metrics` over classes 0, 1, 2), plus
+    ``waterbody_fp_rate``: the fraction of waterbody truth pixels predicted as
+    flood — how often permanent water is reported as flooding. Pixels with
+    *nodata* in either map are not counted. Lazy until computed.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> truth = xr.DataArray([[0, 1, 2, 2]], dims=("y", "x"))
+    >>> pred = xr.DataArray([[0, 1, 1, 2]], dims=("y", "x"))
+    >>> float(three_class_metrics(pred, truth)["waterbody_fp_rate"])
+    0.5
+    """
+    metrics = segmentation_metrics(pred, truth, classes=[0, 1, 2], nodata=nodata)
+    cm = metrics["confusion"]
+    water_truth = cm.sel(truth=2).sum("pred")
+    rate = cm.sel(truth=2, pred=1) / water_truth.where(water_truth > 0)
+    metrics["waterbody_fp_rate"] = rate.drop_vars(["truth", "pred"]).assign_attrs(
+        long_name="fraction of waterbody truth predicted as flood", units="1"
+    )
+    return metrics.assign_coords(class_name=("class", list(FLOOD_CLASSES.values())))
