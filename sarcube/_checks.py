@@ -7,6 +7,7 @@ touches array values, so they are free on lazy cubes.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from types import UnionType
 from typing import Any, TypeVar, get_args
 
 import dask.array as dsa
@@ -105,7 +106,7 @@ def check_int(
     The message says what is allowed: "a positive integer", "an integer >= 8",
     "an odd integer >= 3", "an integer in 0..100", then *hint* if given.
     """
-    number = _as_int(value)
+    number = as_int(value)
     if (
         number is None
         or (minimum is not None and number < minimum)
@@ -119,10 +120,37 @@ def check_int(
     return number
 
 
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
+    """*value* as an ``int`` when it is one (numpy integers too, never a bool), else ``None``."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         return None
     return int(value)
+
+
+def is_real(value: object, *, finite: bool = True) -> bool:
+    """Whether *value* is a real number (numpy's too, never a bool), finite unless told."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return False
+    return not isinstance(value, complex | np.complexfloating) and (
+        not finite or bool(np.isfinite(value))
+    )
+
+
+def items_of(value: object, length: int) -> tuple[Any, ...] | None:
+    """The items of *value* when it is a tuple or list of *length* items, else ``None``."""
+    if isinstance(value, tuple | list) and len(value) == length:
+        return tuple(value)
+    return None
+
+
+def is_instance(value: object, kind: type | UnionType | tuple[type, ...]) -> bool:
+    """``isinstance`` for an argument whose annotation already names its type.
+
+    Callers without a type checker pass anything; this is the run-time check
+    of such an argument. (Written inline, ``isinstance`` on a typed argument
+    reads to mypy as always true.)
+    """
+    return isinstance(value, kind)
 
 
 def _allowed_ints(minimum: int | None, maximum: int | None, odd: bool) -> str:
@@ -145,7 +173,7 @@ def check_optional_int(
     """:func:`check_int` that also lets ``None`` through (the documented default)."""
     if value is None:
         return None
-    number = _as_int(value)
+    number = as_int(value)
     if number is None or (minimum is not None and number < minimum):
         allowed = _allowed_ints(minimum, None, False)
         raise ParameterError(

@@ -446,7 +446,7 @@ def tile_map(
         rows.append(row)
     if len(rows) == 1 and len(rows[0]) == 1:
         return rows[0][0]
-    first = rows[0][0]
+    first: object = rows[0][0]  # a DataArray or a Dataset, whichever the caller's type is
     options: dict[str, Any] = {} if isinstance(first, xr.DataArray) else {"data_vars": "minimal"}
     joined: Any = xr.combine_nested(
         rows,

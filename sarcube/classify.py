@@ -211,12 +211,7 @@ def kmeans(
             f"{func}: features {missing or names} not in the cube; available: "
             f"{sorted(map(str, cube.data_vars))}"
         )
-    if (
-        isinstance(n_clusters, bool)
-        or not isinstance(n_clusters, int)
-        or not 2 <= n_clusters <= 254
-    ):
-        raise ParameterError(f"{func}: n_clusters must be an integer in 2..254, got {n_clusters!r}")
+    n_clusters = check_int(n_clusters, "n_clusters", func, minimum=2, maximum=254)
     sample = check_int(sample, "sample", func, minimum=n_clusters, hint="at least n_clusters")
     bands = [to_db(cube[n]) if db else cube[n] for n in names]
     stacked = xr.concat([b.astype(np.float32) for b in bands], dim="feature", coords="minimal")
@@ -562,12 +557,7 @@ def segment_kmeans(
     """
     func = "segment_kmeans"
     ds = _check_segments(segments, func)
-    if (
-        isinstance(n_clusters, bool)
-        or not isinstance(n_clusters, int)
-        or not 2 <= n_clusters <= 254
-    ):
-        raise ParameterError(f"{func}: n_clusters must be an integer in 2..254, got {n_clusters!r}")
+    n_clusters = check_int(n_clusters, "n_clusters", func, minimum=2, maximum=254)
     available = [str(v) for v in ds.data_vars if v != "segment"]
     names = [n for n in available if n.endswith("_mean")] if features is None else list(features)
     missing = [n for n in names if n not in available]

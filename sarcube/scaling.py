@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ._atomic import write_text_atomic
-from ._checks import check_positive_finite, check_real, check_xarray, data_arrays
+from ._checks import check_positive_finite, check_real, check_xarray, data_arrays, is_instance
 from ._metadata import map_arrays
 from .errors import BandNotFoundError, DimensionError, ParameterError
 
@@ -147,7 +147,7 @@ class NormConfig:
         DimensionError
             If *stats* still has dims other than ``band``/``clamp`` (e.g. ``time``).
         """
-        if not isinstance(stats, xr.Dataset) or not {"mean", "std"} <= set(stats.data_vars):
+        if not is_instance(stats, xr.Dataset) or not {"mean", "std"} <= set(stats.data_vars):
             raise ParameterError(
                 "NormConfig.from_stats expects the Dataset returned by clamp_stats(...)"
             )
@@ -208,7 +208,8 @@ def normalise(obj: XObj, config: NormConfig, *, band: str | None = None) -> XObj
             "build one with NormConfig.from_stats(clamp_stats(cube))"
         )
     # A DataArray may be told which band's statistics to use; a Dataset uses its names.
-    override = band if isinstance(obj, xr.DataArray) else None
+    given: object = obj  # a DataArray or a Dataset, whichever the caller's type is
+    override = band if isinstance(given, xr.DataArray) else None
     for name, _ in data_arrays(obj):
         key = override if override is not None else name
         if key not in config.mean:

@@ -10,7 +10,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import check_optional_int, check_xarray
+from ._checks import as_int, check_optional_int, check_xarray, is_instance
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from ._reduce import sum_of_blocks
@@ -70,7 +70,7 @@ def _class_values(classes: Sequence[int], func: str) -> np.ndarray:
             "e.g. classes=[0, 1]"
         )
     values = list(classes)
-    if not all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in values):
+    if not all(as_int(c) is not None for c in values):
         raise ParameterError(
             f"{func}: classes must be integers, e.g. classes=[0, 1], got {classes!r} "
             "(the values in the maps, not class names)"
@@ -325,7 +325,7 @@ def validation_report(
     from .regions import boundary_ratio, region_stats
 
     func = "validation_report"
-    if not isinstance(maps, Mapping) or not maps:
+    if not is_instance(maps, Mapping) or not maps:
         raise ParameterError(f"{func}: pass a non-empty dict of class maps, {{name: map}}")
     first = next(iter(maps.values()))
     for name, m in maps.items():

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_int, check_real, check_spatial, check_xarray
+from .._checks import as_int, check_int, check_real, check_spatial, check_xarray
 from ..calibration import linear_to_db_array
 from ..change import _check_pair, reduce_time
 from ..conventions import DB_UNITS, LINEAR_UNITS, NODATA, SPATIAL_DIMS
@@ -164,7 +164,7 @@ def _check_options(
     if units not in ("auto", "linear", "db", "log"):
         raise ParameterError(f"{func}: units must be 'auto', 'linear', 'db' or 'log'")
     for label, value in (("median_size", median_size), ("boxcar_size", boxcar_size)):
-        number = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        number = as_int(value) or 0
         odd = number + 1 if number > 1 else 1
         check_int(
             value, label, func, minimum=1, odd=True, hint=f"1 skips the step; e.g. {label}={odd}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._checks import is_real
 from ..errors import InputNotFoundError, ParameterError
 
 if TYPE_CHECKING:
@@ -267,9 +268,7 @@ class Ensemble:
         weights = (1.0,) * len(members) if self.weights is None else tuple(self.weights)
         if (
             len(weights) != len(members)
-            or not all(
-                isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights
-            )
+            or not all(is_real(w) and w >= 0 for w in weights)
             or sum(weights) <= 0
         ):
             raise ParameterError(

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from .._checks import check_int
+from .._checks import check_int, is_real
 from ..errors import ParameterError
 
 __all__ = [
@@ -507,11 +507,9 @@ def gauge_density_experiment(
             f"{func}: insar_at_gauges ({insar.size}), gauge_change ({gauge.size}) and gauge_xy "
             f"({xy.shape[0]}) must describe the same gauges"
         )
-    if not isinstance(fixed_gain, int | float) or not math.isfinite(fixed_gain):
+    if not is_real(fixed_gain):
         raise ParameterError(f"{func}: fixed_gain must be a finite number, got {fixed_gain!r}")
-    if area_km2 is not None and (
-        not isinstance(area_km2, int | float) or not math.isfinite(area_km2) or area_km2 <= 0
-    ):
+    if area_km2 is not None and (not is_real(area_km2) or area_km2 <= 0):
         raise ParameterError(f"{func}: area_km2 must be a positive number of km², got {area_km2!r}")
     columns = ["n_calibration", "replicate", "method", "rmse", "mae", "bias", "r", "n"]
     columns += ["n_total", "gain", "offset", "gain_fixed"]

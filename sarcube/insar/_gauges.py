@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._checks import is_instance
 from ..errors import ParameterError
 
 __all__ = ["density_summary", "gauge_table"]
@@ -240,7 +241,7 @@ def density_summary(
     (['all areas', 'north', 'south'], 8)
     """
     func = "density_summary"
-    if not isinstance(tables, Mapping) or not tables:
+    if not is_instance(tables, Mapping) or not tables:
         raise ParameterError(
             f"{func}: pass {{area: table}} with one gauge_density_experiment table per area"
         )

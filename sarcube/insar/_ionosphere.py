@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .._checks import NODATA_ATTRS, check_spatial, check_xarray, nodata_of
+from .._checks import NODATA_ATTRS, check_spatial, check_xarray, is_instance, nodata_of
 from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError, UnitsError
 from ._common import _LENGTH_UNITS, _check_array, _check_mask, _check_same_grid, _positional
 
@@ -116,7 +116,7 @@ def ionosphere_correction(
     if not isinstance(wrapped, bool):
         raise ParameterError(f"{func}: wrapped must be True or False, got {wrapped!r}")
     check_xarray(phase, func)
-    complex_input = isinstance(phase, xr.DataArray) and np.issubdtype(
+    complex_input = is_instance(phase, xr.DataArray) and np.issubdtype(
         phase.dtype, np.complexfloating
     )
     if complex_input:

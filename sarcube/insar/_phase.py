@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .._checks import NODATA_ATTRS
+from .._checks import NODATA_ATTRS, is_instance
 from ..errors import DTypeError, ParameterError, UnitsError
 from ._common import (
     _LENGTH_UNITS,
@@ -105,7 +105,7 @@ def phase_to_displacement(
         raise ParameterError(
             f"{func}: units must be one of {sorted(_PER_METRE)}, got {units!r}; e.g. units='cm'"
         )
-    if isinstance(unw_phase, xr.DataArray) and np.issubdtype(unw_phase.dtype, np.complexfloating):
+    if is_instance(unw_phase, xr.DataArray) and np.issubdtype(unw_phase.dtype, np.complexfloating):
         raise DTypeError(
             f"{func}: the input is complex (a wrapped interferogram); unwrap it first "
             "(e.g. SNAPHU) and pass the unwrapped phase in radians"

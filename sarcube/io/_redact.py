@@ -18,6 +18,8 @@ import logging
 import re
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from .._checks import is_instance
+
 __all__ = ["REDACTED", "redact", "redact_log_records", "redact_text"]
 
 REDACTED = "REDACTED"
@@ -61,7 +63,7 @@ def redact(href: str) -> str:
     >>> redact("https://me:hunter2@example.com/vv.tif?version=2")
     'https://REDACTED@example.com/vv.tif?version=2'
     """
-    if not isinstance(href, str) or "://" not in href:
+    if not is_instance(href, str) or "://" not in href:
         return href
     prefix, sep, rest = href.partition("://")
     gdal = ""
@@ -96,7 +98,7 @@ def redact(href: str) -> str:
 
 def redact_text(text: str) -> str:
     """*text* with every URL in it :func:`redact`-ed (for exception and log messages)."""
-    if not isinstance(text, str) or "://" not in text:
+    if not is_instance(text, str) or "://" not in text:
         return text
     return _URL.sub(lambda m: redact(m.group(0)), text)
 

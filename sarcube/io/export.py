@@ -16,7 +16,7 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._atomic import atomic_target, check_writable, replacing_file_set
-from .._checks import check_mask, check_real
+from .._checks import check_mask, check_real, is_instance
 from .._components import connected_components
 from .._geographic import accepts_geographic
 from ..conventions import NODATA
@@ -321,7 +321,7 @@ def to_cog(
             f"{func}: the map has no CRS (no spatial_ref), so the file would not be "
             "georeferenced; set one with da.rio.write_crs('EPSG:32633')"
         )
-    if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESSION:
+    if not is_instance(compress, str) or compress.upper() not in _COG_COMPRESSION:
         raise ParameterError(
             f"{func}: unknown compress={compress!r}; use one of {sorted(_COG_COMPRESSION)}"
         )

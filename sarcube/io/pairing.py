@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._checks import is_real
 from ..errors import ParameterError
 
 __all__ = ["pair_items"]
@@ -94,7 +95,7 @@ def pair_items(
     [['s1', 'l2', 1.0]]
     """
     func = "pair_items"
-    if isinstance(max_days, bool) or not isinstance(max_days, int | float) or not max_days >= 0:
+    if not is_real(max_days, finite=False) or not max_days >= 0:
         raise ParameterError(f"{func}: max_days must be a number of days >= 0, got {max_days!r}")
     if isinstance(min_overlap, bool) or not 0 <= min_overlap <= 1:
         raise ParameterError(f"{func}: min_overlap must be in [0, 1], got {min_overlap!r}")

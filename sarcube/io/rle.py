@@ -31,6 +31,7 @@ import xarray as xr
 from dask.base import compute
 
 from .._atomic import atomic_target, check_writable
+from .._checks import as_int, items_of
 from .._geographic import accepts_geographic
 from ..conventions import SPATIAL_DIMS
 from ..errors import DimensionError, DTypeError, MaskError, OutputError, ParameterError
@@ -213,11 +214,7 @@ def rle_decode(rle: str, shape: tuple[int, int], *, order: RleOrder = "F") -> np
     """
     func = "rle_decode"
     checked = _check_order(order, func)
-    if (
-        not isinstance(shape, tuple | list)
-        or len(shape) != 2
-        or not all(isinstance(n, int | np.integer) and n >= 0 for n in shape)
-    ):
+    if items_of(shape, 2) is None or not all(as_int(n) is not None and n >= 0 for n in shape):
         raise ParameterError(
             f"{func}: shape must be (height, width) with two integers >= 0, got {shape!r}"
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import items_of
 from ..errors import ParameterError
 
 __all__ = ["Augment", "gamma_speckle_db"]
@@ -38,7 +39,7 @@ def gamma_speckle_db(shape: tuple[int, ...], looks: float, rng: np.random.Genera
 def _range(value: tuple[float, float] | None, name: str, positive: bool = False) -> None:
     if value is None:
         return
-    if len(value) != 2 or not value[0] <= value[1] or (positive and value[0] <= 0):
+    if items_of(value, 2) is None or not value[0] <= value[1] or (positive and value[0] <= 0):
         raise ParameterError(
             f"Augment: {name} must be a (low, high) pair with low <= high"
             + (" and low > 0" if positive else "")

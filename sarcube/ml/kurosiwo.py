@@ -34,7 +34,15 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._atomic import atomic_target, check_writable, replacing_folder
-from .._checks import check_bands, check_int, check_real, check_spatial, check_xarray
+from .._checks import (
+    check_bands,
+    check_int,
+    check_real,
+    check_spatial,
+    check_xarray,
+    is_instance,
+    items_of,
+)
 from ..conventions import NODATA
 from ..errors import DimensionError, InputNotFoundError, OutputError, ParameterError
 from .chips import _write_tif, check_on_grid, tile_starts, time_position
@@ -208,7 +216,7 @@ def to_kurosiwo(
             f"after); the cube has {cube.sizes.get('time', 0)}"
         )
     n = cube.sizes["time"]
-    if not isinstance(pre, tuple | list) or len(pre) != 2:
+    if items_of(pre, 2) is None:
         raise ParameterError(f"{func}: pre must be two time positions, got {pre!r}")
     slots = {
         "MS1": time_position(post, n, "post", func),
@@ -218,7 +226,11 @@ def to_kurosiwo(
     if len(set(slots.values())) != 3:
         raise ParameterError(f"{func}: post and the two pre dates must differ, got {slots}")
     aoi = check_int(aoi, "aoi", func, minimum=0)
-    if not isinstance(event, int | str) or isinstance(event, bool) or str(event) in ("", ".", ".."):
+    if (
+        not is_instance(event, int | str)
+        or isinstance(event, bool)
+        or str(event) in ("", ".", "..")
+    ):
         raise ParameterError(f"{func}: event must be an id (an integer or a name), got {event!r}")
     if "/" in str(event) or "\\" in str(event):
         raise ParameterError(f"{func}: event {event!r} must not contain a path separator")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .._checks import is_instance
 from ..conventions import NODATA
 from ..errors import ParameterError
 
@@ -177,7 +178,7 @@ def make_loss(
     >>> round(float(make_loss("0.5*ce")(logits, target)), 4)
     0.3466
     """
-    if not isinstance(name, str) or not name.strip():
+    if not is_instance(name, str) or not name.strip():
         raise ParameterError(f"loss must be a formula such as 'ce+dice', got {name!r}")
     parts: list[tuple[float, Loss]] = []
     for part in name.split("+"):

@@ -11,6 +11,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 
+from .._checks import is_real
 from ..conventions import LINEAR_UNITS, long_name
 from ..errors import ParameterError
 from ._common import CLASSES, DEFAULT_DATES, FLOOD_DB, _check_dates, _check_shape, _smooth_field
@@ -133,7 +134,7 @@ def make_scene(
     ny, nx = _check_shape(shape, "make_scene")
     if ny < 8 or nx < 8:
         raise ParameterError(f"make_scene: shape {shape} too small; use at least (8, 8)")
-    if isinstance(looks, bool) or not isinstance(looks, (int, float)) or not looks > 0:
+    if not is_real(looks, finite=False) or not looks > 0:
         raise ParameterError(f"make_scene: looks must be a number > 0, got {looks!r}")
     times, flood_date = _check_dates(dates, flood_date)
     # Separate streams: the landscape does not depend on whether speckle is drawn.

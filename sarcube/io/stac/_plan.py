@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -12,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pystac
 
-from ..._checks import check_choice, check_int
+from ..._checks import as_int, check_choice, check_int, is_real
 from ...conventions import POLARISATIONS, TIME_METADATA
 from ...errors import (
     AssetReadError,
@@ -226,11 +225,7 @@ def plan_load(
     check_choice(on_error, ("raise", "skip"), "on_error", "load")
     hint = f"each retry may wait up to {RETRY_MAX_BACKOFF_S:g} s"
     retries = check_int(retries, "retries", "load", minimum=0, maximum=MAX_RETRIES, hint=hint)
-    if not (
-        isinstance(retry_backoff_s, int | float)
-        and math.isfinite(retry_backoff_s)
-        and retry_backoff_s >= 0
-    ):
+    if not (is_real(retry_backoff_s) and retry_backoff_s >= 0):
         raise ParameterError(
             f"load: retry_backoff_s must be a number of seconds >= 0, got {retry_backoff_s!r}"
         )
@@ -238,12 +233,7 @@ def plan_load(
         raise ParameterError(
             f"load: unknown resampling {resampling!r}; use 'nearest', 'bilinear', 'average', ..."
         )
-    if resolution is not None and not (
-        isinstance(resolution, int | float)
-        and not isinstance(resolution, bool)
-        and math.isfinite(resolution)
-        and resolution > 0
-    ):
+    if resolution is not None and not (is_real(resolution) and resolution > 0):
         raise ParameterError(f"load: resolution must be > 0 (CRS units), got {resolution!r}")
     if chunks is not None:
         # a geographic load names its dims latitude/longitude; odc-stac takes y/x for both
@@ -252,10 +242,7 @@ def plan_load(
         bad = {
             k: v
             for k, v in chunks.items()
-            if k not in ("time", "y", "x")
-            or isinstance(v, bool)
-            or not isinstance(v, int | np.integer)
-            or v < 1
+            if k not in ("time", "y", "x") or as_int(v) is None or v < 1
         }
         if bad:
             raise ParameterError(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pystac
 
-from ..._checks import check_optional_int
+from ..._checks import check_optional_int, is_instance
 from ...errors import (
     CatalogError,
     EmptySearchError,
@@ -82,14 +82,14 @@ def search(
     >>> [item.id for item in items]
     ['SYNTH-0_20240514T051731', 'SYNTH-0_20240526T051731']
     """
-    if not isinstance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
+    if not is_instance(source, str | os.PathLike | Iterable) or isinstance(source, bytes):
         raise ParameterError(
             f"search: source must be a STAC API URL, a catalog/collection path or STAC items, "
             f"got {type(source).__name__}"
         )
     collections = [collections] if isinstance(collections, str) else collections
     if collections is not None and (
-        not isinstance(collections, Iterable) or not all(isinstance(c, str) for c in collections)
+        not is_instance(collections, Iterable) or not all(isinstance(c, str) for c in collections)
     ):
         raise ParameterError(
             f"search: collections must be a collection id or a list of ids, got {collections!r}"
