@@ -28,8 +28,11 @@ __all__ = [
 
 
 def check_writable(target: Path, overwrite: bool, func: str) -> Path:
-    """Refuse, before any work, a *target* that exists (unless *overwrite*) or whose
-    folder is missing or not writable."""
+    """Refuse, before any work, a *target* that cannot be written.
+
+    It cannot when it exists (unless *overwrite*) or its folder is missing or
+    not writable.
+    """
     if target.exists() and not overwrite:
         raise OutputError(f"{func}: {target} exists; pass overwrite=True to replace it")
     parent = target.resolve().parent

@@ -197,8 +197,10 @@ def _same(value: object, choice: object) -> bool:
 
 
 def check_choice(value: object, choices: Any, name: str, func: str, *, hint: str = "") -> Any:
-    """*value* if it is one of *choices* (a ``Literal`` alias or a sequence), else a
-    ParameterError listing them."""
+    """*value* if it is one of *choices*, else a ParameterError listing them.
+
+    *choices* is a ``Literal`` alias or a sequence.
+    """
     allowed = choices_of(choices)
     if not any(_same(value, c) for c in allowed):
         raise ParameterError(
@@ -248,10 +250,12 @@ def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list
 
 
 def check_mask(mask: Any, func: str, *, binary: bool = True) -> xr.DataArray:
-    """One mask DataArray on ``(y, x)``, spatial dims last: boolean, or integer
-    with only 0, 1 and :data:`~sarcube.conventions.NODATA` when *binary*
+    """One mask DataArray on ``(y, x)``, spatial dims last.
+
+    It is boolean, or integer with only 0, 1 and :data:`~sarcube.conventions.NODATA` when *binary*
     (checked per chunk on dask input, when computed); any integer classes
-    otherwise."""
+    otherwise.
+    """
     check_xarray(mask, func)
     if not isinstance(mask, xr.DataArray):
         raise DTypeError(f"{func}: pass one mask (a DataArray), not a Dataset")

@@ -149,8 +149,10 @@ def depth_pair(depth: Depth) -> tuple[int, int]:
 
 
 def halo_sizes(block_info: dict[Any, Any] | None, depth: Depth) -> tuple[int, int, int, int]:
-    """Halo pixels present on each side ``(top, bottom, left, right)`` of a block
-    overlapped with ``boundary="none"``: none at the array's own edge.
+    """Halo pixels present on each side ``(top, bottom, left, right)`` of a block.
+
+    The block was overlapped with ``boundary="none"``: no halo at the array's
+    own edge.
 
     *depth*: one halo for y and x, or ``(y, x)``.
     """
@@ -167,8 +169,11 @@ def halo_sizes(block_info: dict[Any, Any] | None, depth: Depth) -> tuple[int, in
 
 
 def at_least(data: dsa.Array, depth: Depth) -> dsa.Array:
-    """*data* with its y/x chunks merged where they are narrower than *depth*
-    (one halo for y and x, or ``(y, x)``), as a halo from one neighbour needs."""
+    """*data* with its y/x chunks merged where they are narrower than *depth*.
+
+    A halo comes from one neighbour, so no chunk may be narrower than it.
+    *depth*: one halo for y and x, or ``(y, x)``.
+    """
     ndim = data.ndim
     depth_y, depth_x = depth_pair(depth)
     halo = {ndim - 2: depth_y, ndim - 1: depth_x}
@@ -384,8 +389,11 @@ def lead_params(stats: Sequence[xr.DataArray], da: xr.DataArray) -> Any:
 
 
 def tile_windows(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
-    """Along one axis: ``(start, stop)`` of each tile and of its window (the tile
-    and *margin* pixels on each side, clipped to the image)."""
+    """Along one axis: ``(start, stop)`` of each tile and of its window.
+
+    The window is the tile and *margin* pixels on each side, clipped to the
+    image.
+    """
     return [
         (start, min(start + tile, size), max(start - margin, 0), min(start + tile + margin, size))
         for start in range(0, size, tile)

@@ -61,7 +61,7 @@ class _Target:
 
 
 class _Functions:
-    """A module's functions as :class:`_Target`\\ s, without importing the module."""
+    r"""A module's functions as :class:`_Target`\ s, without importing the module."""
 
     __slots__ = ("_module",)
 

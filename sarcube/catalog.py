@@ -309,8 +309,10 @@ def build(
 
 
 def _atomic_stac_io() -> Any:
-    """pystac's local I/O with every file written through :func:`write_text_atomic`
-    (defined here, not at import: pystac is imported by the functions that use it)."""
+    """The local I/O of pystac, with every file written through :func:`write_text_atomic`.
+
+    Defined here, not at import: pystac is imported by the functions that use it.
+    """
     from pystac.stac_io import DefaultStacIO
 
     class AtomicStacIO(DefaultStacIO):

@@ -45,7 +45,7 @@ XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
 
 def _check_pair(pre: Any, post: Any, func: str) -> None:
-    """pre and post: xarray objects on the same grid (dims, shape, y/x coords, CRS)."""
+    """*pre* and *post*: xarray objects on the same grid (dims, shape, y/x coords, CRS)."""
     for name, obj in (("pre", pre), ("post", post)):
         check_xarray(obj, f"{func} ({name})")
         check_spatial(obj, func)

@@ -31,8 +31,9 @@ _E2 = 6.694_379_990_14e-3
 
 @accepts_geographic
 def crop_to_valid(obj: XObj) -> XObj:
-    """*obj* without the border rows and columns where no pixel holds data (**computes**
-    the extent: two small reductions; the cropped cube stays lazy).
+    """*obj* without the border rows and columns where no pixel holds data.
+
+    **Computes** the extent (two small reductions); the cropped cube stays lazy.
 
     A pixel holds data where any variable (and, with leading dims such as
     ``time``, any date) is not NaN; the result is the smallest ``(y, x)`` box

@@ -58,6 +58,7 @@ class Table:
     note: str = ""
 
     def html(self) -> str:
+        """The table as HTML: its caption, its note, then the ``<table>``."""
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(self._cell(v))}</td>" for v in row) + "</tr>"

@@ -210,8 +210,10 @@ def segmentation_metrics(
 
 @accepts_geographic
 def agreement_matrix(maps: Mapping[str, xr.DataArray], *, nodata: int = NODATA) -> xr.DataArray:
-    """Pairwise pixel agreement of class maps (lazy): the fraction of pixels,
-    valid in both maps, where the two give the same class.
+    """Pairwise pixel agreement of class maps (lazy).
+
+    The fraction of pixels, valid in both maps, where the two give the same
+    class.
 
     Returns dims ``(map_a, map_b)``, 1 on the diagonal.
 

@@ -113,8 +113,10 @@ def cv2_histogram_kernel(
     own_y: int = 0,
     own_ny: int = -1,
 ) -> np.ndarray:
-    """Histogram (*counts* ``(n, nbins)`` float64, filled here) of the squared
-    coefficient of variation var/mean² of every full window with mean > 0.
+    """Histogram of the squared coefficient of variation of the full windows.
+
+    *counts* ``(n, nbins)`` float64 is filled here with the var/mean² of every
+    full window whose mean is > 0.
 
     The window moments do not depend on the block they are computed in, so
     the estimate is the same on any chunking: a window's column sums are

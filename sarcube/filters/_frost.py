@@ -129,9 +129,10 @@ def _frost_plan(
 def _source_segment(
     img: np.ndarray, r: int, pad: int, c0: int, v: np.ndarray, valid: np.ndarray
 ) -> bool:
-    """Padded row *r*, padded columns ``c0 .. c0 + len(v)``: the values with NaN
-    as 0 in *v*, and when there is NaN (the return value), 1/0 for valid/NaN in
-    *valid*."""
+    """Padded row *r*, padded columns ``c0 .. c0 + len(v)``, into *v* (NaN as 0).
+
+    Returns whether there is NaN; then *valid* gets 1/0 for valid/NaN.
+    """
     ny_in, nx_in = img.shape
     row = img[_mirror(r - pad, ny_in)]
     length = v.shape[0]
@@ -161,11 +162,13 @@ def _source_segment(
 def _pairs(
     seg: np.ndarray, h: int, w: int, pairs: np.ndarray, box: np.ndarray, box_sq: np.ndarray
 ) -> None:
-    """``pairs[j, x] = seg[x+h-j] + seg[x+h+j]`` (j = 0: ``seg[x+h]``), and the
-    sums over j = 0..h of the pairs in *box* and of their squares in *box_sq*
-    (the row sums across the window). Inlined where h is a constant (see
+    """``pairs[j, x] = seg[x+h-j] + seg[x+h+j]`` (j = 0: ``seg[x+h]``), and their sums.
+
+    The sums over j = 0..h of the pairs go to *box* and of their squares to
+    *box_sq* (the row sums across the window). Inlined where h is a constant (see
     :func:`_source_pairs`), the loop over j unrolls inside the vectorised loop
-    over x."""
+    over x.
+    """
     for x in range(w):
         centre = seg[x + h]
         pairs[0, x] = centre
@@ -249,11 +252,13 @@ def _exponent_rows(
     w: int,
     a: np.ndarray,
 ) -> None:
-    """a = K · Ci², Ci² = var/m² of the window's valid pixels (0 where m <= 0),
-    from the row sums *box_s*, *box_ss* of the window's 2h + 1 rows (added as
+    """``a = K · Ci²``, ``Ci² = var/m²`` of the window's valid pixels (0 where m <= 0).
+
+    From the row sums *box_s*, *box_ss* of the window's 2h + 1 rows (added as
     the centre row, then the rows ±1, ±2, ...). *n*: the valid pixels; *full*:
     all of them, ``n = (2h+1)²``, and 1/n is taken once (the same number as
-    per pixel)."""
+    per pixel).
+    """
     inv_full = 1.0 / ((2 * h + 1) * (2 * h + 1))
     for x in range(w):
         s = box_s[h, x]
@@ -279,8 +284,11 @@ def _frost_exponent(
     w: int,
     a: np.ndarray,
 ) -> None:
-    """:func:`_exponent_rows`, with h and *full* compile-time constants for the
-    common windows (the loop over the rows unrolls; no division by n)."""
+    """:func:`_exponent_rows`, with h and *full* compile-time constants.
+
+    For the common windows the loop over the rows unrolls, without a division
+    by n.
+    """
     if full:
         if h == 1:
             _exponent_rows(box_s, box_ss, 1, n, True, damping, w, a)
@@ -315,11 +323,13 @@ def _weigh_powers(
     num: np.ndarray,
     den: np.ndarray,
 ) -> None:
-    """num += e^k S_k, den += e^k N_k for the powers k = offset + 1..3 of
-    e = exp(-a √q). Ring k sums the four rows ``rows[index[k]]`` and has
+    """``num += e^k S_k``, ``den += e^k N_k`` for the powers k = offset + 1..3 of e.
+
+    Here e = exp(-a √q). Ring k sums the four rows ``rows[index[k]]`` and has
     ``valid[rings[k]]`` valid pixels. num and den are updated in place: a loop
     that reads one array and writes another that may be the same would not
-    vectorise."""
+    vectorise.
+    """
     a1, b1, c1, d1 = rows[index[0, 0]], rows[index[0, 1]], rows[index[0, 2]], rows[index[0, 3]]
     a2, b2, c2, d2 = rows[index[1, 0]], rows[index[1, 1]], rows[index[1, 2]], rows[index[1, 3]]
     a3, b3, c3, d3 = rows[index[2, 0]], rows[index[2, 1]], rows[index[2, 2]], rows[index[2, 3]]
@@ -356,8 +366,11 @@ def _weigh_bases(
     num: np.ndarray,
     den: np.ndarray,
 ) -> None:
-    """num += e_k S_k, den += e_k N_k for the rings d = √q_k of *n_bases* (1-3)
-    values of q, e_k = exp(-a √q_k); rings as in :func:`_weigh_powers`."""
+    """``num += e_k S_k``, ``den += e_k N_k`` for the rings d = √q_k.
+
+    There are *n_bases* (1-3) values of q, ``e_k = exp(-a √q_k)``; rings as in
+    :func:`_weigh_powers`.
+    """
     a1, b1, c1, d1 = rows[index[0, 0]], rows[index[0, 1]], rows[index[0, 2]], rows[index[0, 3]]
     a2, b2, c2, d2 = rows[index[1, 0]], rows[index[1, 1]], rows[index[1, 2]], rows[index[1, 3]]
     a3, b3, c3, d3 = rows[index[2, 0]], rows[index[2, 1]], rows[index[2, 2]], rows[index[2, 3]]
@@ -400,9 +413,11 @@ def frost_kernel(
     size: int,
     damping: float,
 ) -> np.ndarray:
-    """Frost et al. (1982): the mean of the window's valid pixels weighted by
-    ``exp(-K · Ci² · d)``, d the distance (pixels) from the centre and Ci² =
-    var/m² of the valid pixels (0 where m <= 0). Ring sums, see above."""
+    """Frost et al. (1982): the weighted mean of the window's valid pixels.
+
+    The weights are ``exp(-K · Ci² · d)``, d the distance (pixels) from the centre and Ci² =
+    var/m² of the valid pixels (0 where m <= 0). Ring sums, see above.
+    """
     n, ny_in, nx_in = stack.shape
     h = size // 2
     ny, nx = ny_in + 2 * pad - 2 * h, nx_in + 2 * pad - 2 * h

@@ -394,7 +394,7 @@ def _run_network(buf: np.ndarray, steps: np.ndarray, width: int) -> None:
 def _load_rows(
     img: np.ndarray, y: int, x0: int, rows: int, ncols: int, stride: int, buf: np.ndarray
 ) -> bool:
-    """Copy image rows ``y .. y + rows`` (columns from *x0*) into the buffer; any NaN?"""
+    """Copy image rows ``y .. y + rows`` (columns from *x0*) into the buffer; True if any is NaN."""
     nan = False
     for i in range(rows):
         src = img[y + i, x0 : x0 + ncols]

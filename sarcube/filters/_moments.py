@@ -37,7 +37,7 @@ def _row_boxcar(centre: np.ndarray, n: np.ndarray, s: np.ndarray, out: np.ndarra
 def _row_tutorial(
     centre: np.ndarray, n: np.ndarray, s: np.ndarray, ss: np.ndarray, sigma2: float, out: np.ndarray
 ) -> None:
-    """w = v² / (v² + σ⁴); output m + w (x - m)."""
+    """``w = v² / (v² + σ⁴)``; output ``m + w (x - m)``."""
     s4 = sigma2 * sigma2
     for x in range(out.shape[0]):
         v0 = np.float64(centre[x])
@@ -73,8 +73,10 @@ def _row_classic(
 
 
 def _bitcast(to: Any) -> Any:
-    """A numba intrinsic reinterpreting the bits of a 64-bit number as *to*
-    (an LLVM bitcast: free, and vectorisable)."""
+    """A numba intrinsic reinterpreting the bits of a 64-bit number as *to*.
+
+    It is an LLVM bitcast: free, and vectorisable.
+    """
 
     def typer(typingctx: Any, value: Any) -> Any:
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -135,10 +137,12 @@ def _row_enhanced(
     damping: float,
     out: np.ndarray,
 ) -> None:
-    """Enhanced Lee (Lopes et al. 1990), with Ci = sqrt(v)/m and Cmax = sqrt(1 + 2Cu²):
-    m where Ci <= Cu, x where Ci >= Cmax (or m <= 0), else m w + x (1 - w) with
+    """Enhanced Lee (Lopes et al. 1990), with Ci = sqrt(v)/m and Cmax = sqrt(1 + 2Cu²).
+
+    The estimate is m where Ci <= Cu, x where Ci >= Cmax (or m <= 0), else m w + x (1 - w) with
     w = exp(-K (Ci - Cu)/(Cmax - Ci)). Every case is computed and one selected, so
-    the loop has no branches and vectorises."""
+    the loop has no branches and vectorises.
+    """
     cu = math.sqrt(cu2)
     cmax = math.sqrt(1.0 + 2.0 * cu2)
     for x in range(out.shape[0]):
@@ -163,10 +167,12 @@ def _row_enhanced(
 def _row_gamma_map(
     centre: np.ndarray, n: np.ndarray, s: np.ndarray, ss: np.ndarray, cu2: float, out: np.ndarray
 ) -> None:
-    """Gamma-MAP (Lopes et al. 1990): m where Ci <= Cu, x where Ci >= Cmax (or
-    m <= 0), else the positive root of α x̂² - b m x̂ - L m x = 0 with
-    α = (1 + Cu²)/(Ci² - Cu²), b = α - L - 1, L = 1/Cu². Branch-free as
-    :func:`_row_enhanced`."""
+    """Gamma-MAP (Lopes et al. 1990), branch-free.
+
+    The estimate is m where Ci <= Cu, x where Ci >= Cmax (or m <= 0), else the
+    positive root of α x̂² - b m x̂ - L m x = 0 with α = (1 + Cu²)/(Ci² - Cu²),
+    b = α - L - 1, L = 1/Cu². Branch-free as :func:`_row_enhanced`.
+    """
     cu = math.sqrt(cu2)
     cmax = math.sqrt(1.0 + 2.0 * cu2)
     looks = 1.0 / cu2
@@ -197,7 +203,7 @@ def _row_gamma_map(
 def _row_cv2(
     n: np.ndarray, s: np.ndarray, ss: np.ndarray, full: float, nan_free: bool, out: np.ndarray
 ) -> None:
-    """var / mean² of windows whose pixels are all valid and whose mean is > 0, else NaN.
+    """``var / mean²`` of windows whose pixels are all valid and whose mean is > 0, else NaN.
 
     *nan_free*: every window of the row is full (``n == full``), so the counts
     are not read. Both paths compute a full window's CV² the same way (IEEE

@@ -49,9 +49,11 @@ def _refined_masks() -> np.ndarray:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _mask_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each half window of :func:`_refined_masks` as one run of columns in each
-    of its rows: per mask the number of rows (7, or 4 for top and bottom), and
-    ``(8, 7)`` the rows, the runs' lengths and their first columns."""
+    """Each half window of :func:`_refined_masks` as one run of columns per row.
+
+    Per mask the number of rows (7, or 4 for top and bottom), and
+    ``(8, 7)`` the rows, the runs' lengths and their first columns.
+    """
     masks = _refined_masks()
     n_rows = np.zeros(8, dtype=np.int64)
     row = np.zeros((8, 7), dtype=np.int64)
@@ -74,9 +76,11 @@ def _mask_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _partial_sums(seg: np.ndarray, n: int, out: np.ndarray, out_sq: np.ndarray) -> None:
-    """``out[L - 1, x] = seg[x] + seg[x + 1] + ... + seg[x + L - 1]`` (left to
-    right) for L = 1..7 and every x where the run fits in ``seg[:n]``, and the
-    same of the squares in *out_sq*. One vectorised loop per L."""
+    """``out[L - 1, x] = seg[x] + seg[x + 1] + ... + seg[x + L - 1]``, left to right.
+
+    For L = 1..7 and every x where the run fits in ``seg[:n]``, and the same of
+    the squares in *out_sq*. One vectorised loop per L.
+    """
     first, first_sq = out[0], out_sq[0]
     for x in range(n):
         first[x] = seg[x]
@@ -102,10 +106,12 @@ def _box_means(
     w: int,
     out: np.ndarray,
 ) -> None:
-    """3×3 means of the valid pixels (NaN where none) centred on the middle of
-    three rows, at columns 1..w: from their values (NaN as 0) and valid flags
+    """3×3 means of the valid pixels (NaN where none) centred on the middle of three rows.
+
+    At columns 1..w, from their values (NaN as 0) and valid flags
     (all valid: *nan_free*), summed row by row, left to right, from 0 — as the
-    direct loops do."""
+    direct loops do.
+    """
     if nan_free:
         for x in range(w):
             s = 0.0 + v0[x]
@@ -136,10 +142,12 @@ def _refined_mask(
     s21: float,
     s22: float,
 ) -> int:
-    """The half window (0-7, :func:`_refined_masks`) of a pixel from its 3×3
-    sub-window means: beside the strongest of four edge directions, on the side
+    """The half window (0-7, :func:`_refined_masks`) of a pixel from its 3×3 means.
+
+    It lies beside the strongest of four edge directions, on the side
     whose mean is closer to the centre's. Strict IEEE arithmetic in the order
-    of the direct computation (no fastmath), so ties resolve as there."""
+    of the direct computation (no fastmath), so ties resolve as there.
+    """
     g_vertical = abs(s02 + s12 + s22 - s00 - s10 - s20)
     g_horizontal = abs(s20 + s21 + s22 - s00 - s01 - s02)
     g_diag = abs(s01 + s02 + s12 - s10 - s20 - s21)
@@ -210,11 +218,13 @@ def _half_window_sum(
     out: np.ndarray,
     out_sq: np.ndarray,
 ) -> None:
-    """The sums over each pixel's half window of *part* and *part_sq* (partial
-    row sums, :func:`_partial_sums`): seven, ``part[x + offsets[mask[x], i]]``
+    """The sums over each pixel's half window of *part* and *part_sq*.
+
+    They are partial row sums (:func:`_partial_sums`): seven, ``part[x + offsets[mask[x], i]]``
     for the window rows i = 0..6 from the top (a row outside the half window
     points at zeros). One half window per pixel, gathered: a scalar loop, on
-    unsigned indices (no test for negative ones)."""
+    unsigned indices (no test for negative ones).
+    """
     for xi in range(w):
         x = np.uint64(xi)
         o = offsets[mask[xi]]
@@ -240,9 +250,12 @@ def _refined_output(
     w: int,
     out: np.ndarray,
 ) -> None:
-    """The classic Lee MMSE estimate from the half window's sums of the values
-    *s* and squares *ss* and its valid pixels *n* (28 when *nan_free*, and *n*
-    not read), in the order of the direct computation (no fastmath)."""
+    """The classic Lee MMSE estimate from the half window's sums.
+
+    The sums are of the values *s* and squares *ss*, with *n* valid pixels (28
+    when *nan_free*, and *n* not read), in the order of the direct computation
+    (no fastmath).
+    """
     for x in range(w):
         c = 28.0 if nan_free else n[x]
         m = s[x] / c

@@ -1,5 +1,8 @@
-"""Global thresholds: three block passes over the window pass's stack (value ranges,
-histograms, map) with two tiny reductions between them."""
+"""Global thresholds: three block passes over the window pass's stack.
+
+The passes find the value ranges, the histograms and the map, with two tiny
+reductions between them.
+"""
 
 from __future__ import annotations
 

@@ -288,9 +288,12 @@ def _surface_dataset(
 
 
 def _grid_attrs(template: xr.DataArray) -> dict[str, Any]:
-    """The pixel grid a surface was made on: its shape and, for regular numeric
-    y/x coordinates, the first pixel's coordinates and the step, so that a
-    window of that grid can be located (:func:`_locate`)."""
+    """The pixel grid a surface was made on.
+
+    Its shape and, for regular numeric y/x coordinates, the first pixel's
+    coordinates and the step, so that a window of that grid can be located
+    (:func:`_locate`).
+    """
     attrs: dict[str, Any] = {"grid_shape": [int(template.sizes[d]) for d in SPATIAL_DIMS]}
     starts, steps = [], []
     for dim in SPATIAL_DIMS:

@@ -56,9 +56,12 @@ def _join_piece(
 def _mirror_edges(
     images: np.ndarray, bad: np.ndarray, depth: int, missing: tuple[bool, bool, bool, bool]
 ) -> None:
-    """Fill the halo the image's edge leaves empty (sides *missing*: top, bottom,
-    left, right) by mirroring (the edge pixel repeated, numpy's "symmetric");
-    rows first, then columns over every row, as padding the whole image would."""
+    """Fill the halo the image's edge leaves empty by mirroring.
+
+    The sides *missing* are top, bottom, left, right; mirroring repeats the
+    edge pixel (numpy's "symmetric"), rows first, then columns over every row,
+    as padding the whole image would.
+    """
     height, width = bad.shape
     top, bottom, left, right = missing
     for k in range(depth):

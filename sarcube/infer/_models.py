@@ -372,10 +372,13 @@ def _build(spec: ModelSpec, device: str) -> torch.nn.Module:
 
 
 def _optimized(model: torch.nn.Module) -> torch.nn.Module:
-    """*model* prepared for inference: batch norms folded into the convolutions before
-    them (``torch.fx``), weights in channels-last layout. Models fx cannot trace and
-    TorchScript modules are returned as they are; the outputs agree with the
-    original to float rounding."""
+    """*model* prepared for inference.
+
+    Batch norms are folded into the convolutions before them (``torch.fx``),
+    weights in channels-last layout. Models fx cannot trace and TorchScript
+    modules are returned as they are; the outputs agree with the original to
+    float rounding.
+    """
     import torch
 
     if isinstance(model, torch.jit.ScriptModule):

@@ -74,7 +74,7 @@ def _checked_incidence(block: np.ndarray, func: str) -> np.ndarray:
 
 
 def _incidence_cosine(incidence: Any, los: xr.DataArray, func: str) -> Any:
-    """cos θ as a float or a (lazy) DataArray on the LOS grid, after checking θ."""
+    """``cos θ`` as a float or a (lazy) DataArray on the LOS grid, after checking θ."""
     if isinstance(incidence, xr.Dataset):
         raise DTypeError(f"{func}: pass the incidence as one DataArray or a number, not a Dataset")
     if isinstance(incidence, xr.DataArray):

@@ -32,7 +32,7 @@ def _read_rsc(path: Path, func: str) -> dict[str, str]:
 
 
 def read_gacos(path: str | os.PathLike[str]) -> xr.DataArray:
-    """A GACOS zenith total delay grid (``YYYYMMDD.ztd`` with its ``.ztd.rsc``), in metres.
+    r"""A GACOS zenith total delay grid (``YYYYMMDD.ztd`` with its ``.ztd.rsc``), in metres.
 
     GACOS (Yu et al. 2018) delivers each date as raw little-endian float32
     values, row by row from the north-west corner, and a ROI_PAC-style header
@@ -46,7 +46,7 @@ def read_gacos(path: str | os.PathLike[str]) -> xr.DataArray:
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> np.full((2, 3), 2.4, "<f4").tofile(folder / "20170301.ztd")
     >>> _ = (folder / "20170301.ztd.rsc").write_text(
-    ...     "WIDTH 3\\nFILE_LENGTH 2\\nX_FIRST 10.0\\nY_FIRST 45.0\\nX_STEP 0.5\\nY_STEP -0.5\\n")
+    ...     "WIDTH 3\nFILE_LENGTH 2\nX_FIRST 10.0\nY_FIRST 45.0\nX_STEP 0.5\nY_STEP -0.5\n")
     >>> ztd = read_gacos(folder / "20170301.ztd")
     >>> ztd.shape, ztd["x"].values.tolist(), ztd["y"].values.tolist(), ztd.attrs["units"]
     ((2, 3), [10.25, 10.75, 11.25], [44.75, 44.25], 'm')

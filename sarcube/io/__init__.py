@@ -1,5 +1,8 @@
-"""Input/output at the edge of sarcube: STAC search and load, Zarr, raster/vector and
-table exports, run-length encoding."""
+"""Input/output at the edge of sarcube.
+
+STAC search and load, Zarr, raster/vector and table exports, run-length
+encoding.
+"""
 
 from typing import Any
 

@@ -24,8 +24,11 @@ _TABLE_FORMATS = {
 
 
 def check_table_target(path: str | os.PathLike[str], overwrite: bool, func: str) -> Path:
-    """*path* as a :class:`~pathlib.Path` once its suffix names a table format and it
-    may be written (:func:`~sarcube._atomic.check_writable`); checked before any work."""
+    """*path* as a :class:`~pathlib.Path`, checked before any work.
+
+    Its suffix must name a table format and it must be writable
+    (:func:`~sarcube._atomic.check_writable`).
+    """
     target = Path(path)
     if target.suffix.lower() not in _TABLE_FORMATS:
         raise OutputError(

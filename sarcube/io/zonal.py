@@ -1,5 +1,7 @@
-"""Former home of :func:`sarcube.zonal.zonal_stats` (analysis, not I/O); importing
-``zonal_stats`` from here still works, with a :class:`DeprecationWarning`."""
+"""Former home of :func:`sarcube.zonal.zonal_stats` (analysis, not I/O).
+
+Importing ``zonal_stats`` from here still works, with a :class:`DeprecationWarning`.
+"""
 
 from __future__ import annotations
 

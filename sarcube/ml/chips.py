@@ -68,8 +68,10 @@ def check_on_grid(layer: xr.DataArray, cube: xr.Dataset, what: str, func: str) -
 def tile_starts(
     cube: xr.Dataset, size: int, stride: int, func: str, noun: str
 ) -> tuple[list[int], list[int]]:
-    """The row and column starts of the tiles (see :func:`_window_starts`), or a clear
-    error when the cube is smaller than one tile."""
+    """The row and column starts of the tiles (see :func:`_window_starts`).
+
+    A cube smaller than one tile is refused with a clear error.
+    """
     ys = _window_starts(cube.sizes["y"], size, stride)
     xs = _window_starts(cube.sizes["x"], size, stride)
     if not ys or not xs:

@@ -24,7 +24,9 @@ __all__ = ["TrainingLog", "evaluate", "plot_training_log", "train"]
 
 @dataclass
 class TrainingLog:
-    """The training record: per epoch ``epoch``, ``train_loss``, ``val_loss``,
+    """The training record.
+
+    Per epoch ``epoch``, ``train_loss``, ``val_loss``,
     ``val_miou``, ``val_iou_<class>`` (per class, mean over images),
     ``seconds``, ``lr`` (and ``encoder_lr``); the best epoch by the monitored
     metric and its validation mIoU; the settings.
@@ -45,10 +47,12 @@ class TrainingLog:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the record to *path* as JSON (atomically)."""
         write_text_atomic(Path(path), json.dumps(asdict(self), indent=2))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> TrainingLog:
+        """The record :meth:`to_json` wrote to *path*."""
         return cls(**json.loads(Path(path).read_text()))
 
 

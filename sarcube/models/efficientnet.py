@@ -66,6 +66,7 @@ class _InvertedResidual(nn.Module):
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, classes, y, x)`` of a ``(batch, channels, y, x)`` input."""
         out = x
         if self.expand:
             out = F.relu6(self._bn0(self._expand_conv(out)))
@@ -158,14 +159,17 @@ class EfficientUNet(nn.Module):
             )
 
     def encoder_parameters(self) -> list[nn.Parameter]:
+        """The pretrained encoder's parameters (trained at their own learning rate)."""
         prefixes = ("_conv_stem", "_bn0", "_blocks")
         return [p for n, p in self.named_parameters() if n.startswith(prefixes)]
 
     def decoder_parameters(self) -> list[nn.Parameter]:
+        """Every parameter that is not the encoder's."""
         encoder = {id(p) for p in self.encoder_parameters()}
         return [p for p in self.parameters() if id(p) not in encoder]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, classes, y, x)`` of a ``(batch, channels, y, x)`` input."""
         x = F.relu6(self._bn0(self._conv_stem(x)))
         features = []
         for i, block in enumerate(self._blocks):

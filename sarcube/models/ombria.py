@@ -73,8 +73,9 @@ def shipped() -> tuple[str, ...]:
 
 
 def pretrained(name: str = NAME) -> ModelSpec | Ensemble:
-    """The spec of a shipped model (an :class:`~sarcube.infer.Ensemble` for an
-    ensemble), for :func:`sarcube.infer.predict`.
+    """The spec of a shipped model, for :func:`sarcube.infer.predict`.
+
+    An ensemble is given as an :class:`~sarcube.infer.Ensemble`.
 
     Examples
     --------

@@ -44,6 +44,7 @@ class _Basic(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, classes, y, x)`` of a ``(batch, channels, y, x)`` input."""
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x), inplace=True)
@@ -116,13 +117,16 @@ class ResUNet(nn.Module):
         self.head = nn.Conv2d(cin, n_classes, 1)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
+        """The pretrained encoder's parameters (trained at their own learning rate)."""
         return [*self.stem.parameters(), *self.stages.parameters()]
 
     def decoder_parameters(self) -> list[nn.Parameter]:
+        """Every parameter that is not the encoder's."""
         encoder = {id(p) for p in self.encoder_parameters()}
         return [p for p in self.parameters() if id(p) not in encoder]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, classes, y, x)`` of a ``(batch, channels, y, x)`` input."""
         x = self.stem(x)
         skips = []
         for i, stage in enumerate(self.stages):

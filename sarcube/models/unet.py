@@ -53,6 +53,7 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, classes, y, x)`` of a ``(batch, channels, y, x)`` input."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x)

@@ -557,8 +557,11 @@ class Pipeline:
 
 
 def _despeckle_halo(options: dict[str, Any]) -> int | None:
-    """The halo of a [despeckle] filter; None when it needs a whole-image statistic
-    (an estimated ENL, Lee's tutorial variant)."""
+    """The halo of a [despeckle] filter.
+
+    None when it needs a whole-image statistic (an estimated ENL, Lee's
+    tutorial variant).
+    """
     from ..filters.speckle import REFINED_LEE_HALO
 
     name = options["filter"]

@@ -56,8 +56,11 @@ def _unit(h: np.uint64) -> float:
 
 @njit(cache=True, nogil=True, inline="always")
 def _normal(h: np.uint64) -> float:
-    """A standard near-normal variate from one hash: the Irwin-Hall sum of its four
-    16-bit uniforms, centred and scaled to unit variance (within ±3.46)."""
+    """A standard near-normal variate from one hash.
+
+    The Irwin-Hall sum of its four 16-bit uniforms, centred and scaled to unit
+    variance (within ±3.46).
+    """
     total = 0.0
     for shift in range(4):
         total += (float((h >> np.uint64(16 * shift)) & np.uint64(0xFFFF)) + 0.5) / 65536.0

@@ -83,7 +83,7 @@ class LoadPlan:
     groupby: str = "solar_day"
 
     def without(self, failed: Sequence[FailedAsset]) -> LoadPlan:
-        """This plan with every item that has an asset in *failed* left out.
+        """The plan with every item that has an asset in *failed* left out.
 
         The remaining items are grouped into time steps again, as
         :func:`plan_load` groups them; *failed* is added to :attr:`failed`.
