@@ -15,7 +15,14 @@ import numpy as np
 import xarray as xr
 
 from .conventions import NODATA, SPATIAL_DIMS
-from .errors import BandNotFoundError, DimensionError, DTypeError, MaskError, ParameterError
+from .errors import (
+    BandNotFoundError,
+    DimensionError,
+    DTypeError,
+    GridMismatchError,
+    MaskError,
+    ParameterError,
+)
 
 XObj = TypeVar("XObj", xr.DataArray, xr.Dataset)
 
@@ -27,6 +34,86 @@ def check_xarray(obj: object, func: str) -> None:
             f"{func} expects an xarray.DataArray or xarray.Dataset, got {type(obj).__name__}; "
             "wrap numpy arrays with xr.DataArray(arr, dims=('y', 'x'))"
         )
+
+
+def check_dataarray(
+    obj: object, func: str, what: str = "one band", example: str = ""
+) -> xr.DataArray:
+    """*obj* if it is one ``xr.DataArray``; a Dataset (or anything else) is refused.
+
+    The message reads "``func``: pass *what* (a DataArray), e.g. *example*,
+    not a Dataset" (without the example when none is given).
+    """
+    check_xarray(obj, func)
+    if not isinstance(obj, xr.DataArray):
+        raise DTypeError(
+            f"{func}: pass {what} (a DataArray)"
+            + (f", e.g. {example}" if example else "")
+            + ", not a Dataset"
+        )
+    return obj
+
+
+def _crs_wkt(obj: xr.DataArray | xr.Dataset) -> str | None:
+    if "spatial_ref" not in obj.coords:
+        return None
+    attrs = obj.coords["spatial_ref"].attrs
+    wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+    return None if wkt is None else str(wkt)
+
+
+def check_same_grid(
+    obj: xr.DataArray | xr.Dataset,
+    ref: xr.DataArray | xr.Dataset,
+    name: str,
+    func: str,
+    *,
+    ref_name: str = "the data",
+    fix: str,
+    reproject_fix: str | None = None,
+) -> None:
+    """Raise :class:`GridMismatchError` unless *obj* is on the ``(y, x)`` grid of *ref*.
+
+    The grid is the same when the sizes along ``y`` and ``x`` agree (a dim
+    *obj* lacks is not compared: it broadcasts), the coordinates agree to a
+    thousandth of a pixel where both have them, and the CRS agree where both
+    have one. The message names *name* and *ref_name* and ends with *fix*
+    (*reproject_fix* for shifted coordinates or another CRS, default *fix*).
+    """
+    for dim in SPATIAL_DIMS:
+        if dim not in obj.dims or dim not in ref.dims:
+            continue
+        if obj.sizes[dim] != ref.sizes[dim]:
+            raise GridMismatchError(
+                f"{func}: {name} has {obj.sizes[dim]} pixels along {dim!r}, {ref_name} "
+                f"{ref.sizes[dim]}; {fix}"
+            )
+        if dim in obj.coords and dim in ref.coords:
+            a, b = np.asarray(ref[dim].values), np.asarray(obj[dim].values)
+            if np.issubdtype(a.dtype, np.number) and np.issubdtype(b.dtype, np.number):
+                step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
+                if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
+                    raise GridMismatchError(
+                        f"{func}: the {dim!r} coordinates of {name} differ from {ref_name}'s; "
+                        f"{reproject_fix or fix}"
+                    )
+    crs, ref_crs = _crs_wkt(obj), _crs_wkt(ref)
+    if crs is not None and ref_crs is not None and crs != ref_crs:
+        raise GridMismatchError(
+            f"{func}: {name} is in {_crs_name(crs)} but {ref_name} in {_crs_name(ref_crs)}; "
+            f"{reproject_fix or fix}"
+        )
+
+
+def _crs_name(wkt: str) -> str:
+    """A short name of a CRS (``EPSG:32633`` when it has a code), for messages."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return str(CRS.from_user_input(wkt).to_string())
+    except CRSError:
+        return wkt[:60]
 
 
 def data_arrays(obj: xr.DataArray | xr.Dataset) -> list[tuple[Hashable, xr.DataArray]]:
@@ -249,16 +336,14 @@ def check_bands(cube: xr.Dataset, bands: str | Iterable[str], func: str) -> list
     return names
 
 
-def check_mask(mask: Any, func: str, *, binary: bool = True) -> xr.DataArray:
+def check_mask(given: object, func: str, *, binary: bool = True) -> xr.DataArray:
     """One mask DataArray on ``(y, x)``, spatial dims last.
 
     It is boolean, or integer with only 0, 1 and :data:`~sarcube.conventions.NODATA` when *binary*
     (checked per chunk on dask input, when computed); any integer classes
     otherwise.
     """
-    check_xarray(mask, func)
-    if not isinstance(mask, xr.DataArray):
-        raise DTypeError(f"{func}: pass one mask (a DataArray), not a Dataset")
+    mask = check_dataarray(given, func, "one mask")
     check_spatial(mask, func)
     if mask.dtype != bool and not np.issubdtype(mask.dtype, np.integer):
         raise DTypeError(

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from numba import njit
 
-from ._checks import check_real, check_spatial, check_xarray, data_arrays
+from ._checks import check_real, check_same_grid, check_spatial, check_xarray, data_arrays
 from ._deprecation import warn_renamed
 from ._geographic import accepts_geographic
 from ._metadata import map_arrays, with_units
@@ -60,39 +60,15 @@ def _check_pair(pre: Any, post: Any, func: str) -> None:
             f"{func}: pre has bands {sorted(map(str, pre.data_vars))} but post has "
             f"{sorted(map(str, post.data_vars))}; select the same bands"
         )
-    for dim in SPATIAL_DIMS:
-        if pre.sizes[dim] != post.sizes[dim]:
-            raise GridMismatchError(
-                f"{func}: pre has {pre.sizes[dim]} pixels along {dim!r}, post {post.sizes[dim]}; "
-                "load both on one grid (sarcube.load(..., like=) or xarray's reindex_like)"
-            )
-        if (
-            dim in pre.coords
-            and dim in post.coords
-            and not np.allclose(
-                pre[dim].values,
-                post[dim].values,
-                rtol=0,
-                atol=1e-6 * max(1.0, abs(float(pre[dim][0]))),
-            )
-        ):
-            raise GridMismatchError(
-                f"{func}: the {dim!r} coordinates of pre and post differ; reproject one onto "
-                "the other's grid first"
-            )
-    crs_pre, crs_post = _crs(pre), _crs(post)
-    if crs_pre is not None and crs_post is not None and crs_pre != crs_post:
-        raise GridMismatchError(
-            f"{func}: pre is in {crs_pre} but post in {crs_post}; reproject one onto the other"
-        )
-
-
-def _crs(obj: xr.DataArray | xr.Dataset) -> str | None:
-    if "spatial_ref" not in obj.coords:
-        return None
-    attrs = obj.coords["spatial_ref"].attrs
-    wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
-    return None if wkt is None else str(wkt)
+    check_same_grid(
+        post,
+        pre,
+        "post",
+        func,
+        ref_name="pre",
+        fix="load both on one grid (sarcube.load(..., like=) or xarray's reindex_like)",
+        reproject_fix="reproject one onto the other's grid first",
+    )
 
 
 def _spatial_only(da: xr.DataArray, name: Hashable, func: str) -> None:

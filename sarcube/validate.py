@@ -10,7 +10,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ._checks import as_int, check_optional_int, check_xarray, is_instance
+from ._checks import as_int, check_dataarray, check_optional_int, check_xarray, is_instance
 from ._deprecation import renamed_keywords
 from ._geographic import accepts_geographic
 from ._reduce import sum_of_blocks
@@ -48,11 +48,9 @@ def _block_confusion(
     return counts.reshape((1,) * truth.ndim + (k, k))
 
 
-def _check_class_map(obj: Any, name: str, func: str) -> xr.DataArray:
+def _check_class_map(given: object, name: str, func: str) -> xr.DataArray:
     """*obj* as a class map: a DataArray of integers, booleans or (integral) floats."""
-    check_xarray(obj, f"{func} ({name})")
-    if not isinstance(obj, xr.DataArray):
-        raise DTypeError(f"{func}: {name} must be a DataArray (a class map), not a Dataset")
+    obj = check_dataarray(given, func, f"{name} as one class map")
     kinds = (np.bool_, np.integer, np.floating)
     if not any(np.issubdtype(obj.dtype, kind) for kind in kinds):
         raise DTypeError(

@@ -25,7 +25,7 @@ from affine import Affine
 from dask.base import compute
 from dask.delayed import delayed
 
-from ._checks import check_optional_int, check_spatial, check_xarray
+from ._checks import check_dataarray, check_optional_int, check_spatial
 from ._geographic import accepts_geographic
 from .conventions import NODATA, SPATIAL_DIMS
 from .errors import DimensionError, DTypeError, ParameterError
@@ -114,10 +114,8 @@ def _plan_grid(arr: xr.DataArray, crs: pyproj.CRS, func: str) -> _Grid:
     return _Grid(transform, height, width, None, row_area)
 
 
-def _check_class_map(class_map: Any, func: str) -> xr.DataArray:
-    check_xarray(class_map, func)
-    if not isinstance(class_map, xr.DataArray):
-        raise DTypeError(f"{func}: pass one class map (a DataArray), e.g. cube['flood']")
+def _check_class_map(given: object, func: str) -> xr.DataArray:
+    class_map = check_dataarray(given, func, "one class map", "cube['flood']")
     check_spatial(class_map, func)
     extra = [d for d in class_map.dims if d not in SPATIAL_DIMS]
     if extra:

@@ -21,12 +21,19 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .._checks import check_int, check_optional_int, check_real, check_spatial, check_xarray
+from .._checks import (
+    check_dataarray,
+    check_int,
+    check_optional_int,
+    check_real,
+    check_spatial,
+    check_xarray,
+)
 from .._deprecation import warn_renamed
 from .._extras import require
 from .._overlap import overlapped
 from ..conventions import NODATA, SPATIAL_DIMS
-from ..errors import BandNotFoundError, DimensionError, DTypeError, ParameterError
+from ..errors import BandNotFoundError, DimensionError, ParameterError
 from ._models import Ensemble, ModelSpec, load_model
 from ._preflight import blend_on_host, check_cuda, check_device, probe_models, resolve_device
 
@@ -458,9 +465,7 @@ def most_likely_class(probs: xr.DataArray, *, nodata: int = NODATA) -> xr.DataAr
     >>> most_likely_class(probs).values.tolist()
     [[0, 1, 255]]
     """
-    check_xarray(probs, "most_likely_class")
-    if not isinstance(probs, xr.DataArray):
-        raise DTypeError("most_likely_class: pass the probabilities predict returns (a DataArray)")
+    check_dataarray(probs, "most_likely_class", "the probabilities predict returns")
     if "class" not in probs.dims:
         raise DimensionError(
             f"most_likely_class: expected a 'class' dim (from predict), got {probs.dims}"

@@ -11,9 +11,15 @@ from typing import Any, Final
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray, nodata_of
-from ..conventions import SPATIAL_DIMS
-from ..errors import DimensionError, DTypeError, GridMismatchError, ParameterError
+from .._checks import (
+    check_dataarray,
+    check_real,
+    check_same_grid,
+    check_spatial,
+    check_xarray,
+    nodata_of,
+)
+from ..errors import DimensionError, DTypeError, ParameterError
 
 __all__ = ["RADAR_WAVELENGTHS_M"]
 
@@ -83,29 +89,16 @@ def _check_array(obj: Any, name: str, func: str) -> xr.DataArray:
 
 
 def _check_same_grid(da: xr.DataArray, other: xr.DataArray, name: str, func: str) -> None:
-    """*other* must be on the (y, x) grid of *da*."""
+    """*other* must be on the (y, x) grid of *da*, without dims *da* lacks."""
     extra = [d for d in other.dims if d not in da.dims]
     if extra:
         raise DimensionError(
             f"{func}: {name} has dims {extra} that the data lacks (dims {tuple(da.dims)}); "
             f"pass a {name} on (y, x)"
         )
-    for dim in SPATIAL_DIMS:
-        if dim not in other.dims:
-            continue
-        if other.sizes[dim] != da.sizes[dim]:
-            raise GridMismatchError(
-                f"{func}: {name} has {other.sizes[dim]} pixels along {dim!r}, the data "
-                f"{da.sizes[dim]}; resample it onto the data's grid (e.g. rio.reproject_match)"
-            )
-        if dim in other.coords and dim in da.coords:
-            a, b = np.asarray(da[dim].values), np.asarray(other[dim].values)
-            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-            if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
-                raise GridMismatchError(
-                    f"{func}: the {dim!r} coordinates of {name} differ from the data's; "
-                    "resample it onto the data's grid (e.g. rio.reproject_match)"
-                )
+    check_same_grid(
+        other, da, name, func, fix="resample it onto the data's grid (e.g. rio.reproject_match)"
+    )
 
 
 def _positional(other: xr.DataArray) -> xr.DataArray:
@@ -202,9 +195,7 @@ def _nodata(da: xr.DataArray, nodata: float | None, func: str) -> float | None:
 
 
 def _check_mask(mask: Any, da: xr.DataArray, func: str) -> xr.DataArray:
-    check_xarray(mask, func)
-    if not isinstance(mask, xr.DataArray):
-        raise DTypeError(f"{func}: pass one boolean mask (a DataArray), not a Dataset")
+    check_dataarray(mask, func, "one boolean mask")
     if mask.dtype != bool:
         raise DTypeError(
             f"{func}: the mask has dtype {mask.dtype}; pass a boolean mask, True inside the "

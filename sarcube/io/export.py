@@ -350,12 +350,10 @@ _COG_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
 _COG_COMPRESSION = {"NONE", "LZW", "DEFLATE", "ZSTD", "LZMA", "PACKBITS", "WEBP", "JPEG", "LERC"}
 
 
-def _check_raster(da: Any, func: str) -> xr.DataArray:
-    from .._checks import check_spatial, check_xarray
+def _check_raster(given: object, func: str) -> xr.DataArray:
+    from .._checks import check_dataarray, check_spatial
 
-    check_xarray(da, func)
-    if not isinstance(da, xr.DataArray):
-        raise ParameterError(f"{func}: pass one map (a DataArray), e.g. cube['vv'].isel(time=0)")
+    da = check_dataarray(given, func, "one map", "cube['vv'].isel(time=0)")
     check_spatial(da, func)
     extra = [d for d in da.dims if d not in ("y", "x")]
     if len(extra) > 1:

@@ -17,12 +17,19 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from .._atomic import check_writable, replacing_folder
-from .._checks import check_bands, check_choice, check_int, check_real, check_spatial, check_xarray
+from .._checks import (
+    check_bands,
+    check_choice,
+    check_int,
+    check_real,
+    check_same_grid,
+    check_spatial,
+    check_xarray,
+)
 from ..conventions import NODATA
 from ..errors import (
     DimensionError,
     DTypeError,
-    GridMismatchError,
     ParameterError,
 )
 
@@ -52,12 +59,15 @@ def time_position(p: object, n: int, what: str, func: str) -> int:
 def check_on_grid(layer: xr.DataArray, cube: xr.Dataset, what: str, func: str) -> None:
     """A *layer* (label map, cloud mask) on the cube's ``(y, x)`` grid, else a clear error."""
     check_xarray(layer, f"{func} ({what})")
-    if (layer.sizes.get("y"), layer.sizes.get("x")) != (cube.sizes["y"], cube.sizes["x"]):
-        raise GridMismatchError(
-            f"{func}: the {what} ({dict(layer.sizes)}) is not on the cube's grid (y: "
-            f"{cube.sizes['y']}, x: {cube.sizes['x']}); put it there with "
-            "sarcube.coregister(..., like=cube, resampling='nearest')"
-        )
+    check_spatial(layer, f"{func} ({what})")
+    check_same_grid(
+        layer,
+        cube,
+        f"the {what}",
+        func,
+        ref_name="the cube",
+        fix="put it there with sarcube.coregister(..., like=cube, resampling='nearest')",
+    )
     if what == "label map" and layer.dtype != bool and not np.issubdtype(layer.dtype, np.integer):
         raise DTypeError(
             f"{func}: the label map has dtype {layer.dtype}; pass integer classes with 255 for "

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_spatial, check_xarray
+from .._checks import check_real, check_same_grid, check_spatial, check_xarray
 from .._deprecation import renamed_keywords
 from .._geographic import accepts_geographic
 from ..calibration import to_db, to_linear
@@ -17,7 +17,6 @@ from ..errors import (
     BandNotFoundError,
     DimensionError,
     DTypeError,
-    GridMismatchError,
     ParameterError,
     UnitsError,
 )
@@ -194,12 +193,16 @@ def feature_stack(
     stack = xr.Dataset({c: layers[c].astype(np.float32) for c in names})
     if label is not None:
         check_xarray(label, "feature_stack (label)")
-        if (label.sizes.get("y"), label.sizes.get("x")) != (layers.sizes["y"], layers.sizes["x"]):
-            raise GridMismatchError(
-                f"feature_stack: the label ({dict(label.sizes)}) is not on the layers' grid "
-                f"(y: {layers.sizes['y']}, x: {layers.sizes['x']}); put it there with "
-                "sarcube.coregister({'label': label}, layers, resampling='nearest')"
-            )
+        check_spatial(label, "feature_stack (label)")
+        check_same_grid(
+            label,
+            layers,
+            "the label",
+            "feature_stack",
+            ref_name="the layers",
+            fix="put it there with sarcube.coregister({'label': label}, layers, "
+            "resampling='nearest')",
+        )
         valid = label.notnull()
         if label_nodata is not None:
             valid = valid & (label != label_nodata)

@@ -7,13 +7,12 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .._checks import check_spatial, check_xarray
+from .._checks import check_dataarray, check_same_grid, check_spatial
 from .._geographic import accepts_geographic
 from ..conventions import NODATA
 from ..errors import (
     DimensionError,
     DTypeError,
-    GridMismatchError,
     ParameterError,
 )
 
@@ -52,9 +51,7 @@ def dswe_labels(
     [[0, 1, 1], [255, 255, 255]]
     """
     func = "dswe_labels"
-    check_xarray(dswe, func)
-    if not isinstance(dswe, xr.DataArray):
-        raise DTypeError(f"{func}: pass the DSWE layer as one DataArray")
+    check_dataarray(dswe, func, "the DSWE layer")
     check_spatial(dswe, func)
     if not np.issubdtype(dswe.dtype, np.integer):
         raise DTypeError(
@@ -143,19 +140,20 @@ def apply_water_prior(
     """
     func = "apply_water_prior"
     for label, obj in (("flood", flood), ("prior", prior)):
-        check_xarray(obj, f"{func} ({label})")
-        if not isinstance(obj, xr.DataArray):
-            raise DTypeError(f"{func}: {label} must be a DataArray")
+        check_dataarray(obj, func, f"the {label} as one map")
+        check_spatial(obj, func)
     if mode not in ("reconstruct", "suppress", "both"):
         raise ParameterError(f"{func}: mode must be reconstruct, suppress or both, got {mode!r}")
     if not 0 < threshold < 1:
         raise ParameterError(f"{func}: threshold must be in (0, 1), got {threshold!r}")
-    spatial = (flood.sizes.get("y"), flood.sizes.get("x"))
-    if spatial != (prior.sizes.get("y"), prior.sizes.get("x")) or None in spatial:
-        raise GridMismatchError(
-            f"{func}: flood {dict(flood.sizes)} and prior {dict(prior.sizes)} are not on one "
-            "grid; put the prior on the SAR grid with sarcube.coregister"
-        )
+    check_same_grid(
+        prior,
+        flood,
+        "the prior",
+        func,
+        ref_name="the flood map",
+        fix="put the prior on the SAR grid with sarcube.coregister",
+    )
     binary = _flood_binary(flood, threshold, nodata)
     if prior.dtype == bool:
         water = prior

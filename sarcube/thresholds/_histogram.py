@@ -7,11 +7,11 @@ import math
 import numpy as np
 import xarray as xr
 
-from .._checks import check_int, check_real, check_xarray
+from .._checks import check_dataarray, check_int, check_real
 from .._metadata import name_or
 from .._reduce import bin_counts
 from ..conventions import DB_UNITS
-from ..errors import DTypeError, ParameterError
+from ..errors import ParameterError
 
 #: The most bins a histogram takes: 8 MiB of float64 counts per chunk.
 MAX_BINS = 1 << 20
@@ -39,9 +39,7 @@ def histogram(
     result has dim ``bin`` with coords ``bin`` (centres), ``bin_lower`` and
     ``bin_upper``.
     """
-    check_xarray(da, "histogram")
-    if not isinstance(da, xr.DataArray):
-        raise DTypeError("histogram: pass one band (a DataArray), e.g. cube['vv']")
+    check_dataarray(da, "histogram", "one band", "cube['vv']")
     check_real(da, "histogram")
     bins = check_int(bins, "bins", "histogram", minimum=2)
     if bins > MAX_BINS:
