@@ -23,7 +23,7 @@ import dask
 import dask.array as dsa
 import numpy as np
 from dask.core import flatten
-from dask.delayed import delayed
+from dask.delayed import Delayed, delayed
 from numba import njit
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "region_histograms",
     "region_shape",
     "sum_of_blocks",
+    "sum_of_keyed_parts",
 ]
 
 #: Partial histograms merged per task of the tree reduction.
@@ -180,12 +181,32 @@ def _merge(parts: Sequence[dict[tuple[int, int], np.ndarray]]) -> dict[tuple[int
 
 
 def _dense(
-    parts: Sequence[dict[tuple[int, int], np.ndarray]], nry: int, nrx: int, k: int, nbins: int
+    parts: Sequence[dict[Any, np.ndarray]], shape: tuple[int, ...], dtype: Any
 ) -> np.ndarray:
-    out = np.zeros((nry, nrx, k, nbins), dtype=np.float64)
-    for (i, j), counts in _merge(parts).items():
-        out[i, j] = counts
+    out = np.zeros(shape, dtype=dtype)
+    for key, counts in _merge(parts).items():
+        out[key] = counts
     return out
+
+
+def sum_of_keyed_parts(parts: Sequence[Any], shape: tuple[int, ...], dtype: Any) -> Any:
+    """The sum of partials keyed by position in the result, summed in a tree.
+
+    Each part is a ``{key: array}`` dict (or a delayed one): the partial of
+    ``result[key]`` from one block, for the few keys the block touches (the
+    regions of a grid, the polygons that meet a chunk). Parts are merged
+    :data:`_FAN_IN` at a time, so memory holds a few sparse partials, never one
+    dense array per block; only the final result of *shape* is dense. Delayed
+    parts give a lazy dask array of one chunk, plain dicts a NumPy array.
+    """
+    if not any(isinstance(p, Delayed) for p in parts):
+        return _dense(parts, shape, dtype)
+    merge = delayed(_merge, pure=True)
+    parts = list(parts)
+    while len(parts) > _FAN_IN:
+        parts = [merge(parts[i : i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
+    total = delayed(_dense, pure=True)(parts, shape, dtype)
+    return dsa.from_delayed(total, shape=shape, dtype=dtype)
 
 
 def region_histograms(
@@ -224,9 +245,8 @@ def region_histograms(
     k = int(data.shape[0])
     nry, nrx = region_shape(data.shape, region)
     if not isinstance(data, dsa.Array):
-        return _dense(
-            [_partial(np.asarray(data), 0, 0, region, lows, highs, nbins)], nry, nrx, k, nbins
-        )
+        part = _partial(np.asarray(data), 0, 0, region, lows, highs, nbins)
+        return _dense([part], (nry, nrx, k, nbins), np.float64)
     data = data.rechunk({0: -1})
     # the blocks keep their keys (no optimisation of their own graph), so a graph
     # that also reads the stack elsewhere (the map) shares their tasks
@@ -234,7 +254,6 @@ def region_histograms(
     y_starts = np.cumsum((0, *data.chunks[1][:-1]))
     x_starts = np.cumsum((0, *data.chunks[2][:-1]))
     partial = delayed(_partial, pure=True)
-    merge = delayed(_merge, pure=True)
     if tiles is not None:
         return _tiled(data, blocks, y_starts, x_starts, (region, lows, highs, nbins), tiles)
     parts: list[Any] = [
@@ -242,10 +261,7 @@ def region_histograms(
         for i, y0 in enumerate(y_starts)
         for j, x0 in enumerate(x_starts)
     ]
-    while len(parts) > _FAN_IN:
-        parts = [merge(parts[i : i + _FAN_IN]) for i in range(0, len(parts), _FAN_IN)]
-    total = delayed(_dense, pure=True)(parts, nry, nrx, k, nbins)
-    return dsa.from_delayed(total, shape=(nry, nrx, k, nbins), dtype=np.float64)
+    return sum_of_keyed_parts(parts, (nry, nrx, k, nbins), np.float64)
 
 
 def sum_of_blocks(

@@ -27,6 +27,7 @@ from dask.delayed import delayed
 
 from ._checks import check_dataarray, check_optional_int, check_spatial
 from ._geographic import accepts_geographic
+from ._reduce import sum_of_keyed_parts
 from .conventions import NODATA, SPATIAL_DIMS
 from .errors import DimensionError, DTypeError, ParameterError
 
@@ -269,17 +270,17 @@ def _count_tasks(
     class_values: np.ndarray,
     nodata: int | None,
     all_touched: bool,
-) -> list[tuple[np.ndarray, Any]]:
-    """(polygon positions, counts) per chunk that some polygon's window meets.
+) -> list[Any]:
+    """The counts of each chunk that some polygon's window meets, keyed by polygon.
 
-    Counts are delayed on dask input and computed at once on numpy input.
+    Delayed on dask input, computed at once on numpy input.
     """
     lazy = isinstance(data, dsa.Array)
     row_chunks, col_chunks = data.chunks if lazy else ((grid.height,), (grid.width,))
     row_edges = np.cumsum((0, *row_chunks))
     col_edges = np.cumsum((0, *col_chunks))
     blocks = data.to_delayed() if lazy else None
-    tasks: list[tuple[np.ndarray, Any]] = []
+    tasks: list[Any] = []
     for i in range(len(row_chunks)):
         top, bottom = int(row_edges[i]), int(row_edges[i + 1])
         in_rows = np.flatnonzero((windows[:, 0] < bottom) & (windows[:, 1] > top))
@@ -305,10 +306,16 @@ def _count_tasks(
                 all_touched,
             )
             if blocks is not None:
-                tasks.append((ids, delayed(_block_counts)(blocks[i, j], *args)))
+                tasks.append(delayed(_keyed_counts)(ids, blocks[i, j], *args))
             else:
-                tasks.append((ids, _block_counts(np.asarray(data), *args)))
+                tasks.append(_keyed_counts(ids, np.asarray(data), *args))
     return tasks
+
+
+def _keyed_counts(ids: np.ndarray, block: np.ndarray, *args: Any) -> dict[int, np.ndarray]:
+    """:func:`_block_counts` keyed by polygon position, for :func:`sum_of_keyed_parts`."""
+    counts = _block_counts(block, *args)
+    return {int(p): row for p, row in zip(ids.tolist(), counts, strict=True)}
 
 
 @accepts_geographic
@@ -424,12 +431,10 @@ def zonal_stats(
     windows = _pixel_windows(np.asarray(geoms.bounds, dtype=np.float64), grid)
     class_values = np.array(list(names.values()), dtype=np.int64)
     tasks = _count_tasks(arr.data, windows, list(geoms), grid, class_values, nodata, all_touched)
-    (counts,) = compute([c for _, c in tasks])  # one pass; numpy counts pass through
-
     k = class_values.size
-    totals = np.zeros((len(frame), 2 + k + (1 + k if grid.row_area is not None else 0)), np.int64)
-    for (ids, _), block in zip(tasks, counts, strict=True):
-        totals[ids] += block
+    n_columns = 2 + k + (1 + k if grid.row_area is not None else 0)
+    # one pass; the chunks' counts are summed per polygon in a tree
+    (totals,) = compute(sum_of_keyed_parts(tasks, (len(frame), n_columns), np.int64))
     n_valid = totals[:, 1]
     if grid.pixel_area_m2 is not None:
         areas = totals[:, 1 : 2 + k] * grid.pixel_area_m2
