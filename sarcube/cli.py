@@ -323,7 +323,7 @@ def _flood_step(cube: Any, truth_path: Path, out: Path, progress: Any) -> tuple[
 
 
 def _catalog_build(args: argparse.Namespace) -> int:
-    from .catalog import build
+    from .io.catalog import build
 
     collection = build(
         args.source,
@@ -385,7 +385,7 @@ def _wrapped(text: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .catalog import PATTERNS
+    from .io.catalog import PATTERNS
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(

@@ -37,6 +37,19 @@ def test_import_and_help_load_no_heavy_dependency() -> None:
     assert out == "[]"
 
 
+def test_io_and_its_catalog_load_no_stac_or_raster_library() -> None:
+    # sarcube.io's names load their module on first use; catalog building is io
+    out = _run(
+        "import sys\n"
+        "import sarcube.io, sarcube.io.catalog, sarcube.catalog\n"
+        "assert sarcube.catalog.build is sarcube.io.catalog.build\n"
+        "print(sorted(m for m in ('rasterio', 'pystac', 'odc.stac') if m in sys.modules))\n"
+        "sarcube.io.load\n"
+        "print('odc.stac' in sys.modules)"
+    )
+    assert out.splitlines() == ["[]", "True"]
+
+
 def test_accessor_registered_when_xarray_comes_after_sarcube() -> None:
     out = _run(
         "import sarcube\n"

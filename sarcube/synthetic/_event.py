@@ -12,8 +12,8 @@ import numpy as np
 import rasterio
 from odc.geo.geobox import GeoBox
 
-from ..catalog import FilenamePattern, build
 from ..errors import OutputError
+from ..io.catalog import FilenamePattern, build
 from ._common import DEFAULT_DATES, _check_dates
 from ._scene import make_scene
 
