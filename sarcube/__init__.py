@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
     )
     from .flood import flood_map, flood_thresholds
     from .grid import crop_to_valid, pixel_size_m
+    from .infer import feature_stack
     from .io.export import to_cog, to_vector
     from .io.pairing import pair_items
     from .io.rle import rle_decode, rle_encode, rle_frame
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # what the names below are; at run time they load on first us
         apply_water_prior,
         coregister,
         dswe_labels,
-        feature_stack,
         sar_features,
     )
     from .regions import boundary_ratio, region_stats, remove_small_regions
@@ -78,7 +78,7 @@ _EXPORTS: dict[str, str] = {
     "difference": "sarcube.change",
     "estimate_enl": "sarcube.filters",
     "failed_assets": "sarcube.io.stac",
-    "feature_stack": "sarcube.multisensor",
+    "feature_stack": "sarcube.infer",
     "flood_map": "sarcube.flood",
     "flood_thresholds": "sarcube.flood",
     "frost_filter": "sarcube.filters",

@@ -267,7 +267,7 @@ class DatasetSar(_Sar[xr.Dataset]):
     # features, classes and segments
     sar_rgb = _on_dataset(classify.sar_rgb)
     sar_features = _on_dataset(multisensor.sar_features)
-    feature_stack = _on_dataset(multisensor.feature_stack)
+    feature_stack = _on_dataset(_stack.feature_stack)
     kmeans = _on_dataset(classify.kmeans)
     superpixels = _on_dataset(classify.superpixels)
     segment_table = _on_dataset(classify.segment_table)

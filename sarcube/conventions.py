@@ -28,6 +28,10 @@ DB_UNITS: Final = "dB"
 #: Value of nodata in every uint8 class map (flood maps, labels, k-means classes).
 NODATA: Final = 255
 
+#: Channel order of an ALOS-2 style flood stack: L-band SAR, the four optical
+#: bands of Landsat/Sentinel-2 used for water, elevation and HAND.
+ALOS_CHANNELS: Final[tuple[str, ...]] = ("HH", "HV", "Red", "NIR", "SWIR1", "SWIR2", "DEM", "HAND")
+
 #: Classes of a prior-corrected flood map (:func:`sarcube.apply_water_prior`).
 FLOOD_CLASSES: Final[dict[int, str]] = {0: "no_flood", 1: "flood", 2: "waterbody"}
 

@@ -23,11 +23,11 @@ from sarcube.errors import (
     ParameterError,
     UnitsError,
 )
+from sarcube.infer import feature_stack
 from sarcube.multisensor import (
     ALOS_CHANNELS,
     apply_water_prior,
     coregister,
-    feature_stack,
     sar_features,
     three_class_metrics,
 )
@@ -165,6 +165,13 @@ def _layers() -> xr.Dataset:
     layers = xr.Dataset(data, coords={"y": np.arange(6.0), "x": np.arange(5.0)})
     layers["HAND"][0, 0] = np.nan
     return layers
+
+
+def test_feature_stack_moved_with_the_model_inputs() -> None:
+    with pytest.warns(DeprecationWarning, match=r"sarcube\.infer\.feature_stack"):
+        old = sarcube.multisensor.feature_stack
+    assert old is feature_stack is sarcube.feature_stack
+    assert "feature_stack" not in sarcube.multisensor.__all__
 
 
 def test_feature_stack_orders_channels_and_masks_the_label() -> None:

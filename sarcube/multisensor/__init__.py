@@ -4,13 +4,14 @@ Flood models rarely see SAR alone: optical bands, elevation (DEM), height above
 nearest drainage (HAND) and a permanent-water prior join the backscatter.
 :func:`coregister` puts such rasters lazily on the SAR cube's grid with
 odc-geo (GDAL's warper, chunk by chunk); :func:`sar_features` derives the
-usual polarimetric features; :func:`feature_stack` orders layers into a model's
-channel stack with a label layer; :func:`apply_water_prior` and
+usual polarimetric features (:func:`sarcube.feature_stack`, in
+:mod:`sarcube.infer` with the other model inputs, orders them into a model's
+channels with a label); :func:`apply_water_prior` and
 :func:`three_class_metrics` post-process and score 2-class flood maps against a
 permanent-water prior.
 
 The modules: ``_coregister`` (:func:`coregister`), ``_features``
-(:func:`sar_features`, :func:`feature_stack`) and ``_prior``
+(:func:`sar_features`) and ``_prior``
 (:func:`dswe_labels`, :func:`apply_water_prior`).
 :func:`three_class_metrics` lives with the other scores in
 :mod:`sarcube.validate` and is importable from here too.
@@ -18,17 +19,20 @@ The modules: ``_coregister`` (:func:`coregister`), ``_features``
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from .. import conventions
 from ..validate import three_class_metrics as three_class_metrics  # its home is validate
-from . import _features, _prior
+from . import _prior
 from ._coregister import coregister
-from ._features import feature_stack, sar_features
+from ._features import sar_features
 from ._prior import apply_water_prior, dswe_labels
 
 # (assigned here, with their doc comments, so that the API page finds them)
 #: Channel order of an ALOS-2 style flood stack: L-band SAR, the four optical
 #: bands of Landsat/Sentinel-2 used for water, elevation and HAND.
-ALOS_CHANNELS = _features.ALOS_CHANNELS
+ALOS_CHANNELS = conventions.ALOS_CHANNELS
 #: Classes of a prior-corrected flood map (:func:`apply_water_prior`).
 FLOOD_CLASSES = conventions.FLOOD_CLASSES
 #: Classes of the USGS Dynamic Surface Water Extent interpreted layer (Jones 2019,
@@ -42,6 +46,19 @@ __all__ = [
     "apply_water_prior",
     "coregister",
     "dswe_labels",
-    "feature_stack",
     "sar_features",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "feature_stack":  # a model input: it moved to sarcube.infer
+        warnings.warn(
+            "sarcube.multisensor.feature_stack moved to sarcube.infer.feature_stack (also "
+            "sarcube.feature_stack); the old path will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from ..infer import feature_stack
+
+        return feature_stack
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,29 +1,22 @@
-"""SAR features and the channel stack of a multi-sensor model, with its label."""
+"""SAR features of a dual-polarisation cube: each polarisation, their difference and ratio."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import xarray as xr
 
-from .._checks import check_real, check_same_grid, check_spatial, check_xarray
-from .._deprecation import renamed_keywords
+from .._checks import check_real, check_xarray
 from .._geographic import accepts_geographic
 from ..calibration import to_db, to_linear
-from ..conventions import DB_UNITS, NODATA
+from ..conventions import DB_UNITS
 from ..errors import (
     BandNotFoundError,
-    DimensionError,
     DTypeError,
     ParameterError,
     UnitsError,
 )
-
-#: Channel order of an ALOS-2 style flood stack: L-band SAR, the four optical
-#: bands of Landsat/Sentinel-2 used for water, elevation and HAND.
-ALOS_CHANNELS: tuple[str, ...] = ("HH", "HV", "Red", "NIR", "SWIR1", "SWIR2", "DEM", "HAND")
 
 
 @accepts_geographic
@@ -123,93 +116,3 @@ def sar_features(
         }
     )
     return out
-
-
-@renamed_keywords(ignore_value="nodata")
-@accepts_geographic
-def feature_stack(
-    layers: xr.Dataset,
-    channels: Sequence[str] = ALOS_CHANNELS,
-    *,
-    label: xr.DataArray | None = None,
-    label_nodata: float | None = None,
-    nodata: int = NODATA,
-) -> xr.Dataset:
-    """The layers a model expects, in order, with an optional label layer.
-
-    Parameters
-    ----------
-    layers
-        Co-registered layers (e.g. a SAR cube merged with :func:`coregister`'s
-        output), one ``(y, x)`` variable per channel.
-    channels
-        Variable names in the model's channel order; default the ALOS-2 style
-        stack ``HH, HV, Red, NIR, SWIR1, SWIR2, DEM, HAND``.
-    label
-        Class map on the same grid; NaN, *label_nodata* (the label's own
-        nodata value) and pixels where any channel is NaN become *nodata*.
-    nodata
-        The output label's nodata value, which losses and metrics skip
-        (``ignore_index`` in :mod:`sarcube.ml`'s losses), 255 by default.
-        Formerly ``ignore_value``; the old name still works, with a
-        ``DeprecationWarning``.
-
-    Returns
-    -------
-    xarray.Dataset
-        float32 channels in order (``attrs["channels"]`` lists them) plus
-        ``label`` (uint8) when given; feed it to :func:`sarcube.ml.to_chips`
-        (``bands=channels``) or :func:`sarcube.infer.predict` (``channels=``).
-
-    Examples
-    --------
-    >>> scene = sarcube.synthetic.make_scene((32, 32), seed=1)
-    >>> stack = feature_stack(scene.cube.isel(time=-1), ["vh", "vv"],
-    ...                       label=scene.flood.isel(time=-1))
-    >>> list(stack.data_vars), stack["label"].dtype
-    (['vh', 'vv', 'label'], dtype('uint8'))
-    """
-    check_xarray(layers, "feature_stack")
-    if not isinstance(layers, xr.Dataset):
-        raise DTypeError("feature_stack: pass the layers as a Dataset")
-    check_spatial(layers, "feature_stack")
-    names = list(channels)
-    missing = [c for c in names if c not in layers.data_vars]
-    if missing:
-        raise BandNotFoundError(
-            f"feature_stack: channels {missing} not in the layers; available: "
-            f"{[str(v) for v in layers.data_vars]} (rename them, or pass channels=)"
-        )
-    if len(set(names)) != len(names):
-        raise ParameterError(f"feature_stack: channels repeat a name: {names}")
-    if not 0 <= nodata <= 255:
-        raise ParameterError(f"feature_stack: nodata must fit uint8, got {nodata}")
-    extra = {str(d) for c in names for d in layers[c].dims} - {"y", "x"}
-    if extra:
-        raise DimensionError(
-            f"feature_stack: channels must be (y, x); found dims {sorted(extra)} — select a "
-            "date or band first"
-        )
-    stack = xr.Dataset({c: layers[c].astype(np.float32) for c in names})
-    if label is not None:
-        check_xarray(label, "feature_stack (label)")
-        check_spatial(label, "feature_stack (label)")
-        check_same_grid(
-            label,
-            layers,
-            "the label",
-            "feature_stack",
-            ref_name="the layers",
-            fix="put it there with sarcube.coregister({'label': label}, layers, "
-            "resampling='nearest')",
-        )
-        valid = label.notnull()
-        if label_nodata is not None:
-            valid = valid & (label != label_nodata)
-        for c in names:
-            valid = valid & stack[c].notnull()
-        lab = label.where(valid, nodata).astype(np.uint8)
-        lab.attrs = {"long_name": "class label", "nodata": nodata}
-        stack["label"] = lab
-    stack.attrs["channels"] = names
-    return stack.rio.write_crs(layers.rio.crs) if layers.rio.crs is not None else stack
