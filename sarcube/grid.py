@@ -13,6 +13,7 @@ import math
 from typing import TypeVar
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from ._checks import check_real, check_spatial, check_xarray, data_arrays

@@ -50,6 +50,21 @@ def test_io_and_its_catalog_load_no_stac_or_raster_library() -> None:
     assert out.splitlines() == ["[]", "True"]
 
 
+def test_the_readers_register_rio_on_the_cubes_they_return() -> None:
+    # sarcube.io loads lazily, so each reader registers rioxarray's accessor itself
+    out = _run(
+        "import sys, tempfile, pathlib\n"
+        "import sarcube\n"
+        "path = pathlib.Path(tempfile.mkdtemp()) / 'c.zarr'\n"
+        "cube = sarcube.synthetic.make_scene((16, 16), seed=1).cube.chunk({'y': 8})\n"
+        "sarcube.to_zarr(cube, path)\n"
+        "back = sarcube.open_zarr(path)\n"
+        "import sarcube.io.stac\n"
+        "print(back.rio.crs.to_epsg(), 'rioxarray' in sys.modules)"
+    )
+    assert out == "32633 True"
+
+
 def test_accessor_registered_when_xarray_comes_after_sarcube() -> None:
     out = _run(
         "import sarcube\n"

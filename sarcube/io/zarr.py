@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import dask.array as dsa
 import numpy as np
+import rioxarray  # noqa: F401  (registers .rio on the cubes it returns)
 import xarray as xr
 from dask.base import compute, tokenize
 from dask.highlevelgraph import HighLevelGraph

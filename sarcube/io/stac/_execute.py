@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import odc.stac
 import pystac
+import rioxarray  # noqa: F401  (registers .rio on the cubes it returns)
 import xarray as xr
 
 from ...conventions import LINEAR_UNITS, long_name
