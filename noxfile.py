@@ -58,6 +58,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_clamp_stats.py", env=env)
     session.run("python", "benchmarks/bench_filters.py", *session.posargs, env=env)
     session.run("python", "benchmarks/bench_inpaint.py", env=env)
+    session.run("python", "benchmarks/bench_histogram.py", env=env)
 
 
 @nox.session
